@@ -1,0 +1,162 @@
+//! One residual block, y = x + W2 s(W1 x + b1) + b2 (He et al. 2016; the "x + A_i sigma(B_i x)"
+//! units of BEL, THEORY.md section 4), and its backward pass.
+
+use core::marker::PhantomData;
+
+use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
+use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
+
+/// y = x + W2 s(W1 x + b1) + b2 with x, y: (D), hidden width H, activation `S`.
+///
+/// All-zero parameters give exactly the identity map ([`Model::zeros`]).
+///
+/// ```
+/// use nearid::{Model, ResidualBlock, Vector};
+/// let block = ResidualBlock::<f64, 2, 4>::identity();
+/// let x = Vector::<f64, 2>::new(1.0, -2.0);
+/// assert_eq!(block.forward(&x), Ok(x));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResidualBlock<T: Scalar, const D: usize, const H: usize, S = Relu> {
+    /// (H, D)
+    pub w1: Matrix<T, H, D>,
+    /// (H)
+    pub b1: Vector<T, H>,
+    /// (D, H)
+    pub w2: Matrix<T, D, H>,
+    /// (D)
+    pub b2: Vector<T, D>,
+    activation: PhantomData<S>,
+}
+
+/// What one block records for one sample: its input and hidden activations (forward), and the
+/// backward signals dL/dy and dL/dz.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlockTape<T: Scalar, const D: usize, const H: usize> {
+    /// x, the block's input: (D)
+    pub x: Vector<T, D>,
+    /// a = s(W1 x + b1): (H)
+    pub a: Vector<T, H>,
+    /// dL/dy, the signal arriving at the block's output: (D)
+    pub dy: Vector<T, D>,
+    /// dL/dz for z = W1 x + b1: (H)
+    pub dz: Vector<T, H>,
+}
+
+impl<T: Scalar, const D: usize, const H: usize> BlockTape<T, D, H> {
+    /// A tape of zeros.
+    pub fn zeros() -> Self {
+        Self {
+            x: zeros(),
+            a: zeros(),
+            dy: zeros(),
+            dz: zeros(),
+        }
+    }
+}
+
+impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, D, H, S> {
+    /// Bytes of parameters: (2 D H + D + H) scalars.
+    pub const PARAM_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// A block from its parameters.
+    pub fn new(
+        w1: Matrix<T, H, D>,
+        b1: Vector<T, H>,
+        w2: Matrix<T, D, H>,
+        b2: Vector<T, D>,
+    ) -> Self {
+        Self {
+            w1,
+            b1,
+            w2,
+            b2,
+            activation: PhantomData,
+        }
+    }
+
+    /// The exact identity map: every parameter zero.
+    pub fn identity() -> Self {
+        Self::new(zeros(), zeros(), zeros(), zeros())
+    }
+
+    /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.
+    pub fn random(rng: &mut Rng, scale: f64) -> Self {
+        let mut b = Self::identity();
+        b.w1.iter_mut()
+            .chain(b.w2.iter_mut())
+            .for_each(|w| *w = T::from_f64(scale * rng.normal()));
+        b
+    }
+}
+
+impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
+    for ResidualBlock<T, D, H, S>
+{
+    type Tape = BlockTape<T, D, H>;
+    const TENSORS: usize = 4;
+
+    fn new_tape() -> Self::Tape {
+        BlockTape::zeros()
+    }
+
+    fn zeros() -> Self {
+        Self::identity()
+    }
+
+    fn tensor(&self, i: usize) -> &[T] {
+        match i {
+            0 => self.w1.as_slice(),
+            1 => self.b1.as_slice(),
+            2 => self.w2.as_slice(),
+            3 => self.b2.as_slice(),
+            _ => &[],
+        }
+    }
+
+    fn tensor_mut(&mut self, i: usize) -> &mut [T] {
+        match i {
+            0 => self.w1.as_mut_slice(),
+            1 => self.b1.as_mut_slice(),
+            2 => self.w2.as_mut_slice(),
+            3 => self.b2.as_mut_slice(),
+            _ => &mut [],
+        }
+    }
+
+    fn grad_factors(tape: &Self::Tape, i: usize) -> (&[T], Option<&[T]>) {
+        match i {
+            0 => (tape.dz.as_slice(), Some(tape.x.as_slice())), // dW1 = dz x^T
+            1 => (tape.dz.as_slice(), None),                    // db1 = dz
+            2 => (tape.dy.as_slice(), Some(tape.a.as_slice())), // dW2 = dy a^T
+            3 => (tape.dy.as_slice(), None),                    // db2 = dy
+            _ => (&[], None),
+        }
+    }
+
+    fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {
+        let mut tape = BlockTape::zeros();
+        self.forward_tape(x, &mut tape)
+    }
+
+    fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        tape.x = *x;
+        // z = W1 x + b1: (H); a = s(z)
+        let mut z = self.b1;
+        mat_vec_add(&self.w1, x, &mut z);
+        tape.a = z.map(S::apply);
+        // y = x + b2 + W2 a: (D)
+        let mut y = x + self.b2;
+        mat_vec_add(&self.w2, &tape.a, &mut y);
+        y
+    }
+
+    fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        tape.dy = *dy;
+        // dz = (W2^T dy) * s'(z): (H)
+        let da = base_plus_mat_t_vec(&self.w2, dy, &zeros());
+        tape.dz = da.zip_map(&tape.a, |g, a| g * S::derivative_from_output(a));
+        // dx = dy + W1^T dz: (D), the skip connection carries dy through unchanged.
+        base_plus_mat_t_vec(&self.w1, &tape.dz, dy)
+    }
+}

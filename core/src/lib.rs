@@ -1,0 +1,76 @@
+//! # nearid: deep residual networks that train on microcontrollers
+//!
+//! Fixed-size, allocation-free residual networks with forward, backward and SGD, on
+//! const-generic matrices, in f32, f64 (and fixed point, to come). RAM is known at compile time.
+//!
+//! ## Map
+//! - **Numbers** — [`Scalar`] (f32, f64, fixed point) and [`Real`] (the float types the
+//!   decompositions run in), in [`scalar`].
+//! - **Networks** — [`ResidualBlock`] x + W2 s(W1 x + b1) + b2 ([`block`]), [`ResNet`] of M
+//!   blocks ([`resnet`]), [`LinearResNet`] (I + A_M)...(I + A_1) ([`linear`]), activations
+//!   [`Relu`], [`Tanh`], [`Softplus`], [`Identity`] ([`activation`]). They all implement
+//!   [`Model`]: forward with a tape, backward into the tape, parameters as flat tensors.
+//! - **Training** — the quadratic loss ([`loss`]), [`FusedSgd`] (no gradient buffer) and
+//!   [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and synthetic tasks
+//!   [`LinearTask`], [`SmoothTask`] ([`data`]).
+//! - **Errors** — every public function that can meet bad input returns [`Result`] with the
+//!   small `Copy` [`Error`]; a failed training step leaves the weights as they were.
+//! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
+//!   are `const`s; [`training_bytes`] adds them up for a batch size.
+//!
+//! The theory these types implement and the host crate checks is in THEORY.md (HM: Hardt & Ma
+//! 2017; BEL: Bartlett, Evans & Long 2018; BHL: Bartlett, Helmbold & Long 2018).
+//!
+//! ## Example: learn y = A x from the identity
+//! ```
+//! use nearid::{FusedSgd, LinearTask, Model, ResNet, Sgd};
+//! let mut net = ResNet::<f32, 4, 8, 4>::identity();
+//! let mut sgd = FusedSgd::<f32, _, 4, 1>::new(Sgd::new(0.02)).unwrap();
+//! let mut task = LinearTask::<f32, 4>::new(LinearTask::random_spd(0.6, 1.4, 7), 0.0, 8);
+//! let mut recent = 0.0;
+//! for step in 0..3000 {
+//!     let (x, y) = task.batch::<1>();
+//!     let loss = sgd.step(&mut net, &x, &y).unwrap().loss;
+//!     if step >= 2900 { recent += loss / 100.0; }
+//! }
+//! assert!(recent < 0.05);
+//! ```
+
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod block;
+pub mod data;
+pub mod error;
+pub mod kernels;
+pub mod linear;
+pub mod loss;
+pub mod model;
+pub mod resnet;
+pub mod rng;
+pub mod scalar;
+pub mod sgd;
+
+pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
+pub use block::{BlockTape, ResidualBlock};
+pub use data::{LinearTask, SmoothTask};
+pub use error::{Error, Result};
+pub use linear::{LinearResNet, LinearTape, identity_matrix};
+pub use model::{Model, training_bytes};
+pub use resnet::ResNet;
+pub use rng::Rng;
+pub use scalar::{Real, Scalar};
+pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
+
+/// A statically sized R x C matrix (column-major), nalgebra's `SMatrix`.
+pub type Matrix<T, const R: usize, const C: usize> = nalgebra::SMatrix<T, R, C>;
+/// A statically sized vector, nalgebra's `SVector`.
+pub type Vector<T, const N: usize> = nalgebra::SVector<T, N>;
+
+/// A matrix of zeros (works for every [`Scalar`], which need not implement num-traits).
+#[inline]
+pub fn zeros<T: Scalar, const R: usize, const C: usize>() -> Matrix<T, R, C> {
+    Matrix::from_element(T::ZERO)
+}

@@ -1,0 +1,85 @@
+//! The interface every trainable network implements: forward with a tape, backward into the
+//! tape, and its parameters as flat tensors. The optimisers in [`crate::sgd`] are written once
+//! against it.
+//!
+//! Every parameter tensor's gradient on one sample is an outer product u v^T (a bias: u alone),
+//! with u and v vectors the tape already holds: for a weight W in y = W v, u = dL/dy. So the
+//! gradient of a mini-batch never has to be stored to be applied: [`Model::grad_factors`] hands
+//! out (u, v) and the fused optimiser updates each weight from sum_b u_b v_b^T directly.
+
+use crate::{Error, Result, Scalar, Vector, scalar::all_finite};
+
+/// A trainable map R^D -> R^D.
+pub trait Model<T: Scalar, const D: usize>: Clone {
+    /// What one sample's forward pass records and its backward pass fills in.
+    type Tape: Copy + core::fmt::Debug;
+
+    /// Number of parameter tensors (weight matrices and bias vectors).
+    const TENSORS: usize;
+
+    /// A tape of zeros.
+    fn new_tape() -> Self::Tape;
+
+    /// The same shape with every parameter zero. For residual networks this is the identity map;
+    /// the optimisers also use it as a gradient or momentum buffer.
+    fn zeros() -> Self;
+
+    /// Parameter tensor `i` as a column-major slice (empty when `i >= TENSORS`).
+    fn tensor(&self, i: usize) -> &[T];
+
+    /// Parameter tensor `i`, mutable (empty when `i >= TENSORS`).
+    fn tensor_mut(&mut self, i: usize) -> &mut [T];
+
+    /// Tensor `i`'s gradient on the sample recorded in `tape` (after [`Model::backward`]) is
+    /// u v^T, column-major (rows u, columns v); `None` for v means a bias, whose gradient is u.
+    fn grad_factors(tape: &Self::Tape, i: usize) -> (&[T], Option<&[T]>);
+
+    /// The network's output, without checks: NaN in, NaN out.
+    fn apply(&self, x: &Vector<T, D>) -> Vector<T, D>;
+
+    /// Like [`Model::apply`], recording what [`Model::backward`] needs.
+    fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D>;
+
+    /// Given dL/dy for the output of the sample recorded in `tape`, fills the tape with the
+    /// backward signals (the vector-Jacobian products every parameter gradient is built from)
+    /// and returns dL/dx.
+    fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D>;
+
+    /// Inference: the output for `x`, or [`Error::NonFinite`] when `x` or the output is not
+    /// finite.
+    fn forward(&self, x: &Vector<T, D>) -> Result<Vector<T, D>> {
+        if !all_finite(x.as_slice()) {
+            return Err(Error::NonFinite);
+        }
+        let y = self.apply(x);
+        if all_finite(y.as_slice()) {
+            Ok(y)
+        } else {
+            Err(Error::NonFinite)
+        }
+    }
+
+    /// Number of scalar parameters.
+    fn parameter_count() -> usize {
+        let z = Self::zeros();
+        (0..Self::TENSORS).map(|i| z.tensor(i).len()).sum()
+    }
+
+    /// True when every parameter is finite.
+    fn is_finite(&self) -> bool {
+        (0..Self::TENSORS).all(|i| all_finite(self.tensor(i)))
+    }
+}
+
+/// The bytes a model's training state occupies, known at compile time: the parameters, one tape
+/// per mini-batch sample, and the optimiser's buffers (`buffers` extra copies of the parameters:
+/// 0 for fused SGD, 2 for SGD with a gradient buffer and momentum).
+pub const fn training_bytes<T, N: Model<T, D>, const D: usize>(
+    batch: usize,
+    buffers: usize,
+) -> usize
+where
+    T: Scalar,
+{
+    (1 + buffers) * core::mem::size_of::<N>() + batch * core::mem::size_of::<N::Tape>()
+}

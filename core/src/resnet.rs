@@ -1,0 +1,94 @@
+//! A deep residual network: M residual blocks applied in order, block 1 first.
+
+use crate::{Activation, BlockTape, Model, Relu, ResidualBlock, Rng, Scalar, Vector};
+
+/// x -> f_M(...f_1(x)), f_i(x) = x + W2_i s(W1_i x + b1_i) + b2_i: M blocks of width D with
+/// hidden width H. RAM is fixed by the types: see [`ResNet::PARAM_BYTES`] and
+/// [`ResNet::TAPE_BYTES`].
+///
+/// ```
+/// use nearid::{Model, ResNet, Rng, Vector};
+/// let net = ResNet::<f32, 3, 8, 4>::random(&mut Rng::new(7), 0.1);
+/// let y = net.forward(&Vector::<f32, 3>::new(0.5, -1.0, 2.0)).unwrap();
+/// assert!(y.iter().all(|v| v.is_finite()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResNet<T: Scalar, const D: usize, const H: usize, const M: usize, S = Relu> {
+    /// The blocks, `blocks[0]` applied first.
+    pub blocks: [ResidualBlock<T, D, H, S>; M],
+}
+
+impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
+    ResNet<T, D, H, M, S>
+{
+    /// Bytes of parameters: M (2 D H + D + H) scalars.
+    pub const PARAM_BYTES: usize = core::mem::size_of::<Self>();
+    /// Bytes of one sample's tape: M (2 D + 2 H) scalars (input, hidden activations, and the two
+    /// backward signals of each block).
+    pub const TAPE_BYTES: usize = core::mem::size_of::<[BlockTape<T, D, H>; M]>();
+
+    /// The exact identity map (zero residual in every block).
+    pub fn identity() -> Self {
+        Self {
+            blocks: [ResidualBlock::identity(); M],
+        }
+    }
+
+    /// Small random weights N(0, scale^2) from the seeded generator, biases zero.
+    pub fn random(rng: &mut Rng, scale: f64) -> Self {
+        Self {
+            blocks: core::array::from_fn(|_| ResidualBlock::random(rng, scale)),
+        }
+    }
+}
+
+impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Model<T, D>
+    for ResNet<T, D, H, M, S>
+{
+    /// One [`BlockTape`] per block: (M) x (2 D + 2 H).
+    type Tape = [BlockTape<T, D, H>; M];
+    const TENSORS: usize = 4 * M;
+
+    fn new_tape() -> Self::Tape {
+        [BlockTape::zeros(); M]
+    }
+
+    fn zeros() -> Self {
+        Self::identity()
+    }
+
+    fn tensor(&self, i: usize) -> &[T] {
+        self.blocks.get(i / 4).map_or(&[], |b| b.tensor(i % 4))
+    }
+
+    fn tensor_mut(&mut self, i: usize) -> &mut [T] {
+        self.blocks
+            .get_mut(i / 4)
+            .map_or(&mut [], |b| b.tensor_mut(i % 4))
+    }
+
+    fn grad_factors(tape: &Self::Tape, i: usize) -> (&[T], Option<&[T]>) {
+        tape.get(i / 4).map_or((&[], None), |t| {
+            ResidualBlock::<T, D, H, S>::grad_factors(t, i % 4)
+        })
+    }
+
+    fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {
+        self.blocks.iter().fold(*x, |x, b| b.apply(&x))
+    }
+
+    fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        self.blocks
+            .iter()
+            .zip(tape.iter_mut())
+            .fold(*x, |x, (b, t)| b.forward_tape(&x, t))
+    }
+
+    fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        self.blocks
+            .iter()
+            .zip(tape.iter_mut())
+            .rev()
+            .fold(*dy, |g, (b, t)| b.backward(&g, t))
+    }
+}

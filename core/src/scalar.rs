@@ -1,0 +1,200 @@
+//! The number types a network computes in.
+//!
+//! [`Scalar`] is everything the networks, losses and SGD need: ring arithmetic, conversion to and
+//! from f64 (for initialisation and reports), a finiteness test, the few functions the activations
+//! use, and the two kernels every layer is made of ([`Scalar::dot`] and [`Scalar::axpy`]). Float
+//! types implement them plainly; fixed-point types override the kernels to accumulate wide and
+//! round once.
+//!
+//! [`Real`] adds what the decompositions need (nalgebra's `RealField`: SVD, Schur, eigen): f32 and
+//! f64 only. Fixed-point factors are converted from a float factorisation.
+
+use core::fmt::Debug;
+use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+
+/// A number type networks compute in: f32, f64, or a fixed-point format.
+pub trait Scalar:
+    nalgebra::Scalar
+    + Copy
+    + Default
+    + PartialOrd
+    + Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+{
+    /// Additive identity.
+    const ZERO: Self;
+    /// Multiplicative identity.
+    const ONE: Self;
+    /// Largest finite value.
+    const MAX: Self;
+
+    /// Nearest representable value (fixed point saturates; NaN becomes zero there).
+    fn from_f64(x: f64) -> Self;
+    /// The value as f64 (exact for f32, f64 and the fixed-point formats).
+    fn to_f64(self) -> f64;
+    /// False for NaN and infinities. Fixed-point values are always finite.
+    fn is_finite(self) -> bool;
+    /// |x|.
+    fn abs(self) -> Self;
+    /// Square root of a non-negative value.
+    fn sqrt(self) -> Self;
+    /// A square root that may be approximate, for thresholds such as gradient clipping where a few
+    /// percent do not matter (f32 uses micromath's bit-trick, average deviation about 5%).
+    fn approx_sqrt(self) -> Self {
+        self.sqrt()
+    }
+    /// e^x.
+    fn exp(self) -> Self;
+    /// ln(1 + x).
+    fn ln_1p(self) -> Self;
+    /// tanh x.
+    fn tanh(self) -> Self;
+
+    /// The larger of two values (NaN-blind: returns `self` when they are unordered).
+    fn max(self, other: Self) -> Self {
+        if other > self { other } else { self }
+    }
+    /// The smaller of two values.
+    fn min(self, other: Self) -> Self {
+        if other < self { other } else { self }
+    }
+
+    /// sum_i a_i b_i over the common length. Fixed point accumulates wide and rounds once.
+    #[inline]
+    fn dot(a: &[Self], b: &[Self]) -> Self {
+        let mut acc = Self::ZERO;
+        for (&x, &y) in a.iter().zip(b) {
+            acc += x * y;
+        }
+        acc
+    }
+
+    /// y += alpha x over the common length.
+    #[inline]
+    fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
+        for (yi, &xi) in y.iter_mut().zip(x) {
+            *yi += alpha * xi;
+        }
+    }
+}
+
+/// A float type the decompositions run in (nalgebra's `RealField`: f32 and f64).
+pub trait Real: Scalar + nalgebra::RealField + Copy {}
+impl Real for f32 {}
+impl Real for f64 {}
+
+impl Scalar for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const MAX: Self = f64::MAX;
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+    #[inline]
+    fn abs(self) -> Self {
+        libm::fabs(self)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        libm::sqrt(self)
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        libm::exp(self)
+    }
+    #[inline]
+    fn ln_1p(self) -> Self {
+        libm::log1p(self)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        libm::tanh(self)
+    }
+}
+
+impl Scalar for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const MAX: Self = f32::MAX;
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+    #[inline]
+    fn abs(self) -> Self {
+        libm::fabsf(self)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        libm::sqrtf(self)
+    }
+    /// micromath's `sqrt`: one integer add and shift, average deviation about 5%.
+    #[inline]
+    fn approx_sqrt(self) -> Self {
+        micromath::F32Ext::sqrt(self)
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        libm::expf(self)
+    }
+    #[inline]
+    fn ln_1p(self) -> Self {
+        libm::log1pf(self)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        libm::tanhf(self)
+    }
+}
+
+/// True when every entry of the slice is finite.
+#[inline]
+pub fn all_finite<T: Scalar>(xs: &[T]) -> bool {
+    xs.iter().all(|x| x.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approx_sqrt_is_within_its_documented_error() {
+        for &x in &[0.01f32, 0.5, 1.0, 2.0, 10.0, 1234.5, 1e6] {
+            let rel = (Scalar::approx_sqrt(x) - libm::sqrtf(x)).abs() / libm::sqrtf(x);
+            assert!(rel < 0.07, "x = {x}: relative error {rel}");
+        }
+    }
+
+    #[test]
+    fn dot_and_axpy_match_the_definition() {
+        let a = [1.0f64, -2.0, 3.5];
+        let b = [0.5f64, 4.0, -1.0];
+        assert_eq!(f64::dot(&a, &b), 0.5 - 8.0 - 3.5);
+        let mut y = [1.0f64, 1.0, 1.0];
+        f64::axpy(2.0, &a, &mut y);
+        assert_eq!(y, [3.0, -3.0, 8.0]);
+    }
+}

@@ -1,0 +1,381 @@
+//! Stochastic gradient descent on mini-batches of B samples, in two forms:
+//!
+//! - [`FusedSgd`]: plain SGD (learning rate, weight decay, gradient-norm clipping) that applies
+//!   each weight's update straight from the backward signals on the tape, so training needs the
+//!   parameters and the tapes only, no gradient buffer.
+//! - [`BufferedSgd`]: SGD with a gradient buffer and momentum (heavy ball).
+//!
+//! Both compute each update with the same expression in the same order, so with momentum 0 they
+//! produce bit-identical weights. Both take the step only when everything it depends on is
+//! finite: a NaN or infinite input, target, output, loss or gradient returns
+//! [`Error::NonFinite`] before any weight (or momentum) is written.
+//!
+//! The step minimises the mean over the batch of the quadratic loss 1/2 ||y^ - y||^2 and reads,
+//! for every parameter w with gradient g (the batch mean),
+//!
+//! ```text
+//! d = c g + lambda w          c = min(1, clip / ||grad||_F), lambda = weight decay
+//! v <- mu v + d;  w <- w - eta v      (BufferedSgd; mu = 0 gives w <- w - eta d, as FusedSgd)
+//! ```
+//!
+//! Weight decay pulls every parameter toward zero, which for a residual network is the identity
+//! map (zero residual), not the zero map.
+
+use crate::loss::{quadratic, quadratic_grad};
+use crate::scalar::all_finite;
+use crate::{Error, Model, Result, Scalar, Vector};
+
+/// Hyper-parameters of SGD.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd<T> {
+    /// eta > 0.
+    pub learning_rate: T,
+    /// mu in [0, 1); only [`BufferedSgd`] accepts mu != 0.
+    pub momentum: T,
+    /// lambda >= 0, with eta lambda < 1: decay toward zero residual (the identity).
+    pub weight_decay: T,
+    /// Rescale the gradient to this Frobenius norm when it is larger. The norm is taken with
+    /// [`Scalar::approx_sqrt`] (about 5% off in f32), which only moves the threshold.
+    pub clip_norm: Option<T>,
+}
+
+impl<T: Scalar> Sgd<T> {
+    /// Plain SGD with learning rate `eta`.
+    pub fn new(learning_rate: T) -> Self {
+        Self {
+            learning_rate,
+            momentum: T::ZERO,
+            weight_decay: T::ZERO,
+            clip_norm: None,
+        }
+    }
+
+    /// With momentum mu.
+    pub fn with_momentum(self, momentum: T) -> Self {
+        Self { momentum, ..self }
+    }
+
+    /// With weight decay lambda toward zero residual.
+    pub fn with_weight_decay(self, weight_decay: T) -> Self {
+        Self {
+            weight_decay,
+            ..self
+        }
+    }
+
+    /// With gradient-norm clipping at `clip`.
+    pub fn with_clip_norm(self, clip: T) -> Self {
+        Self {
+            clip_norm: Some(clip),
+            ..self
+        }
+    }
+
+    /// [`Error::OutOfRange`] unless eta > 0, 0 <= mu < 1, lambda >= 0 with eta lambda < 1,
+    /// clip > 0, all finite.
+    pub fn validate(&self) -> Result<()> {
+        let finite = [self.learning_rate, self.momentum, self.weight_decay]
+            .iter()
+            .chain(self.clip_norm.as_ref())
+            .all(|v| v.is_finite());
+        let ok = finite
+            && self.learning_rate > T::ZERO
+            && self.momentum >= T::ZERO
+            && self.momentum < T::ONE
+            && self.weight_decay >= T::ZERO
+            && self.learning_rate * self.weight_decay < T::ONE
+            && self.clip_norm.is_none_or(|c| c > T::ZERO);
+        if ok { Ok(()) } else { Err(Error::OutOfRange) }
+    }
+}
+
+/// What a training step reports (measured before the update).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step<T> {
+    /// Mean over the batch of 1/2 ||y^ - y||^2.
+    pub loss: T,
+    /// ||grad L||_F^2 over all parameters (before clipping): the input of the HM certificate.
+    pub grad_norm_sq: T,
+}
+
+/// Plain SGD without a gradient buffer: RAM = parameters + B tapes.
+///
+/// ```
+/// use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
+/// let mut net = ResNet::<f32, 4, 8, 4>::identity();
+/// let mut sgd = FusedSgd::<f32, _, 4, 1>::new(Sgd::new(0.05)).unwrap();
+/// let mut task = LinearTask::new(LinearTask::<f32, 4>::random_spd(0.5, 1.5, 1), 0.0, 2);
+/// let first = sgd.step(&mut net, &task.batch::<1>().0, &task.batch::<1>().1).unwrap();
+/// assert!(first.loss >= 0.0);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FusedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
+    config: Sgd<T>,
+    tapes: [N::Tape; B],
+}
+
+impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D, B> {
+    /// Bytes of optimiser state (the B tapes); training RAM is this plus the network's.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// The optimiser, or [`Error::OutOfRange`] for invalid hyper-parameters (including any
+    /// momentum: that needs [`BufferedSgd`]) or B = 0.
+    pub fn new(config: Sgd<T>) -> Result<Self> {
+        config.validate()?;
+        if config.momentum != T::ZERO || B == 0 {
+            return Err(Error::OutOfRange);
+        }
+        Ok(Self {
+            config,
+            tapes: [N::new_tape(); B],
+        })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &Sgd<T> {
+        &self.config
+    }
+
+    /// The tapes of the last step (backward signals included).
+    pub fn tapes(&self) -> &[N::Tape; B] {
+        &self.tapes
+    }
+
+    /// One step on the batch (xs, ys). On error the network is unchanged.
+    ///
+    /// The update of each weight is computed from finite signals bounded by the gradient norm;
+    /// it cannot overflow while every weight is below T::MAX / 4 in magnitude.
+    pub fn step(
+        &mut self,
+        net: &mut N,
+        xs: &[Vector<T, D>; B],
+        ys: &[Vector<T, D>; B],
+    ) -> Result<Step<T>> {
+        let step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let rule = Rule::new(&self.config, step.grad_norm_sq)?;
+        for i in 0..N::TENSORS {
+            let factors = factors_of::<T, N, D, B>(&self.tapes, i);
+            for_each_entry(net.tensor_mut(i), &factors, |w, g| *w = rule.plain(*w, g));
+        }
+        Ok(step)
+    }
+}
+
+/// SGD with a gradient buffer and momentum: RAM = 3 x parameters + B tapes.
+#[derive(Clone, Debug)]
+pub struct BufferedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
+    config: Sgd<T>,
+    tapes: [N::Tape; B],
+    gradient: N,
+    velocity: N,
+}
+
+impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N, D, B> {
+    /// Bytes of optimiser state (B tapes, the gradient and the velocity).
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// The optimiser, or [`Error::OutOfRange`] for invalid hyper-parameters or B = 0.
+    pub fn new(config: Sgd<T>) -> Result<Self> {
+        config.validate()?;
+        if B == 0 {
+            return Err(Error::OutOfRange);
+        }
+        Ok(Self {
+            config,
+            tapes: [N::new_tape(); B],
+            gradient: N::zeros(),
+            velocity: N::zeros(),
+        })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &Sgd<T> {
+        &self.config
+    }
+
+    /// The gradient of the last step (batch mean, before clipping), shaped like the network.
+    pub fn gradient(&self) -> &N {
+        &self.gradient
+    }
+
+    /// The momentum buffer.
+    pub fn velocity(&self) -> &N {
+        &self.velocity
+    }
+
+    /// One step on the batch (xs, ys). On error the network and the momentum are unchanged.
+    pub fn step(
+        &mut self,
+        net: &mut N,
+        xs: &[Vector<T, D>; B],
+        ys: &[Vector<T, D>; B],
+    ) -> Result<Step<T>> {
+        let step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let rule = Rule::new(&self.config, step.grad_norm_sq)?;
+        for i in 0..N::TENSORS {
+            let factors = factors_of::<T, N, D, B>(&self.tapes, i);
+            for_each_entry(self.gradient.tensor_mut(i), &factors, |g, s| *g = s);
+        }
+        // Check every new weight and velocity before writing any.
+        let finite = (0..N::TENSORS).all(|i| {
+            let (w, g, v) = (
+                net.tensor(i),
+                self.gradient.tensor(i),
+                self.velocity.tensor(i),
+            );
+            w.iter().zip(g).zip(v).all(|((&w, &g), &v)| {
+                let (w, v) = rule.momentum(w, g, v);
+                w.is_finite() && v.is_finite()
+            })
+        });
+        if !finite {
+            return Err(Error::NonFinite);
+        }
+        for i in 0..N::TENSORS {
+            let (w, g, v) = (
+                net.tensor_mut(i),
+                self.gradient.tensor(i),
+                self.velocity.tensor_mut(i),
+            );
+            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                (*w, *v) = rule.momentum(*w, g, *v);
+            }
+        }
+        Ok(step)
+    }
+}
+
+/// Forward and backward over the batch, filling the tapes; checks that inputs, targets, outputs,
+/// loss and every backward signal are finite. Writes nothing but the tapes.
+fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+    net: &N,
+    tapes: &mut [N::Tape; B],
+    xs: &[Vector<T, D>; B],
+    ys: &[Vector<T, D>; B],
+) -> Result<Step<T>> {
+    let finite_data = xs.iter().chain(ys).all(|v| all_finite(v.as_slice()));
+    if !finite_data {
+        return Err(Error::NonFinite);
+    }
+    let inv_b = T::from_f64(1.0 / B as f64);
+    let mut loss = T::ZERO;
+    for ((x, y), tape) in xs.iter().zip(ys).zip(tapes.iter_mut()) {
+        let prediction = net.forward_tape(x, tape);
+        if !all_finite(prediction.as_slice()) {
+            return Err(Error::NonFinite);
+        }
+        loss += quadratic(&prediction, y);
+        net.backward(&quadratic_grad(&prediction, y, inv_b), tape);
+    }
+    loss = loss * inv_b;
+    let signals_finite =
+        (0..N::TENSORS).all(|i| tapes.iter().all(|t| all_finite(N::grad_factors(t, i).0)));
+    if !loss.is_finite() || !signals_finite {
+        return Err(Error::NonFinite);
+    }
+    let grad_norm_sq = grad_norm_sq::<T, N, D, B>(tapes);
+    if !grad_norm_sq.is_finite() {
+        return Err(Error::NonFinite);
+    }
+    Ok(Step { loss, grad_norm_sq })
+}
+
+/// ||sum_b u_b v_b^T||_F^2 summed over tensors, from the tapes alone:
+/// sum_{b,c} (u_b . u_c)(v_b . v_c), which is O(B^2 (D + H)) per tensor instead of O(D H).
+fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+    tapes: &[N::Tape; B],
+) -> T {
+    let mut total = T::ZERO;
+    for i in 0..N::TENSORS {
+        let f = factors_of::<T, N, D, B>(tapes, i);
+        for (ub, vb) in &f {
+            for (uc, vc) in &f {
+                let vv = match (vb, vc) {
+                    (Some(vb), Some(vc)) => T::dot(vb, vc),
+                    _ => T::ONE,
+                };
+                total += T::dot(ub, uc) * vv;
+            }
+        }
+    }
+    total
+}
+
+type Factors<'a, T> = (&'a [T], Option<&'a [T]>);
+
+fn factors_of<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+    tapes: &[N::Tape; B],
+    i: usize,
+) -> [Factors<'_, T>; B] {
+    core::array::from_fn(|b| N::grad_factors(&tapes[b], i))
+}
+
+/// Calls f(w_jk, sum_b u_b[j] v_b[k]) for every entry of a column-major tensor, the gradient
+/// entry summed over the batch in order b = 0, 1, ... (the same order in both optimisers).
+#[inline]
+fn for_each_entry<T: Scalar, const B: usize>(
+    tensor: &mut [T],
+    factors: &[Factors<'_, T>; B],
+    mut f: impl FnMut(&mut T, T),
+) {
+    let Some(rows) = factors.first().map(|(u, _)| u.len()).filter(|&r| r > 0) else {
+        return;
+    };
+    for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
+        for (j, w) in column.iter_mut().enumerate() {
+            let mut s = T::ZERO;
+            for (u, v) in factors {
+                let vk = v.map_or(T::ONE, |v| v.get(k).copied().unwrap_or(T::ZERO));
+                s += u.get(j).copied().unwrap_or(T::ZERO) * vk;
+            }
+            f(w, s);
+        }
+    }
+}
+
+/// The per-entry update, shared by both optimisers so they agree to the bit.
+#[derive(Clone, Copy, Debug)]
+struct Rule<T> {
+    eta: T,
+    mu: T,
+    lambda: T,
+    /// Clip factor c = min(1, clip / ||grad||).
+    c: T,
+}
+
+impl<T: Scalar> Rule<T> {
+    fn new(config: &Sgd<T>, grad_norm_sq: T) -> Result<Self> {
+        let norm = grad_norm_sq.approx_sqrt();
+        let c = match config.clip_norm {
+            Some(clip) if norm > clip => clip / norm,
+            _ => T::ONE,
+        };
+        // |eta c g| <= eta c ||grad||: keep every increment far from overflow.
+        let largest_increment = config.learning_rate * c * grad_norm_sq.sqrt();
+        if !largest_increment.is_finite() || largest_increment > T::MAX / T::from_f64(4.0) {
+            return Err(Error::NonFinite);
+        }
+        Ok(Self {
+            eta: config.learning_rate,
+            mu: config.momentum,
+            lambda: config.weight_decay,
+            c,
+        })
+    }
+
+    #[inline(always)]
+    fn direction(&self, w: T, g: T) -> T {
+        g * self.c + self.lambda * w
+    }
+
+    #[inline(always)]
+    fn plain(&self, w: T, g: T) -> T {
+        w - self.eta * self.direction(w, g)
+    }
+
+    #[inline(always)]
+    fn momentum(&self, w: T, g: T, v: T) -> (T, T) {
+        let v = self.mu * v + self.direction(w, g);
+        (w - self.eta * v, v)
+    }
+}
