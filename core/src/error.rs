@@ -13,7 +13,10 @@ pub enum Error {
     Singular,
     /// An iterative solver (SVD, Schur form, Newton) did not converge.
     NoConvergence,
-    /// A fixed-point value left its format's range, or a requested size or parameter is out of range.
+    /// A fixed-point value would leave its format's range (inputs outside a declared range, or a
+    /// result that would saturate where saturation is not allowed).
+    Overflow,
+    /// A hyper-parameter, size or index is out of its documented range.
     OutOfRange,
 }
 
@@ -26,7 +29,8 @@ impl core::fmt::Display for Error {
             }
             Error::Singular => "the matrix is numerically singular",
             Error::NoConvergence => "the solver did not converge",
-            Error::OutOfRange => "a value or parameter is out of range",
+            Error::Overflow => "a fixed-point value would leave its format's range",
+            Error::OutOfRange => "a parameter, size or index is out of range",
         })
     }
 }
