@@ -75,9 +75,20 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         }
     }
 
-    /// The exact identity map: every parameter zero.
+    /// The exact identity map: every parameter zero. With ReLU this is a dead start (a = 0, so
+    /// only b2 gets a gradient); train from [`ResidualBlock::identity_init`] instead.
     pub fn identity() -> Self {
         Self::new(zeros(), zeros(), zeros(), zeros())
+    }
+
+    /// Exactly the identity map, and trainable: W1 ~ N(0, scale^2) from the seeded generator,
+    /// W2 = 0 and both biases 0, so the residual W2 s(W1 x + b1) + b2 is zero but its gradient
+    /// dL/dW2 = dy s(W1 x)^T is not (the "zero last layer" start of Fixup and Goyal et al.).
+    pub fn identity_init(rng: &mut Rng, scale: f64) -> Self {
+        let mut b = Self::identity();
+        b.w1.iter_mut()
+            .for_each(|w| *w = T::from_f64(scale * rng.normal()));
+        b
     }
 
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.

@@ -23,8 +23,9 @@
 //!
 //! ## Example: learn y = A x from the identity
 //! ```
-//! use nearid::{FusedSgd, LinearTask, Model, ResNet, Sgd};
-//! let mut net = ResNet::<f32, 4, 8, 4>::identity();
+//! use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
+//! // Exactly the identity map (W2 = 0), with random W1 so gradients flow.
+//! let mut net = ResNet::<f32, 4, 8, 4>::identity_init(&mut Rng::new(1), 0.5);
 //! let mut sgd = FusedSgd::<f32, _, 4, 1>::new(Sgd::new(0.02)).unwrap();
 //! let mut task = LinearTask::<f32, 4>::new(LinearTask::random_spd(0.6, 1.4, 7), 0.0, 8);
 //! let mut recent = 0.0;

@@ -34,6 +34,14 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
         }
     }
 
+    /// Exactly the identity map, trainable: every block from [`ResidualBlock::identity_init`]
+    /// (W1 ~ N(0, scale^2), W2 = 0, biases 0).
+    pub fn identity_init(rng: &mut Rng, scale: f64) -> Self {
+        Self {
+            blocks: core::array::from_fn(|_| ResidualBlock::identity_init(rng, scale)),
+        }
+    }
+
     /// Small random weights N(0, scale^2) from the seeded generator, biases zero.
     pub fn random(rng: &mut Rng, scale: f64) -> Self {
         Self {

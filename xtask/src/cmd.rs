@@ -1,0 +1,59 @@
+//! Running commands: echo them, fail with a message that names them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `cargo` as the one that runs us (respects `CARGO` set by cargo itself).
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs `command`, printing it first; an error names the command and its exit status.
+pub fn run(command: &mut Command) -> Result<(), String> {
+    let shown = show(command);
+    println!("\n$ {shown}");
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+/// Runs `command` and returns its standard output.
+pub fn output(command: &mut Command) -> Result<String, String> {
+    let shown = show(command);
+    let out = command
+        .output()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn show(command: &Command) -> String {
+    let mut s = command.get_program().to_string_lossy().into_owned();
+    for a in command.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
