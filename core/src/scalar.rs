@@ -66,13 +66,26 @@ pub trait Scalar:
     }
 
     /// sum_i a_i b_i over the common length. Fixed point accumulates wide and rounds once.
+    ///
+    /// The default keeps 8 partial sums (lanes i mod 8, added pairwise at the end): the
+    /// compiler can then vectorise the loop, which a single running sum forbids for floats.
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> Self {
-        let mut acc = Self::ZERO;
-        for (&x, &y) in a.iter().zip(b) {
-            acc += x * y;
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut lanes = [Self::ZERO; 8];
+        let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (a_rest, b_rest) = (a8.remainder(), b8.remainder());
+        for (x, y) in a8.zip(b8) {
+            for l in 0..8 {
+                lanes[l] += x[l] * y[l];
+            }
         }
-        acc
+        for (l, (&x, &y)) in a_rest.iter().zip(b_rest).enumerate() {
+            lanes[l] += x * y;
+        }
+        let [l0, l1, l2, l3, l4, l5, l6, l7] = lanes;
+        ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
     }
 
     /// y += alpha x over the common length.

@@ -312,6 +312,8 @@ fn factors_of<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
 
 /// Calls f(w_jk, sum_b u_b[j] v_b[k]) for every entry of a column-major tensor, the gradient
 /// entry summed over the batch in order b = 0, 1, ... (the same order in both optimisers).
+/// Factors whose lengths do not match the tensor's shape are a bug in a `Model` impl: the tensor
+/// is then left alone rather than indexed out of bounds.
 #[inline]
 fn for_each_entry<T: Scalar, const B: usize>(
     tensor: &mut [T],
@@ -321,14 +323,36 @@ fn for_each_entry<T: Scalar, const B: usize>(
     let Some(rows) = factors.first().map(|(u, _)| u.len()).filter(|&r| r > 0) else {
         return;
     };
+    let cols = tensor.len() / rows;
+    let shaped = tensor.len() == rows * cols
+        && factors
+            .iter()
+            .all(|(u, v)| u.len() == rows && v.is_none_or(|v| v.len() == cols));
+    if !shaped {
+        return;
+    }
     for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
-        for (j, w) in column.iter_mut().enumerate() {
-            let mut s = T::ZERO;
-            for (u, v) in factors {
-                let vk = v.map_or(T::ONE, |v| v.get(k).copied().unwrap_or(T::ZERO));
-                s += u.get(j).copied().unwrap_or(T::ZERO) * vk;
+        // v_b[k] for every sample (1 for a bias).
+        let vk: [T; B] = core::array::from_fn(|b| factors[b].1.map_or(T::ONE, |v| v[k]));
+        if B == 1 {
+            for (w, &u) in column.iter_mut().zip(factors[0].0) {
+                f(w, u * vk[0]);
             }
-            f(w, s);
+        } else {
+            // Rows in chunks of CHUNK, summing the batch into a stack buffer one sample at a
+            // time: each step is an axpy the compiler vectorises, and every entry still sums
+            // over b in order.
+            const CHUNK: usize = 64;
+            for (c, ws) in column.chunks_mut(CHUNK).enumerate() {
+                let mut acc = [T::ZERO; CHUNK];
+                let rows = c * CHUNK..c * CHUNK + ws.len();
+                for (b, (u, _)) in factors.iter().enumerate() {
+                    T::axpy(vk[b], &u[rows.clone()], &mut acc);
+                }
+                for (w, &s) in ws.iter_mut().zip(&acc) {
+                    f(w, s);
+                }
+            }
         }
     }
 }

@@ -1,0 +1,24 @@
+//! RAM use is known at compile time: the `const` byte counts match the shapes' formulas.
+
+use nearid::{BufferedSgd, FusedSgd, LinearResNet, Model, ResNet, Sgd, training_bytes};
+
+type Net = ResNet<f32, 8, 16, 8>;
+
+#[test]
+fn const_byte_counts_match_the_shapes() {
+    let (d, h, m) = (8, 16, 8);
+    assert_eq!(Net::PARAM_BYTES, 4 * m * (2 * d * h + d + h));
+    assert_eq!(Net::TAPE_BYTES, 4 * m * (2 * d + 2 * h));
+    assert_eq!(Net::parameter_count(), m * (2 * d * h + d + h));
+    assert_eq!(LinearResNet::<f64, 5, 7>::PARAM_BYTES, 8 * 7 * 25);
+    assert_eq!(LinearResNet::<f64, 5, 7>::TAPE_BYTES, 8 * 7 * 10);
+    // Fused SGD keeps tapes only; the buffered one adds a gradient and a velocity.
+    assert_eq!(FusedSgd::<f32, Net, 8, 4>::STATE_BYTES, 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>());
+    assert_eq!(
+        training_bytes::<f32, Net, 8>(4, 0) + 2 * Net::PARAM_BYTES,
+        training_bytes::<f32, Net, 8>(4, 2)
+    );
+    assert!(BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES >= 2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES);
+    // Usable in const context, e.g. a firmware's RAM budget check.
+    const _: () = assert!(training_bytes::<f32, Net, 8>(1, 0) < 16 * 1024);
+}
