@@ -13,12 +13,17 @@ fn const_byte_counts_match_the_shapes() {
     assert_eq!(LinearResNet::<f64, 5, 7>::PARAM_BYTES, 8 * 7 * 25);
     assert_eq!(LinearResNet::<f64, 5, 7>::TAPE_BYTES, 8 * 7 * 10);
     // Fused SGD keeps tapes only; the buffered one adds a gradient and a velocity.
-    assert_eq!(FusedSgd::<f32, Net, 8, 4>::STATE_BYTES, 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>());
+    assert_eq!(
+        FusedSgd::<f32, Net, 8, 4>::STATE_BYTES,
+        4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
+    );
     assert_eq!(
         training_bytes::<f32, Net, 8>(4, 0) + 2 * Net::PARAM_BYTES,
         training_bytes::<f32, Net, 8>(4, 2)
     );
-    assert!(BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES >= 2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES);
+    assert!(
+        BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES >= 2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES
+    );
     // Usable in const context, e.g. a firmware's RAM budget check.
     const _: () = assert!(training_bytes::<f32, Net, 8>(1, 0) < 16 * 1024);
 }
