@@ -21,8 +21,9 @@ fn const_byte_counts_match_the_shapes() {
         training_bytes::<f32, Net, 8>(4, 0) + 2 * Net::PARAM_BYTES,
         training_bytes::<f32, Net, 8>(4, 2)
     );
-    assert!(
-        BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES >= 2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES
+    assert_eq!(
+        BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES,
+        2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
     );
     // Usable in const context, e.g. a firmware's RAM budget check.
     const _: () = assert!(training_bytes::<f32, Net, 8>(1, 0) < 16 * 1024);
