@@ -32,6 +32,35 @@ pub fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs `command`, echoing its standard output line by line as it comes, and returns the
+/// output too (so callers can read test counts while the user watches progress).
+pub fn run_tee(command: &mut Command) -> Result<String, String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let shown = show(command);
+    println!("\n$ {shown}");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let mut captured = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            captured.push_str(&line);
+            captured.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    if status.success() {
+        Ok(captured)
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
 /// Runs `command` and returns its standard output.
 pub fn output(command: &mut Command) -> Result<String, String> {
     let shown = show(command);

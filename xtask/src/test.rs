@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::cmd::{cargo, output, run};
+use crate::cmd::{cargo, output, run, run_tee};
 
 /// The embedded targets the core must build for (no_std, no heap).
 pub const EMBEDDED_TARGETS: [&str; 3] = [
@@ -25,13 +25,49 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo().args(["test", "--workspace"]))?;
+    let tests = run_tee(cargo().args(["test", "--workspace"]))?;
+    let (passed, failed) = count_tests(&tests);
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
     run(cargo().args(["bench", "-p", "nearid-benches", "--no-run"]))?;
     println!("\nxtask test: all steps passed");
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Sums cargo's `test result: ok. N passed; M failed; ...` lines.
+fn count_tests(output: &str) -> (u64, u64) {
+    let count = |line: &str, word: &str| -> u64 {
+        line.split(';')
+            .find_map(|part| {
+                part.trim()
+                    .strip_suffix(word)?
+                    .trim()
+                    .rsplit(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    output
+        .lines()
+        .filter(|l| l.starts_with("test result:"))
+        .fold((0, 0), |(p, f), l| {
+            (p + count(l, "passed"), f + count(l, "failed"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_cargo_test_summaries() {
+        let out = "test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+noise
+test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(super::count_tests(out), (9, 2));
+    }
 }
 
 /// Adds the rustup targets that are missing (rustup can fetch them on these machines).
