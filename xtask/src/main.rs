@@ -1,23 +1,34 @@
 //! The project's tasks, written in Rust so they run wherever cargo does (the `xtask` pattern).
 //!
-//! - `cargo xtask run`: the main job: train a residual network and show the loss falling.
+//! - `cargo xtask run`: the main job: train a residual network on an emulated microcontroller
+//!   and show the loss falling.
 //! - `cargo xtask test`: everything CI runs.
+//! - `cargo xtask size`: flash and RAM of the firmware on every board.
 
 mod cmd;
+mod firmware;
+mod qemu;
 mod run;
+mod size;
 mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test>
-  run    train a residual network on the host from a synthetic linear stream, printing progress
-  test   everything CI runs: fmt, clippy, host tests, no_std builds for the embedded targets, benches built";
+const USAGE: &str = "usage: cargo xtask <run | test | size>
+  run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
+                       stream the decoded log and exit with its verdict; --board microbit for the
+                       Cortex-M0 with 16 KiB RAM
+  run --host           the host demo: a ResNet learning y = A x from the identity
+  test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
+                       targets, benches built, every firmware board built, both QEMU boards run
+  size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run::main(&args[1..]),
         Some("test") => test::main(&args[1..]),
+        Some("size") => size::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,7 +1,44 @@
-//! `cargo xtask run`: train a ResNet on the host from the synthetic linear stream y = A x,
-//! starting at the identity, and print the loss as it falls.
+//! `cargo xtask run`: the main job. By default: build the firmware for the emulated Cortex-M4F
+//! (mps2-an386), run it in QEMU, stream the decoded defmt log (the loss falling as the sensor
+//! calibration trains on the chip) and exit with the firmware's verdict.
+//!
+//! - `--board NAME`: another QEMU board (`microbit`: Cortex-M0, 16 KiB RAM).
+//! - `--host`: the host demo instead: a ResNet learning y = A x from the identity, in f32.
+
+use std::time::Duration;
 
 use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
+
+use crate::{firmware, qemu, test::ensure_targets};
+
+/// Long enough for the slowest board on a busy 2-core machine; a run takes seconds.
+pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mut board = firmware::BOARDS[0];
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--host" => return host(),
+            "--board" => {
+                let name = rest.next().ok_or("`--board` needs a board name")?;
+                board = firmware::board(name)?;
+            }
+            other => return Err(format!("`run` does not take `{other}` (see --help)")),
+        }
+    }
+    if board.qemu.is_none() {
+        return Err(format!(
+            "{} is a real board: build with `cargo xtask size` or see firmware/README.md, then \
+             `probe-rs run --chip {} firmware/target/elf/{}`",
+            board.name, board.chip, board.name
+        ));
+    }
+    ensure_targets(&[board.target])?;
+    qemu::ensure()?;
+    let elf = firmware::build(board)?;
+    qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?.verdict(board)
+}
 
 /// Width, hidden width, depth: a small network that trains in a second.
 const D: usize = 4;
@@ -10,10 +47,8 @@ const M: usize = 8;
 const STEPS: usize = 4000;
 const REPORT_EVERY: usize = 400;
 
-pub fn main(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!("`run` takes no arguments (got `{a}`)"));
-    }
+/// The host demo (`--host`).
+fn host() -> Result<(), String> {
     let a = LinearTask::<f32, D>::random_spd(0.5, 1.5, 1);
     let mut task = LinearTask::new(a, 0.0, 2);
     let mut net = ResNet::<f32, D, H, M>::identity_init(&mut Rng::new(3), 0.5);

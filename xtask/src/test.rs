@@ -3,6 +3,9 @@
 use std::process::Command;
 
 use crate::cmd::{cargo, output, run, run_tee};
+use crate::firmware::{self, BOARDS};
+use crate::qemu;
+use crate::run::QEMU_TIMEOUT;
 
 /// The embedded targets the core must build for (no_std, no heap).
 pub const EMBEDDED_TARGETS: [&str; 3] = [
@@ -12,8 +15,19 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 ];
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!("`test` takes no arguments (got `{a}`)"));
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--firmware") => {
+            let passed = firmware_tests()?;
+            println!("\nxtask test --firmware: all steps passed");
+            println!("tests: {passed} passed, 0 failed");
+            return Ok(());
+        }
+        Some(a) => {
+            return Err(format!(
+                "`test` takes no arguments but --firmware (got `{a}`)"
+            ));
+        }
     }
     ensure_targets(&EMBEDDED_TARGETS)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -31,9 +45,39 @@ pub fn main(args: &[String]) -> Result<(), String> {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
     run(cargo().args(["bench", "-p", "nearid-benches", "--no-run"]))?;
+    let firmware_passed = firmware_tests()?;
     println!("\nxtask test: all steps passed");
-    println!("tests: {passed} passed, {failed} failed");
+    println!(
+        "tests: {} passed, {failed} failed",
+        passed + firmware_passed
+    );
     Ok(())
+}
+
+/// The firmware: formatted, clippy-clean on the default board, every board built, and both QEMU
+/// boards run to a passing exit with every expected log line
+/// (`firmware/qemu/<board>.expected`). Returns how many QEMU runs passed (each counts as a test).
+fn firmware_tests() -> Result<u64, String> {
+    ensure_targets(&firmware::targets())?;
+    run(firmware::cargo().args(["fmt", "--", "--check"]))?;
+    run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
+    let mut elfs = Vec::new();
+    for board in BOARDS {
+        elfs.push((board, firmware::build(board)?));
+    }
+    qemu::ensure()?;
+    for (board, elf) in elfs.iter().filter(|(b, _)| b.qemu.is_some()) {
+        let out = qemu::run_elf(*board, elf, QEMU_TIMEOUT, true)?;
+        out.verdict(*board)?;
+        let path = firmware::dir()
+            .join("qemu")
+            .join(format!("{}.expected", board.name));
+        let expected =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        qemu::check_expected(*board, &out.lines, &expected)?;
+        println!("{}: passed, every expected line present", board.name);
+    }
+    Ok(elfs.iter().filter(|(b, _)| b.qemu.is_some()).count() as u64)
 }
 
 /// Sums cargo's `test result: ok. N passed; M failed; ...` lines.

@@ -1,0 +1,35 @@
+//! Puts the chosen board's `memory.x` where cortex-m-rt's `link.x` finds it (the linker search
+//! path), so each board gets its own memory map from one crate.
+
+use std::{env, fs, path::PathBuf};
+
+/// (Cargo feature, memory map file under memory/).
+const BOARDS: [(&str, &str); 4] = [
+    ("mps2-an386", "mps2-an386.x"),
+    ("microbit", "microbit.x"),
+    ("nucleo-f411re", "nucleo-f411re.x"),
+    ("pico", "pico.x"),
+];
+
+fn main() {
+    let chosen: Vec<_> = BOARDS
+        .iter()
+        .filter(|(feature, _)| {
+            let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
+            env::var_os(var).is_some()
+        })
+        .collect();
+    let [(_, file)] = chosen.as_slice() else {
+        panic!(
+            "choose exactly one board feature (got {}): {}",
+            chosen.len(),
+            BOARDS.map(|(f, _)| f).join(", ")
+        );
+    };
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let src = PathBuf::from("memory").join(file);
+    fs::copy(&src, out.join("memory.x")).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed=build.rs");
+}

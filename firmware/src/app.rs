@@ -1,0 +1,214 @@
+//! The application, the same on every board: online calibration of a 3-axis sensor.
+//!
+//! A residual network f = ResNet<T, 3, H, M> starts as exactly the identity (W2 = 0, random W1)
+//! and learns the map raw -> true of the sensor, h^-1 for the distortion h of [`crate::sim`]:
+//!
+//! 1. read samples (raw, reference) through the I2C driver into a ring buffer of the last
+//!    `RING` samples (heapless, fixed capacity: the oldest is overwritten);
+//! 2. every step: read one new sample, draw a mini-batch of `B` samples from the ring at
+//!    random, take one [`FusedSgd`] step on the loss 1/2 ||f(raw) - true||^2 (no gradient
+//!    buffer: RAM = parameters + B tapes), timing the step with the board's [`Clock`];
+//! 3. log the mean training loss every `LOG_EVERY` steps;
+//! 4. at the end, measure the loss on [`EVAL_SAMPLES`] fresh samples, calibrated (f(raw)) and
+//!    uncalibrated (raw itself), and pass only if the calibrated loss is below [`THRESHOLD`].
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::OutputPin;
+use embedded_hal::i2c::I2c;
+use heapless::HistoryBuf;
+use nearid::{FusedSgd, Model, ResNet, Rng, Scalar, Sgd, Vector};
+
+use crate::board::{self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T};
+use crate::fault::fail;
+use crate::sensor::Sensor;
+use crate::stack;
+
+/// Seed of the simulated sensor's distortion and noise.
+pub const SENSOR_SEED: u64 = 2026;
+/// Seed of the network's initial W1.
+const INIT_SEED: u64 = 1;
+/// Seed of the mini-batch draws.
+const BATCH_SEED: u64 = 7;
+/// W1 ~ N(0, INIT_SCALE^2) at the start (W2 = 0: the network starts as the identity).
+const INIT_SCALE: f64 = 0.5;
+/// Fresh samples the final loss is measured on.
+pub const EVAL_SAMPLES: u32 = 256;
+/// The run passes when the final held-out loss, mean 1/2 ||f(raw) - true||^2, is below this.
+/// The sensor noise alone (sigma = 0.005 per axis) costs 3 sigma^2 / 2 = 3.75e-5; the
+/// uncalibrated sensor (f = identity) costs about 4e-2 (both are logged).
+pub const THRESHOLD: f32 = 1e-3;
+
+/// One sample: (raw reading, reference), each (3).
+pub type Sample<S> = (Vector<S, 3>, Vector<S, 3>);
+
+type Net = ResNet<T, 3, H, M>;
+
+fn vector(v: [f32; 3]) -> Vector<T, 3> {
+    Vector::from_fn(|i, _| T::from_f64(f64::from(v[i])))
+}
+
+fn read<I: I2c>(sensor: &mut Sensor<I>) -> Sample<T> {
+    match (sensor.read_raw(), sensor.read_reference()) {
+        (Ok(raw), Ok(reference)) => (vector(raw), vector(reference)),
+        _ => fail("sensor read failed"),
+    }
+}
+
+/// Mean over `EVAL_SAMPLES` fresh samples of 1/2 ||f(raw) - true||^2 and of 1/2 ||raw - true||^2.
+fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
+    let (mut calibrated, mut uncalibrated) = (0.0f32, 0.0f32);
+    for _ in 0..EVAL_SAMPLES {
+        let (raw, truth) = read(sensor);
+        let Ok(estimate) = net.forward(&raw) else {
+            fail("network output is not finite");
+        };
+        let half_sq = |v: Vector<T, 3>| 0.5 * v.iter().map(|e| e.to_f64() as f32).map(|e| e * e).sum::<f32>();
+        calibrated += half_sq(estimate - truth);
+        uncalibrated += half_sq(raw - truth);
+    }
+    let n = EVAL_SAMPLES as f32;
+    (calibrated / n, uncalibrated / n)
+}
+
+/// Runs the calibration; true when it passed.
+pub fn run<I, L, D, C>(parts: Parts<I, L, D, C>) -> bool
+where
+    I: I2c,
+    L: OutputPin,
+    D: DelayNs,
+    C: Clock,
+{
+    let Parts {
+        i2c,
+        mut led,
+        mut delay,
+        mut clock,
+    } = parts;
+    defmt::info!(
+        "nearid firmware: online calibration of a 3-axis sensor on {=str}",
+        board::NAME
+    );
+    let mut sensor = match Sensor::new(i2c) {
+        Ok(s) => s,
+        Err(_) => fail("no sensor: WHO_AM_I did not answer as expected"),
+    };
+    defmt::info!("sensor: WHO_AM_I ok");
+
+    let mut net = Net::identity_init(&mut Rng::new(INIT_SEED), INIT_SCALE);
+    let Ok(mut sgd) =
+        FusedSgd::<T, Net, 3, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)))
+    else {
+        fail("invalid SGD configuration");
+    };
+    let params = Net::parameter_count();
+    defmt::info!(
+        "network: ResNet<{=str}, D=3, H={=usize}, M={=usize}>, {=usize} parameters, identity start",
+        board::SCALAR,
+        H,
+        M,
+        params
+    );
+    defmt::info!(
+        "RAM: parameters {=usize} B, optimiser (B={=usize} tapes) {=usize} B, ring of {=usize} samples {=usize} B",
+        Net::PARAM_BYTES,
+        B,
+        FusedSgd::<T, Net, 3, B>::STATE_BYTES,
+        RING,
+        core::mem::size_of::<HistoryBuf<Sample<T>, RING>>()
+    );
+    defmt::info!(
+        "training: {=u32} steps of FusedSgd, learning rate {=f32}, batch {=usize} from the ring, one new sample per step",
+        STEPS,
+        LEARNING_RATE as f32,
+        B
+    );
+
+    let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
+    while !ring.is_full() {
+        ring.write(read(&mut sensor));
+    }
+    let mut draw = Rng::new(BATCH_SEED);
+    let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
+    let (mut led_on, mut logged) = (false, 0u32);
+    for step in 1..=STEPS {
+        ring.write(read(&mut sensor));
+        let samples = ring.as_slice();
+        let mut xs = [Vector::<T, 3>::zeros(); B];
+        let mut ys = [Vector::<T, 3>::zeros(); B];
+        for b in 0..B {
+            let i = (draw.next_u32() as usize) % samples.len();
+            (xs[b], ys[b]) = samples[i];
+        }
+        let start = clock.ticks();
+        let result = sgd.step(&mut net, &xs, &ys);
+        let ticks = u64::from(clock.ticks().wrapping_sub(start) & C::MASK);
+        let Ok(done) = result else {
+            fail("training step failed (non-finite loss or gradient)");
+        };
+        window_loss += done.loss.to_f64() as f32;
+        window_ticks += ticks;
+        total_ticks += ticks;
+        // Log the mean since the last line: at steps 1, 10, 100 (the fast start), then every
+        // LOG_EVERY steps.
+        if matches!(step, 1 | 10 | 100) || step % LOG_EVERY == 0 {
+            let (num, den) = C::UNITS_PER_TICK;
+            let n = step - logged;
+            defmt::info!(
+                "step {=u32}  loss {=f32}  {=u64} {=str}/step",
+                step,
+                window_loss / n as f32,
+                window_ticks * num / den / u64::from(n),
+                C::UNIT
+            );
+            (window_loss, window_ticks, logged) = (0.0, 0, step);
+            led_on = !led_on;
+            let _ = if led_on { led.set_high() } else { led.set_low() };
+        }
+    }
+
+    let (num, den) = C::UNITS_PER_TICK;
+    let per_step = total_ticks * num / den / u64::from(STEPS);
+    defmt::info!(
+        "cost: {=u64} {=str} per training step, {=f32} per parameter, {=f32} per parameter per sample",
+        per_step,
+        C::UNIT,
+        per_step as f32 / params as f32,
+        per_step as f32 / (params * B) as f32
+    );
+    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor);
+    defmt::info!(
+        "held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
+        EVAL_SAMPLES,
+        uncalibrated,
+        calibrated
+    );
+    let stack = stack::high_water();
+    defmt::info!(
+        "stack high-water mark: {=usize} B of {=usize} B free above the statics",
+        stack.used,
+        stack.available
+    );
+    if stack.overflowed() {
+        defmt::error!("FAIL: the stack reached the statics");
+        return false;
+    }
+    let passed = calibrated < THRESHOLD;
+    if passed {
+        defmt::info!("PASS: final loss {=f32} < threshold {=f32}", calibrated, THRESHOLD);
+        // Three blinks, then the LED stays on.
+        for _ in 0..3 {
+            let _ = led.set_low();
+            delay.delay_ms(100);
+            let _ = led.set_high();
+            delay.delay_ms(100);
+        }
+    } else {
+        let _ = led.set_low();
+        defmt::error!(
+            "FAIL: final loss {=f32} is not below the threshold {=f32}",
+            calibrated,
+            THRESHOLD
+        );
+    }
+    passed
+}

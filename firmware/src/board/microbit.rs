@@ -1,0 +1,88 @@
+//! BBC micro:bit v1 (nRF51822: Cortex-M0, no FPU, 16 KiB RAM) as `qemu-system-arm -machine
+//! microbit` emulates it: 16 MHz clock, GPIO at 0x5000_0000, semihosting for logs and exit.
+//!
+//! RAM decides the network here: the largest one that fits, checked at compile time in
+//! [`RAM_BUDGET_OK`] (parameters + optimiser tapes + ring buffer + a stack reserve <= 16 KiB), and
+//! the next larger depth is checked not to fit.
+
+use nearid::{FusedSgd, ResNet};
+
+use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use crate::app::Sample;
+use crate::sim::SimSensor;
+
+/// Board name as logged.
+pub const NAME: &str = "microbit (Cortex-M0, 16 KiB RAM, QEMU)";
+/// The scalar the network computes in.
+pub type T = f32;
+/// Name of `T` as logged.
+pub const SCALAR: &str = "f32 (soft float)";
+/// Hidden width.
+pub const H: usize = 16;
+/// Blocks: the most that fit (see [`RAM_BUDGET_OK`]).
+pub const M: usize = 11;
+/// Mini-batch size.
+pub const B: usize = 4;
+/// Samples kept in the ring buffer the batches are drawn from.
+pub const RING: usize = 32;
+/// Training steps (one new sample per step).
+pub const STEPS: u32 = 600;
+/// Log every this many steps.
+pub const LOG_EVERY: u32 = 100;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.02;
+
+/// All of RAM.
+pub const RAM_BYTES: usize = 16 * 1024;
+/// Kept for everything but the network, its tapes and the ring: call frames, the simulated
+/// sensor, defmt, statics. The stack painting in [`crate::stack`] measures what is really used.
+pub const RESERVE_BYTES: usize = 3584;
+
+/// Training RAM of a depth-`m` network: parameters + FusedSgd (B tapes) + ring buffer.
+const fn training_bytes<const MM: usize>() -> usize {
+    ResNet::<T, 3, H, MM>::PARAM_BYTES
+        + FusedSgd::<T, ResNet<T, 3, H, MM>, 3, B>::STATE_BYTES
+        + core::mem::size_of::<heapless::HistoryBuf<Sample<T>, RING>>()
+}
+
+/// Depth M fits in RAM with the reserve, and depth M + 1 does not: the largest that fits.
+pub const RAM_BUDGET_OK: () = {
+    assert!(training_bytes::<M>() + RESERVE_BYTES <= RAM_BYTES);
+    assert!(training_bytes::<{ M + 1 }>() + RESERVE_BYTES > RAM_BYTES);
+};
+
+const CLOCK_HZ: u32 = 16_000_000;
+const GPIO: usize = 0x5000_0000;
+const OUTSET: usize = GPIO + 0x508;
+const OUTCLR: usize = GPIO + 0x50C;
+const DIRSET: usize = GPIO + 0x518;
+/// LED matrix row 1 (P0.13, drive high) and column 1 (P0.04, drive low) light the top-left LED.
+const ROW1: u32 = 1 << 13;
+const COL1: u32 = 1 << 4;
+
+/// The board's parts.
+pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>> {
+    let () = RAM_BUDGET_OK;
+    let cp = cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
+    // SAFETY: GPIO registers of the nRF51 (reference manual, section 14); output on row 1 and
+    // column 1, column driven low so the row bit alone switches the LED.
+    unsafe {
+        core::ptr::write_volatile(DIRSET as *mut u32, ROW1 | COL1);
+        core::ptr::write_volatile(OUTCLR as *mut u32, COL1);
+    }
+    Parts {
+        i2c: SimSensor::new(crate::app::SENSOR_SEED),
+        led: MmioLed {
+            on: OUTSET,
+            off: OUTCLR,
+            mask: ROW1,
+        },
+        delay: SpinDelay { hz: CLOCK_HZ },
+        clock: SysTickClock::start(cp.SYST),
+    }
+}
+
+/// The run is over: exit QEMU with the verdict.
+pub fn exit(success: bool) -> ! {
+    super::semihosting_exit(success)
+}

@@ -1,0 +1,50 @@
+//! ARM MPS2 with the AN386 image (Cortex-M4F, FPU) as `qemu-system-arm -machine mps2-an386`
+//! emulates it: 25 MHz system clock, FPGA IO LEDs at 0x4002_8000, semihosting for logs and exit.
+//! The default board: f32 in hardware.
+
+use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use crate::sim::SimSensor;
+
+/// Board name as logged.
+pub const NAME: &str = "mps2-an386 (Cortex-M4F, QEMU)";
+/// The scalar the network computes in.
+pub type T = f32;
+/// Name of `T` as logged.
+pub const SCALAR: &str = "f32 (FPU)";
+/// Hidden width.
+pub const H: usize = 16;
+/// Blocks.
+pub const M: usize = 8;
+/// Mini-batch size.
+pub const B: usize = 4;
+/// Samples kept in the ring buffer the batches are drawn from.
+pub const RING: usize = 64;
+/// Training steps (one new sample per step).
+pub const STEPS: u32 = 2000;
+/// Log every this many steps.
+pub const LOG_EVERY: u32 = 250;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.02;
+
+const SYSCLK_HZ: u32 = 25_000_000;
+
+/// The board's parts.
+pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>> {
+    let cp = cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
+    Parts {
+        i2c: SimSensor::new(crate::app::SENSOR_SEED),
+        // FPGAIO LED register: bit 0 is LED0 (write 0 to darken).
+        led: MmioLed {
+            on: 0x4002_8000,
+            off: 0x4002_8000,
+            mask: 1,
+        },
+        delay: SpinDelay { hz: SYSCLK_HZ },
+        clock: SysTickClock::start(cp.SYST),
+    }
+}
+
+/// The run is over: exit QEMU with the verdict.
+pub fn exit(success: bool) -> ! {
+    super::semihosting_exit(success)
+}

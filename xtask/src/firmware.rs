@@ -1,0 +1,111 @@
+//! The firmware boards and how to build them (`firmware/`, its own workspace and targets).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::cmd::{root, run};
+
+/// A board the firmware builds for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Board {
+    /// The Cargo feature and the name on the command line.
+    pub name: &'static str,
+    /// The rustc target triple.
+    pub target: &'static str,
+    /// QEMU machine and CPU when the board is emulated (run in CI); None for real boards.
+    pub qemu: Option<(&'static str, Option<&'static str>)>,
+    /// The `--chip` probe-rs knows the board's microcontroller by.
+    pub chip: &'static str,
+    /// RAM in bytes (for the size report).
+    pub ram: u64,
+}
+
+/// Every board, the default (mps2-an386) first.
+pub const BOARDS: [Board; 4] = [
+    Board {
+        name: "mps2-an386",
+        target: "thumbv7em-none-eabihf",
+        qemu: Some(("mps2-an386", Some("cortex-m4"))),
+        chip: "(QEMU only)",
+        ram: 4 << 20,
+    },
+    Board {
+        name: "microbit",
+        target: "thumbv6m-none-eabi",
+        qemu: Some(("microbit", None)),
+        chip: "nRF51822_xxAA",
+        ram: 16 << 10,
+    },
+    Board {
+        name: "nucleo-f411re",
+        target: "thumbv7em-none-eabihf",
+        qemu: None,
+        chip: "STM32F411RETx",
+        ram: 128 << 10,
+    },
+    Board {
+        name: "pico",
+        target: "thumbv6m-none-eabi",
+        qemu: None,
+        chip: "RP2040",
+        ram: 264 << 10,
+    },
+];
+
+/// The rustup targets the boards need.
+pub fn targets() -> Vec<&'static str> {
+    let mut t: Vec<&str> = BOARDS.iter().map(|b| b.target).collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// The board called `name`, or an error listing them.
+pub fn board(name: &str) -> Result<Board, String> {
+    BOARDS
+        .iter()
+        .copied()
+        .find(|b| b.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+            format!("unknown board `{name}` (boards: {})", names.join(", "))
+        })
+}
+
+/// The firmware directory.
+pub fn dir() -> PathBuf {
+    root().join("firmware")
+}
+
+/// `cargo` run in firmware/, so that its own `.cargo/config.toml` (linker scripts, DEFMT_LOG)
+/// applies.
+pub fn cargo() -> Command {
+    let mut c = crate::cmd::cargo();
+    c.current_dir(dir());
+    c
+}
+
+/// Builds the release firmware for `board` and returns its ELF, copied to
+/// `firmware/target/elf/<board>` (boards that share a target triple share a cargo output path).
+pub fn build(board: Board) -> Result<PathBuf, String> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--target",
+        board.target,
+        "--no-default-features",
+        "--features",
+        board.name,
+    ]))?;
+    let built = dir()
+        .join("target")
+        .join(board.target)
+        .join("release")
+        .join("nearid-firmware");
+    let elf_dir = dir().join("target").join("elf");
+    std::fs::create_dir_all(&elf_dir).map_err(|e| format!("{}: {e}", elf_dir.display()))?;
+    let elf = elf_dir.join(board.name);
+    std::fs::copy(&built, &elf)
+        .map_err(|e| format!("copy {} to {}: {e}", built.display(), elf.display()))?;
+    Ok(elf)
+}
