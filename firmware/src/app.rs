@@ -62,12 +62,56 @@ fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
         let Ok(estimate) = net.forward(&raw) else {
             fail("network output is not finite");
         };
-        let half_sq = |v: Vector<T, 3>| 0.5 * v.iter().map(|e| e.to_f64() as f32).map(|e| e * e).sum::<f32>();
+        let half_sq = |v: Vector<T, 3>| {
+            0.5 * v
+                .iter()
+                .map(|e| e.to_f64() as f32)
+                .map(|e| e * e)
+                .sum::<f32>()
+        };
         calibrated += half_sq(estimate - truth);
         uncalibrated += half_sq(raw - truth);
     }
     let n = EVAL_SAMPLES as f32;
     (calibrated / n, uncalibrated / n)
+}
+
+/// Instructions in the clock check: 40 passes of 100 NOPs and the 2-instruction loop step.
+const CLOCK_CHECK_INSTRUCTIONS: u64 = 40 * (100 + 2);
+
+/// Under QEMU, checks that the clock counts instructions: times a loop of known length
+/// ([`CLOCK_CHECK_INSTRUCTIONS`]) and fails unless the count is within 5% of it (the counter's
+/// resolution is 40 to 63 instructions per tick). On a chip instructions are not cycles (the M4
+/// can fold NOPs, a taken branch costs more), so the figure is only logged there.
+fn check_clock<C: Clock>(clock: &mut C) {
+    let start = clock.ticks();
+    // SAFETY: a counted loop on r0 (declared clobbered): no memory, no stack, only time passes.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            ".rept 100",
+            "nop",
+            ".endr",
+            "subs r0, r0, #1",
+            "bne 2b",
+            inout("r0") 40u32 => _,
+            options(nomem, nostack),
+        )
+    };
+    let ticks = u64::from(clock.ticks().wrapping_sub(start) & C::MASK);
+    let (num, den) = C::UNITS_PER_TICK;
+    let counted = ticks * num / den;
+    defmt::info!(
+        "clock check: a loop of {=u64} instructions counted as {=u64} {=str}",
+        CLOCK_CHECK_INSTRUCTIONS,
+        counted,
+        C::UNIT
+    );
+    if cfg!(feature = "qemu")
+        && counted.abs_diff(CLOCK_CHECK_INSTRUCTIONS) * 20 > CLOCK_CHECK_INSTRUCTIONS
+    {
+        fail("the clock does not count instructions (is QEMU running with -icount shift=0?)");
+    }
 }
 
 /// Runs the calibration; true when it passed.
@@ -88,6 +132,7 @@ where
         "nearid firmware: online calibration of a 3-axis sensor on {=str}",
         board::NAME
     );
+    check_clock(&mut clock);
     let mut sensor = match Sensor::new(i2c) {
         Ok(s) => s,
         Err(_) => fail("no sensor: WHO_AM_I did not answer as expected"),
@@ -95,9 +140,7 @@ where
     defmt::info!("sensor: WHO_AM_I ok");
 
     let mut net = Net::identity_init(&mut Rng::new(INIT_SEED), INIT_SCALE);
-    let Ok(mut sgd) =
-        FusedSgd::<T, Net, 3, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)))
-    else {
+    let Ok(mut sgd) = FusedSgd::<T, Net, 3, B>::new(Sgd::new(T::from_f64(LEARNING_RATE))) else {
         fail("invalid SGD configuration");
     };
     let params = Net::parameter_count();
@@ -162,7 +205,11 @@ where
             );
             (window_loss, window_ticks, logged) = (0.0, 0, step);
             led_on = !led_on;
-            let _ = if led_on { led.set_high() } else { led.set_low() };
+            let _ = if led_on {
+                led.set_high()
+            } else {
+                led.set_low()
+            };
         }
     }
 
@@ -194,7 +241,11 @@ where
     }
     let passed = calibrated < THRESHOLD;
     if passed {
-        defmt::info!("PASS: final loss {=f32} < threshold {=f32}", calibrated, THRESHOLD);
+        defmt::info!(
+            "PASS: final loss {=f32} < threshold {=f32}",
+            calibrated,
+            THRESHOLD
+        );
         // Three blinks, then the LED stays on.
         for _ in 0..3 {
             let _ = led.set_low();

@@ -13,7 +13,9 @@
 //! = 0.9 < 1: h is the identity plus a contraction, hence a smooth, invertible, near-identity
 //! map. The calibration the network learns is h^-1.
 
-use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation, SevenBitAddress};
+use embedded_hal::i2c::{
+    ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation, SevenBitAddress,
+};
 use nearid::Rng;
 
 use crate::sensor::{ADDRESS, LSB_PER_UNIT, OUT_X_L, REF_X_L, WHO_AM_I, WHO_AM_I_VALUE};

@@ -38,12 +38,11 @@ fn sections(elf: &Path) -> Result<Sections, String> {
     Ok(s)
 }
 
-/// The part of a log line after `prefix`, up to the next `,` or the end.
-fn field<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+/// The part of a log line after `prefix`, up to (not including) the first of `ends` or the end.
+fn field<'a>(lines: &'a [String], prefix: &str, ends: &[char]) -> Option<&'a str> {
     lines.iter().find_map(|l| {
-        let at = l.find(prefix)? + prefix.len();
-        let rest = &l[at..];
-        Some(rest.split(',').next().unwrap_or(rest).trim())
+        let rest = &l[l.find(prefix)? + prefix.len()..];
+        Some(rest[..rest.find(ends).unwrap_or(rest.len())].trim())
     })
 }
 
@@ -80,12 +79,16 @@ fn row(board: Board, elf: &Path) -> Result<String, String> {
         qemu::ensure()?;
         let out = qemu::run_elf(board, elf, QEMU_TIMEOUT, false)?;
         out.verdict(board)?;
-        network = field(&out.lines, "network: ").unwrap_or("?").to_string();
-        stack = field(&out.lines, "stack high-water mark: ")
-            .and_then(|v| v.split(' ').next())
+        network = field(&out.lines, "network: ResNet<", &['>'])
+            .map_or("?".into(), |v| format!("ResNet<{v}>"));
+        stack = field(&out.lines, "stack high-water mark: ", &[' '])
             .and_then(|v| v.parse::<u64>().ok());
-        cost = field(&out.lines, "cost: ").unwrap_or("?").to_string();
-        loss = field(&out.lines, "calibrated ").unwrap_or("?").to_string();
+        cost = field(&out.lines, "cost: ", &[','])
+            .unwrap_or("?")
+            .to_string();
+        loss = field(&out.lines, ", calibrated ", &[',', ' '])
+            .unwrap_or("?")
+            .to_string();
     }
     let ram = match stack {
         Some(st) => format!("{} B of {}", s.data + s.bss + st, kib(board.ram)),

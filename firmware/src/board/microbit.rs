@@ -63,7 +63,8 @@ const COL1: u32 = 1 << 4;
 /// The board's parts.
 pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>> {
     let () = RAM_BUDGET_OK;
-    let cp = cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
+    let cp =
+        cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
     // SAFETY: GPIO registers of the nRF51 (reference manual, section 14); output on row 1 and
     // column 1, column driven low so the row bit alone switches the LED.
     unsafe {

@@ -5,7 +5,9 @@
 //! - `init() -> Parts<..>`: an I2C bus with the sensor on it, an LED, a delay and a [`Clock`];
 //! - `exit(success) -> !`: the end of the run (a semihosting exit code under QEMU).
 
+#[cfg(feature = "qemu")]
 use embedded_hal::delay::DelayNs;
+#[cfg(feature = "qemu")]
 use embedded_hal::digital::{ErrorType, OutputPin};
 
 #[cfg(feature = "microbit")]
@@ -56,11 +58,13 @@ pub trait Clock {
 /// SysTick as a counter: 24 bits counting down at the processor clock. Under QEMU with
 /// `-icount shift=0` every instruction advances virtual time by 1 ns, so at a clock of f Hz one
 /// tick is 10^9 / f instructions; on a chip one tick is one cycle.
+#[cfg(any(feature = "qemu", feature = "pico"))]
 pub struct SysTickClock<const NUM: u64, const DEN: u64> {
     /// Owned so nothing else reprograms it.
     _syst: cortex_m::peripheral::SYST,
 }
 
+#[cfg(any(feature = "qemu", feature = "pico"))]
 impl<const NUM: u64, const DEN: u64> SysTickClock<NUM, DEN> {
     /// Starts SysTick free-running from the processor clock, without interrupts.
     pub fn start(mut syst: cortex_m::peripheral::SYST) -> Self {
@@ -74,6 +78,7 @@ impl<const NUM: u64, const DEN: u64> SysTickClock<NUM, DEN> {
     }
 }
 
+#[cfg(any(feature = "qemu", feature = "pico"))]
 impl<const NUM: u64, const DEN: u64> Clock for SysTickClock<NUM, DEN> {
     const UNIT: &'static str = if cfg!(feature = "qemu") {
         "instructions"
@@ -89,12 +94,14 @@ impl<const NUM: u64, const DEN: u64> Clock for SysTickClock<NUM, DEN> {
 }
 
 /// A delay by busy-waiting on the core (`cortex_m::asm::delay`), given the core clock.
+#[cfg(feature = "qemu")]
 #[derive(Debug)]
 pub struct SpinDelay {
     /// Core clock in Hz.
     pub hz: u32,
 }
 
+#[cfg(feature = "qemu")]
 impl DelayNs for SpinDelay {
     fn delay_ns(&mut self, ns: u32) {
         let cycles = u64::from(ns) * u64::from(self.hz) / 1_000_000_000;
@@ -104,6 +111,7 @@ impl DelayNs for SpinDelay {
 
 /// An LED driven through two memory-mapped registers: writing `mask` to `on` lights it, to `off`
 /// darkens it (GPIO set/clear registers, or a plain LED register when both are the same).
+#[cfg(feature = "qemu")]
 #[derive(Debug)]
 pub struct MmioLed {
     /// Register to write `mask` to for on.
@@ -114,10 +122,12 @@ pub struct MmioLed {
     pub mask: u32,
 }
 
+#[cfg(feature = "qemu")]
 impl ErrorType for MmioLed {
     type Error = core::convert::Infallible;
 }
 
+#[cfg(feature = "qemu")]
 impl OutputPin for MmioLed {
     fn set_high(&mut self) -> Result<(), Self::Error> {
         // SAFETY: `on` is a device register of this board (see the board module), written with a

@@ -30,7 +30,8 @@ const SYSCLK_HZ: u32 = 25_000_000;
 
 /// The board's parts.
 pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>> {
-    let cp = cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
+    let cp =
+        cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
     Parts {
         i2c: SimSensor::new(crate::app::SENSOR_SEED),
         // FPGAIO LED register: bit 0 is LED0 (write 0 to darken).

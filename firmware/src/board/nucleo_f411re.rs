@@ -1,0 +1,79 @@
+//! ST NUCLEO-F411RE: STM32F411RE (Cortex-M4F at 100 MHz, 512 KiB flash, 128 KiB RAM), through
+//! `stm32f4xx-hal`. User LED LD2 on PA5; cycles counted by DWT CYCCNT; defmt over RTT (probe-rs).
+//!
+//! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
+//! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C1 (PB8 = SCL,
+//! PB9 = SDA, `hal::i2c::I2c::new`) to [`Parts::i2c`] instead. Same network as the emulated M4F.
+
+use stm32f4xx_hal::dwt::{Delay, Dwt, DwtExt};
+use stm32f4xx_hal::gpio::{Output, PA5};
+use stm32f4xx_hal::pac;
+use stm32f4xx_hal::prelude::*;
+use stm32f4xx_hal::rcc::Config;
+
+use super::{Clock, Parts};
+use crate::sim::SimSensor;
+
+/// Board name as logged.
+pub const NAME: &str = "NUCLEO-F411RE (Cortex-M4F, 100 MHz)";
+/// The scalar the network computes in.
+pub type T = f32;
+/// Name of `T` as logged.
+pub const SCALAR: &str = "f32 (FPU)";
+/// Hidden width.
+pub const H: usize = 16;
+/// Blocks.
+pub const M: usize = 8;
+/// Mini-batch size.
+pub const B: usize = 4;
+/// Samples kept in the ring buffer the batches are drawn from.
+pub const RING: usize = 64;
+/// Training steps (one new sample per step).
+pub const STEPS: u32 = 2000;
+/// Log every this many steps.
+pub const LOG_EVERY: u32 = 250;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.02;
+
+/// DWT CYCCNT: the core's cycle counter (32 bits, at HCLK).
+pub struct DwtClock {
+    _dwt: Dwt,
+}
+
+impl Clock for DwtClock {
+    const UNIT: &'static str = "cycles";
+    fn ticks(&mut self) -> u32 {
+        cortex_m::peripheral::DWT::cycle_count()
+    }
+    const MASK: u32 = u32::MAX;
+    const UNITS_PER_TICK: (u64, u64) = (1, 1);
+}
+
+/// The board's parts.
+pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
+    let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        crate::fault::fail("peripherals taken");
+    };
+    // 8 MHz from the ST-LINK's MCO into HSE (bypass), PLL to 100 MHz.
+    let mut rcc = dp.RCC.freeze(
+        Config::hse(8.MHz())
+            .bypass_hse_oscillator()
+            .sysclk(100.MHz()),
+    );
+    let gpioa = dp.GPIOA.split(&mut rcc);
+    let dwt = cp.DWT.constrain(cp.DCB, &rcc.clocks);
+    Parts {
+        i2c: SimSensor::new(crate::app::SENSOR_SEED),
+        led: gpioa.pa5.into_push_pull_output(),
+        delay: dwt.delay(),
+        clock: DwtClock { _dwt: dwt },
+    }
+}
+
+/// The run is over: the verdict is logged and shown on the LED (on = passed); wait for the
+/// debugger (Ctrl-C ends `probe-rs run`).
+pub fn exit(_success: bool) -> ! {
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -1,0 +1,81 @@
+//! Raspberry Pi Pico: RP2040 (two Cortex-M0+ at 125 MHz, no FPU, 264 KiB RAM, 2 MiB QSPI flash),
+//! through `rp2040-hal`. LED on GPIO25; delay from the 1 MHz TIMER; cycles counted by SysTick
+//! (the M0+ has no DWT CYCCNT); defmt over RTT (probe-rs). One core trains.
+//!
+//! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
+//! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C0 (GPIO4 = SDA,
+//! GPIO5 = SCL, `hal::I2C::i2c0`) to [`Parts::i2c`] instead. Same network and soft-float f32 as
+//! the emulated Cortex-M0, so the cycle count compares with its instruction count.
+
+use rp2040_hal::clocks::init_clocks_and_plls;
+use rp2040_hal::gpio::bank0::Gpio25;
+use rp2040_hal::gpio::{FunctionSioOutput, Pin, Pins, PullDown};
+use rp2040_hal::{Sio, Timer, Watchdog, pac};
+
+use super::{Parts, SysTickClock};
+use crate::sim::SimSensor;
+
+/// The second-stage bootloader for the Pico's W25Q080 flash: the first 256 bytes of flash.
+#[unsafe(link_section = ".boot2")]
+#[used]
+pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
+
+/// Board name as logged.
+pub const NAME: &str = "Raspberry Pi Pico (RP2040, Cortex-M0+, 125 MHz)";
+/// The scalar the network computes in.
+pub type T = f32;
+/// Name of `T` as logged.
+pub const SCALAR: &str = "f32 (soft float)";
+/// Hidden width.
+pub const H: usize = 16;
+/// Blocks.
+pub const M: usize = 11;
+/// Mini-batch size.
+pub const B: usize = 4;
+/// Samples kept in the ring buffer the batches are drawn from.
+pub const RING: usize = 32;
+/// Training steps (one new sample per step).
+pub const STEPS: u32 = 600;
+/// Log every this many steps.
+pub const LOG_EVERY: u32 = 100;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.02;
+
+/// The Pico's crystal.
+const XOSC_HZ: u32 = 12_000_000;
+
+/// The board's parts.
+pub fn init()
+-> Parts<SimSensor, Pin<Gpio25, FunctionSioOutput, PullDown>, Timer, SysTickClock<1, 1>> {
+    let (Some(mut dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        crate::fault::fail("peripherals taken");
+    };
+    let mut watchdog = Watchdog::new(dp.WATCHDOG);
+    let Ok(clocks) = init_clocks_and_plls(
+        XOSC_HZ,
+        dp.XOSC,
+        dp.CLOCKS,
+        dp.PLL_SYS,
+        dp.PLL_USB,
+        &mut dp.RESETS,
+        &mut watchdog,
+    ) else {
+        crate::fault::fail("clocks did not start");
+    };
+    let sio = Sio::new(dp.SIO);
+    let pins = Pins::new(dp.IO_BANK0, dp.PADS_BANK0, sio.gpio_bank0, &mut dp.RESETS);
+    Parts {
+        i2c: SimSensor::new(crate::app::SENSOR_SEED),
+        led: pins.gpio25.into_push_pull_output(),
+        delay: Timer::new(dp.TIMER, &mut dp.RESETS, &clocks),
+        clock: SysTickClock::start(cp.SYST),
+    }
+}
+
+/// The run is over: the verdict is logged and shown on the LED (on = passed); wait for the
+/// debugger (Ctrl-C ends `probe-rs run`).
+pub fn exit(_success: bool) -> ! {
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
