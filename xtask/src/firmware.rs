@@ -33,7 +33,7 @@ pub const BOARDS: [Board; 4] = [
         name: "microbit",
         target: "thumbv6m-none-eabi",
         qemu: Some(("microbit", None)),
-        chip: "nRF51822_xxAA",
+        chip: "(QEMU only)",
         ram: 16 << 10,
     },
     Board {
