@@ -21,6 +21,7 @@ const USAGE: &str = "usage: cargo xtask <run | test | size>
   run --host           the host demo: a ResNet learning y = A x from the identity
   test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
                        targets, benches built, every firmware board built, both QEMU boards run
+  test --firmware      the firmware steps alone
   size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board";
 
 fn main() -> ExitCode {
