@@ -103,17 +103,6 @@ fn count_tests(output: &str) -> (u64, u64) {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_cargo_test_summaries() {
-        let out = "test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-noise
-test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
-        assert_eq!(super::count_tests(out), (9, 2));
-    }
-}
-
 /// Adds the rustup targets that are missing (rustup can fetch them on these machines).
 pub fn ensure_targets(targets: &[&str]) -> Result<(), String> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
@@ -128,4 +117,15 @@ pub fn ensure_targets(targets: &[&str]) -> Result<(), String> {
     run(Command::new("rustup")
         .args(["target", "add"])
         .args(&missing))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_cargo_test_summaries() {
+        let out = "test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+noise
+test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(super::count_tests(out), (9, 2));
+    }
 }
