@@ -184,3 +184,22 @@ pub fn check_expected(board: Board, lines: &[String], expected: &str) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_expected;
+    use crate::firmware::BOARDS;
+
+    #[test]
+    fn expected_lines_must_appear_in_order() {
+        let log: Vec<String> = ["INFO  a 1", "INFO  step 10  loss 0.1", "INFO  PASS: x"]
+            .map(String::from)
+            .to_vec();
+        let board = BOARDS[0];
+        assert!(check_expected(board, &log, "# comment\nINFO  a\n\nINFO  PASS").is_ok());
+        // Out of order, or absent: both fail, naming the line.
+        let err = check_expected(board, &log, "INFO  PASS\nINFO  a").unwrap_err();
+        assert!(err.contains("`INFO  a`"), "{err}");
+        assert!(check_expected(board, &log, "INFO  step 100  loss").is_err());
+    }
+}

@@ -116,3 +116,29 @@ fn row(board: Board, elf: &Path) -> Result<String, String> {
 fn kib(bytes: u64) -> String {
     format!("{} KiB", bytes >> 10)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn fields_are_cut_from_the_log() {
+        let log: Vec<String> = [
+            "INFO  network: ResNet<f32 (FPU), D=3, H=16, M=8>, 920 parameters",
+            "INFO  held-out loss on 256 fresh samples: uncalibrated 0.03, calibrated 0.00006",
+            "INFO  stack high-water mark: 12956 B of 4194284 B",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            field(&log, "network: ResNet<", &['>']),
+            Some("f32 (FPU), D=3, H=16, M=8")
+        );
+        assert_eq!(field(&log, ", calibrated ", &[',', ' ']), Some("0.00006"));
+        assert_eq!(
+            field(&log, "stack high-water mark: ", &[' ']),
+            Some("12956")
+        );
+        assert_eq!(field(&log, "absent", &[' ']), None);
+    }
+}
