@@ -98,7 +98,7 @@ fn row(board: Board, elf: &Path) -> Result<String, String> {
         "| {} | {} | {} B | {} | {} | {} | {} | {} | {} | {} |",
         board.name,
         if network.is_empty() {
-            "as its board module sets".into()
+            "(see firmware/src/board/)".into()
         } else {
             network
         },
