@@ -2,7 +2,8 @@
 //! (mps2-an386), run it in QEMU, stream the decoded defmt log (the loss falling as the sensor
 //! calibration trains on the chip) and exit with the firmware's verdict.
 //!
-//! - `--board NAME`: another QEMU board (`microbit`: Cortex-M0, 16 KiB RAM).
+//! - `--board NAME`: another QEMU board (`microbit`: Cortex-M0, 16 KiB RAM), or a real board
+//!   (`nucleo-f411re`, `pico`): built, then flashed and logged by `probe-rs run` when installed.
 //! - `--host`: the host demo instead: a ResNet learning y = A x from the identity, in f32.
 
 use std::time::Duration;
@@ -27,14 +28,27 @@ pub fn main(args: &[String]) -> Result<(), String> {
             other => return Err(format!("`run` does not take `{other}` (see --help)")),
         }
     }
-    if board.qemu.is_none() {
-        return Err(format!(
-            "{} is a real board: build with `cargo xtask size` or see firmware/README.md, then \
-             `probe-rs run --chip {} firmware/target/elf/{}`",
-            board.name, board.chip, board.name
-        ));
-    }
     ensure_targets(&[board.target])?;
+    if board.qemu.is_none() {
+        // A real board: build, then flash and stream the log with probe-rs if it is installed.
+        let elf = firmware::build(board)?;
+        let probe_rs = format!("probe-rs run --chip {} {}", board.chip, elf.display());
+        if std::process::Command::new("probe-rs")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err(format!(
+                "{} is a real board; install probe-rs (https://probe.rs), connect the board and run:\n  {probe_rs}",
+                board.name
+            ));
+        }
+        return crate::cmd::run(
+            std::process::Command::new("probe-rs")
+                .args(["run", "--chip", board.chip])
+                .arg(&elf),
+        );
+    }
     qemu::ensure()?;
     let elf = firmware::build(board)?;
     qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?.verdict(board)
