@@ -3,6 +3,12 @@
 //!
 //! - [`dispatch`]: run-time D (1..=16) onto the core's const generics.
 //! - [`sample`]: seeded random matrices for the sweeps.
+//! - [`npy`]: reading matrices from `.npy` / CSV, writing factor stacks as `.npy`.
+//! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
+//! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`).
 
+pub mod cli;
 pub mod dispatch;
+pub mod linear_report;
+pub mod npy;
 pub mod sample;
