@@ -59,7 +59,7 @@ pub fn excess_loss_bound<T: Real>(m: usize, tau: T, grad_norm_sq: T, sigma_min: 
     let exponent = <T as Scalar>::from_f64(2.0 * (m as f64 - 1.0));
     let decay = Scalar::exp(exponent * Scalar::ln_1p(-tau));
     let denominator = <T as Scalar>::from_f64(2.0 * m as f64) * decay * sigma_min;
-    if !(denominator > T::ZERO) {
+    if denominator.partial_cmp(&T::ZERO) != Some(core::cmp::Ordering::Greater) {
         return Err(Error::Overflow);
     }
     let bound = grad_norm_sq / denominator;

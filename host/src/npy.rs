@@ -253,7 +253,7 @@ mod tests {
         assert_eq!((bytes.len() - 128) % 8, 0);
         assert_eq!(parse_npy_stack(&bytes).unwrap(), vec![a.clone(), b]);
         // A 2-D file as NumPy writes it.
-        let mut two = npy_bytes(&[a.clone()], 2);
+        let mut two = npy_bytes(std::slice::from_ref(&a), 2);
         let text = String::from_utf8_lossy(&two[10..]).replace("(1, 2, 2)", "(2, 2)   ");
         two.truncate(10);
         two.extend_from_slice(text.as_bytes());

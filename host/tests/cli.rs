@@ -54,7 +54,7 @@ fn decompose_writes_the_factors_a1_first() {
     assert!((product - &r).norm() < 1e-12);
     // The same matrix as .npy in, f32 arithmetic.
     let npy_in = scratch("r.npy");
-    let mut bytes = npy::npy_bytes(&[r.clone()], 4);
+    let mut bytes = npy::npy_bytes(std::slice::from_ref(&r), 4);
     // Turn the (1, 4, 4) header into (4, 4): same length, padded.
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = String::from_utf8(bytes[10..10 + header_len].to_vec()).unwrap();

@@ -41,7 +41,8 @@ impl<T: Real, const D: usize> Polar<T, D> {
         let svd = Svd::new(r)?;
         let (lo, hi) = svd.extremes();
         let d = <T as Scalar>::from_f64(D as f64);
-        if !(lo > d * T::default_epsilon() * hi) {
+        // (NaN-safe: only a definite "greater" passes.)
+        if lo.partial_cmp(&(d * T::default_epsilon() * hi)) != Some(core::cmp::Ordering::Greater) {
             return Err(Error::Singular);
         }
         let (u, k, v) = (svd.u, svd.k, svd.v);

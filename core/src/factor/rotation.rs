@@ -63,7 +63,7 @@ impl<T: Real, const D: usize> Rotation<T, D> {
         let mut s = s;
         for _ in 0..2 {
             let gram = s.transpose() * s;
-            s = s * (identity * three_halves - gram * half);
+            s *= identity * three_halves - gram * half;
         }
         let t2 = s.transpose() * q * s;
         // A 1x1 block must be +-1 to this tolerance, and Q must equal S B S^T (B the rotations
@@ -116,7 +116,11 @@ impl<T: Real, const D: usize> Rotation<T, D> {
             return Err(Error::NoConvergence);
         }
         let rotation = Self { s, planes, count };
-        if !((t2 - rotation.block_root(1)).norm() <= tol) {
+        let residual = (t2 - rotation.block_root(1)).norm();
+        if !matches!(
+            residual.partial_cmp(&tol),
+            Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
+        ) {
             return Err(Error::NoConvergence);
         }
         Ok(rotation)

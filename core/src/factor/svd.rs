@@ -65,7 +65,10 @@ impl<T: Real, const D: usize> Svd<T, D> {
                     let alpha = wi.dot(&wi);
                     let beta = wj.dot(&wj);
                     let gamma = wi.dot(&wj);
-                    if !(Scalar::abs(gamma) > tol * Scalar::sqrt(alpha * beta)) {
+                    let threshold = tol * Scalar::sqrt(alpha * beta);
+                    if Scalar::abs(gamma).partial_cmp(&threshold)
+                        != Some(core::cmp::Ordering::Greater)
+                    {
                         continue;
                     }
                     rotated = true;
