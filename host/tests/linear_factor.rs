@@ -404,3 +404,26 @@ fn const_generic_factorisation_reconstructs_with_the_cores_own_product() {
     println!("f32: core product error {err:.2e}");
     assert!((err as f64) < TOL_F32);
 }
+
+#[test]
+fn hm_bound_for_every_depth_from_3_gamma_to_512() {
+    // Every M, not a sample: the split is an integer choice, so a bound met at powers of two
+    // could still fail in between.
+    let mut rng = Rng::new(512);
+    let cases = [
+        ("-I_4", -DMatrix::<f64>::identity(4, 4)),
+        ("diag(-2, -0.5, 3, 1)", diag(&[-2.0, -0.5, 3.0, 1.0])),
+        ("random D = 8", sample::det_positive(8, 2.0, &mut rng)),
+    ];
+    let mut worst = Worst::default();
+    for (what, r) in &cases {
+        for depth in 1..=512 {
+            check_f64(r, depth, what, &mut worst);
+        }
+    }
+    println!(
+        "every M in 1..=512: HM bound checked {} times, worst ratio {:.4}, worst error {:.2e}",
+        worst.checked, worst.ratio, worst.err64
+    );
+    assert!(worst.checked > 1400);
+}
