@@ -13,6 +13,11 @@
 //! - **Training** — the quadratic loss ([`loss`]), [`FusedSgd`] (no gradient buffer) and
 //!   [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and synthetic tasks
 //!   [`LinearTask`], [`SmoothTask`] ([`data`]).
+//! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
+//!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
+//!   polar form, real Schur form of the rotation, roots; THEORY.md section 1).
+//! - **Certificates** — [`certify`] turns a gradient norm measured during training into an
+//!   upper bound on L - L_opt for a [`LinearResNet`] ([`certificate`], THEORY.md section 2).
 //! - **Errors** — every public function that can meet bad input returns [`Result`] with the
 //!   small `Copy` [`Error`]; a failed training step leaves the weights as they were.
 //! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
@@ -43,8 +48,10 @@
 
 pub mod activation;
 pub mod block;
+pub mod certificate;
 pub mod data;
 pub mod error;
+pub mod factor;
 pub mod kernels;
 pub mod linear;
 pub mod loss;
@@ -56,8 +63,10 @@ pub mod sgd;
 
 pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
 pub use block::{BlockTape, ResidualBlock};
+pub use certificate::{Certificate, certify, certify_frobenius, excess_loss_bound};
 pub use data::{LinearTask, SmoothTask};
 pub use error::{Error, Result};
+pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
 pub use model::{Model, training_bytes};
 pub use resnet::ResNet;

@@ -1,2 +1,14 @@
-//! nearid on the host: f64 reference implementations and the checks of THEORY.md's bounds
-//! against the core's own numbers.
+//! nearid on the host: f64 reference implementations, the checks of THEORY.md's bounds against
+//! the core's own numbers, and the `nearid` command-line tool's building blocks.
+//!
+//! - [`dispatch`]: run-time D (1..=16) onto the core's const generics.
+//! - [`sample`]: seeded random matrices for the sweeps.
+//! - [`npy`]: reading matrices from `.npy` / CSV, writing factor stacks as `.npy`.
+//! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
+//! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`).
+
+pub mod cli;
+pub mod dispatch;
+pub mod linear_report;
+pub mod npy;
+pub mod sample;

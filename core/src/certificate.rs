@@ -1,0 +1,114 @@
+//! The HM suboptimality certificate (HM Theorem 2.2 read backwards, THEORY.md section 2).
+//!
+//! Data x with E x = 0 and covariance Sigma, y = R x + xi. For the loss the optimisers use,
+//! L(A) = 1/2 E ||Pi(A) x - y||^2, and tau = max_i ||A_i|| < 1:
+//!
+//! ```text
+//! ||grad L||_F^2 >= 2 M (1 - tau)^(2M - 2) sigma_min(Sigma) (L - L_opt),   so
+//! L - L_opt <= ||grad L||_F^2 / (2 M (1 - tau)^(2M - 2) sigma_min(Sigma)).
+//! ```
+//!
+//! (With f = E ||Pi x - y||^2 = 2 L the same statement reads ||grad f||^2 >= 4 M (...) (f - C_opt).)
+//! The gradient is the one a training step already measures ([`crate::Step::grad_norm_sq`]),
+//! so the certificate costs one pass over the factors: an SVD each for the exact tau
+//! ([`certify`]), or nothing but sums for a Frobenius upper bound on tau ([`certify_frobenius`],
+//! looser but still valid because the bound grows with tau).
+//!
+//! A gradient of one mini-batch is an estimate of the population gradient; the certificate is a
+//! bound on the population excess loss only when the gradient is the population one (or a
+//! batch whose second moment is Sigma exactly, as the host tests arrange).
+
+use crate::factor::spectral_norm;
+use crate::{Error, LinearResNet, Real, Result, Scalar};
+
+/// An upper bound on the excess loss L - L_opt of a linear residual network.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Certificate<T> {
+    /// ||grad L||_F^2 / (2 M (1 - tau)^(2M - 2) sigma_min(Sigma)).
+    pub excess_loss_bound: T,
+    /// The tau used (max_i ||A_i||, or its Frobenius upper bound).
+    pub tau: T,
+}
+
+/// L - L_opt <= ||grad L||_F^2 / (2 M (1 - tau)^(2M - 2) sigma_min) (THEORY.md section 2).
+///
+/// Errors: [`Error::NonFinite`] for non-finite inputs, [`Error::OutOfRange`] unless M >= 1,
+/// 0 <= tau < 1, sigma_min > 0 and grad_norm_sq >= 0, [`Error::Overflow`] when the bound is
+/// not representable (the denominator underflows: tau close to 1 for a deep network).
+///
+/// ```
+/// // Sigma = I, R = 0, A_i = -tau I is the tight case: L - L_opt = D/2 (1 - tau)^(2M) and
+/// // ||grad L||^2 = M D (1 - tau)^(4M - 2).
+/// let (d, m, tau) = (3.0f64, 8usize, 0.1f64);
+/// let excess = d / 2.0 * (1.0 - tau).powi(2 * m as i32);
+/// let grad_sq = m as f64 * d * (1.0 - tau).powi(4 * m as i32 - 2);
+/// let bound = nearid::excess_loss_bound(m, tau, grad_sq, 1.0).unwrap();
+/// assert!((bound - excess).abs() < 1e-12 * excess);
+/// ```
+pub fn excess_loss_bound<T: Real>(m: usize, tau: T, grad_norm_sq: T, sigma_min: T) -> Result<T> {
+    if ![tau, grad_norm_sq, sigma_min]
+        .iter()
+        .all(|v| Scalar::is_finite(*v))
+    {
+        return Err(Error::NonFinite);
+    }
+    if m == 0 || tau < T::ZERO || tau >= T::ONE || sigma_min <= T::ZERO || grad_norm_sq < T::ZERO {
+        return Err(Error::OutOfRange);
+    }
+    // (1 - tau)^(2M - 2) = exp((2M - 2) ln(1 - tau)); ln_1p keeps small tau accurate.
+    let exponent = <T as Scalar>::from_f64(2.0 * (m as f64 - 1.0));
+    let decay = Scalar::exp(exponent * Scalar::ln_1p(-tau));
+    let denominator = <T as Scalar>::from_f64(2.0 * m as f64) * decay * sigma_min;
+    if denominator.partial_cmp(&T::ZERO) != Some(core::cmp::Ordering::Greater) {
+        return Err(Error::Overflow);
+    }
+    let bound = grad_norm_sq / denominator;
+    if Scalar::is_finite(bound) {
+        Ok(bound)
+    } else {
+        Err(Error::Overflow)
+    }
+}
+
+/// The certificate for `net`, with tau = max_i ||A_i|| (spectral norms by SVD, one per factor),
+/// `grad_norm_sq` = ||grad L||_F^2 for the loss L = 1/2 E||Pi(A) x - y||^2 (what
+/// [`crate::Step::grad_norm_sq`] reports), and sigma_min of the input covariance.
+/// Errors as [`excess_loss_bound`]; tau >= 1 is [`Error::OutOfRange`] (the theorem needs the
+/// factors inside the unit ball), an SVD that did not converge [`Error::NoConvergence`].
+pub fn certify<T: Real, const D: usize, const M: usize>(
+    net: &LinearResNet<T, D, M>,
+    grad_norm_sq: T,
+    sigma_min: T,
+) -> Result<Certificate<T>> {
+    let mut tau = T::ZERO;
+    for a in &net.factors {
+        tau = Scalar::max(tau, spectral_norm(a)?);
+    }
+    let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
+    Ok(Certificate {
+        excess_loss_bound,
+        tau,
+    })
+}
+
+/// [`certify`] with tau bounded by max_i ||A_i||_F >= max_i ||A_i||: no SVD, O(M D^2), valid
+/// (the bound increases with tau) but looser by up to a factor depending on sqrt(D) in tau.
+pub fn certify_frobenius<T: Real, const D: usize, const M: usize>(
+    net: &LinearResNet<T, D, M>,
+    grad_norm_sq: T,
+    sigma_min: T,
+) -> Result<Certificate<T>> {
+    let mut tau = T::ZERO;
+    for a in &net.factors {
+        let s = T::dot(a.as_slice(), a.as_slice());
+        tau = Scalar::max(tau, Scalar::sqrt(s));
+    }
+    if !Scalar::is_finite(tau) {
+        return Err(Error::NonFinite);
+    }
+    let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
+    Ok(Certificate {
+        excess_loss_bound,
+        tau,
+    })
+}
