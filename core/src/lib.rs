@@ -1,7 +1,7 @@
 //! # nearid: deep residual networks that train on microcontrollers
 //!
 //! Fixed-size, allocation-free residual networks with forward, backward and SGD, on
-//! const-generic matrices, in f32, f64 (and fixed point, to come). RAM is known at compile time.
+//! const-generic matrices, in f32, f64 or fixed point (Q16.16, Q4.12). RAM is known at compile time.
 //!
 //! ## Map
 //! - **Numbers** — [`Scalar`] (f32, f64, fixed point) and [`Real`] (the float types the
@@ -18,6 +18,9 @@
 //!   polar form, real Schur form of the rotation, roots; THEORY.md section 1).
 //! - **Certificates** — [`certify`] turns a gradient norm measured during training into an
 //!   upper bound on L - L_opt for a [`LinearResNet`] ([`certificate`], THEORY.md section 2).
+//! - **Fixed point** — [`fixed::Q16`] (Q16.16) and [`fixed::Q12`] (Q4.12, 16-bit) scalars that
+//!   saturate and count it, stochastic rounding of the SGD updates, near-identity factors with
+//!   per-factor power-of-two scales, and the ahead-of-time overflow guard, in [`fixed`].
 //! - **Errors** — every public function that can meet bad input returns [`Result`] with the
 //!   small `Copy` [`Error`]; a failed training step leaves the weights as they were.
 //! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
@@ -52,6 +55,7 @@ pub mod certificate;
 pub mod data;
 pub mod error;
 pub mod factor;
+pub mod fixed;
 pub mod kernels;
 pub mod linear;
 pub mod loss;

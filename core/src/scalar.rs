@@ -10,6 +10,8 @@
 //! f64 only. Fixed-point factors are converted from a float factorisation.
 
 use core::fmt::Debug;
+
+use crate::fixed::Dither;
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
 /// A number type networks compute in: f32, f64, or a fixed-point format.
@@ -63,6 +65,23 @@ pub trait Scalar:
     /// The smaller of two values.
     fn min(self, other: Self) -> Self {
         if other < self { other } else { self }
+    }
+
+    /// How many results of this type were clamped to its range so far (fixed point counts them,
+    /// see [`crate::fixed::saturation`]); always 0 for floats, which overflow to infinity
+    /// instead and are caught by [`Scalar::is_finite`].
+    fn saturations() -> u32 {
+        0
+    }
+
+    /// self - a b, the SGD update w - eta d. Fixed point forms a b exactly and rounds it as the
+    /// [`Dither`] says (stochastically, so that updates smaller than the format's step survive in
+    /// expectation; [`crate::fixed::stochastic`]). Floats ignore the dither: this is exactly
+    /// `self - a * b`.
+    #[inline(always)]
+    fn sub_mul_rounded(self, a: Self, b: Self, dither: &mut Dither) -> Self {
+        let _ = dither;
+        self - a * b
     }
 
     /// sum_i a_i b_i over the common length. Fixed point accumulates wide and rounds once.

@@ -21,6 +21,7 @@
 //! Weight decay pulls every parameter toward zero, which for a residual network is the identity
 //! map (zero residual), not the zero map.
 
+use crate::fixed::{Dither, Rounding};
 use crate::loss::{quadratic, quadratic_grad};
 use crate::scalar::all_finite;
 use crate::{Error, Model, Result, Scalar, Vector};
@@ -37,6 +38,9 @@ pub struct Sgd<T> {
     /// Rescale the gradient to this Frobenius norm when it is larger. The norm is taken with
     /// [`Scalar::approx_sqrt`] (about 5% off in f32), which only moves the threshold.
     pub clip_norm: Option<T>,
+    /// How fixed-point formats round each update w - eta d (floats ignore it): stochastic
+    /// (seeded, the default) or to nearest. See [`crate::fixed::stochastic`].
+    pub rounding: Rounding,
 }
 
 impl<T: Scalar> Sgd<T> {
@@ -47,7 +51,13 @@ impl<T: Scalar> Sgd<T> {
             momentum: T::ZERO,
             weight_decay: T::ZERO,
             clip_norm: None,
+            rounding: Rounding::default(),
         }
+    }
+
+    /// With the given rounding of fixed-point updates.
+    pub fn with_rounding(self, rounding: Rounding) -> Self {
+        Self { rounding, ..self }
     }
 
     /// With momentum mu.
@@ -96,6 +106,9 @@ pub struct Step<T> {
     pub loss: T,
     /// ||grad L||_F^2 over all parameters (before clipping): the input of the HM certificate.
     pub grad_norm_sq: T,
+    /// Fixed-point results clamped to the format's range during this step (always 0 for
+    /// floats); see [`crate::fixed::saturation`].
+    pub saturations: u32,
 }
 
 /// Plain SGD without a gradient buffer: RAM = parameters + B tapes.
@@ -111,6 +124,7 @@ pub struct Step<T> {
 #[derive(Clone, Copy, Debug)]
 pub struct FusedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
     config: Sgd<T>,
+    dither: Dither,
     tapes: [N::Tape; B],
 }
 
@@ -127,6 +141,7 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         }
         Ok(Self {
             config,
+            dither: Dither::new(config.rounding),
             tapes: [N::new_tape(); B],
         })
     }
@@ -151,12 +166,15 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         xs: &[Vector<T, D>; B],
         ys: &[Vector<T, D>; B],
     ) -> Result<Step<T>> {
-        let step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let before = T::saturations();
+        let mut step = forward_backward(net, &mut self.tapes, xs, ys)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
+        let dither = &mut self.dither;
         for i in 0..N::TENSORS {
             let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            for_each_entry(net.tensor_mut(i), &factors, |w, g| *w = rule.plain(*w, g));
+            for_each_entry(net.tensor_mut(i), &factors, |w, g| *w = rule.plain(*w, g, dither));
         }
+        step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
 }
@@ -165,6 +183,7 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
 #[derive(Clone, Debug)]
 pub struct BufferedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
     config: Sgd<T>,
+    dither: Dither,
     tapes: [N::Tape; B],
     gradient: N,
     velocity: N,
@@ -182,6 +201,7 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
         }
         Ok(Self {
             config,
+            dither: Dither::new(config.rounding),
             tapes: [N::new_tape(); B],
             gradient: N::zeros(),
             velocity: N::zeros(),
@@ -210,13 +230,16 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
         xs: &[Vector<T, D>; B],
         ys: &[Vector<T, D>; B],
     ) -> Result<Step<T>> {
-        let step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let before = T::saturations();
+        let mut step = forward_backward(net, &mut self.tapes, xs, ys)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
         for i in 0..N::TENSORS {
             let factors = factors_of::<T, N, D, B>(&self.tapes, i);
             for_each_entry(self.gradient.tensor_mut(i), &factors, |g, s| *g = s);
         }
-        // Check every new weight and velocity before writing any.
+        // Check every new weight and velocity before writing any, with a copy of the dither so
+        // the check sees the same rounding as the writes.
+        let mut check_dither = self.dither;
         let finite = (0..N::TENSORS).all(|i| {
             let (w, g, v) = (
                 net.tensor(i),
@@ -224,7 +247,7 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
                 self.velocity.tensor(i),
             );
             w.iter().zip(g).zip(v).all(|((&w, &g), &v)| {
-                let (w, v) = rule.momentum(w, g, v);
+                let (w, v) = rule.momentum(w, g, v, &mut check_dither);
                 w.is_finite() && v.is_finite()
             })
         });
@@ -238,9 +261,10 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
                 self.velocity.tensor_mut(i),
             );
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                (*w, *v) = rule.momentum(*w, g, *v);
+                (*w, *v) = rule.momentum(*w, g, *v, &mut self.dither);
             }
         }
+        step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
 }
@@ -277,7 +301,11 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     if !grad_norm_sq.is_finite() {
         return Err(Error::NonFinite);
     }
-    Ok(Step { loss, grad_norm_sq })
+    Ok(Step {
+        loss,
+        grad_norm_sq,
+        saturations: 0,
+    })
 }
 
 /// ||sum_b u_b v_b^T||_F^2 summed over tensors, from the tapes alone:
@@ -392,14 +420,16 @@ impl<T: Scalar> Rule<T> {
         g * self.c + self.lambda * w
     }
 
+    /// w - eta d; for floats exactly that expression, for fixed point with eta d rounded by
+    /// the dither ([`Scalar::sub_mul_rounded`]).
     #[inline(always)]
-    fn plain(&self, w: T, g: T) -> T {
-        w - self.eta * self.direction(w, g)
+    fn plain(&self, w: T, g: T, dither: &mut Dither) -> T {
+        w.sub_mul_rounded(self.eta, self.direction(w, g), dither)
     }
 
     #[inline(always)]
-    fn momentum(&self, w: T, g: T, v: T) -> (T, T) {
+    fn momentum(&self, w: T, g: T, v: T, dither: &mut Dither) -> (T, T) {
         let v = self.mu * v + self.direction(w, g);
-        (w - self.eta * v, v)
+        (w.sub_mul_rounded(self.eta, v, dither), v)
     }
 }

@@ -1,0 +1,180 @@
+//! Fixed-point near-identity factors (THEORY.md section 6): each factor of
+//! Pi(A) = (I + A_M) ... (I + A_1) stores A_i alone, as 16-bit mantissas with its own
+//! power-of-two scale, and is applied to Q16.16 activations as x + A_i x.
+//!
+//! - The identity path is exact: x is added back unrounded; only A_i x is rounded (once per
+//!   entry, from an exact i64 accumulator).
+//! - A factor with ||A_i|| ~ 1/M still uses all 16 bits: its scale 2^-s_i is chosen so its
+//!   largest entry fills the mantissa range, so the quantisation error is relative,
+//!   delta_i = ||A^_i - A_i|| <= sqrt(D) D max|A_i| 2^-16 (half a mantissa step per entry, spectral
+//!   norm at most the Frobenius norm; the step is max|A_i| / 2^15 up to a factor 2).
+//! - Section 6's bound: ||Pi(A^) - Pi(A)|| <= exp(sum_i (||A_i|| + delta_i)) sum_i delta_i, and
+//!   sum_i ||A_i|| = O(1) for a near-identity factorisation, so the error does not grow with M.
+
+use crate::fixed::Q16;
+use crate::{Error, LinearResNet, Matrix, Result, Scalar, Vector};
+
+/// Largest mantissa magnitude.
+const MANTISSA_MAX: f64 = i16::MAX as f64;
+/// Largest shift: 2^-62 is far below anything a Q16.16 activation can resolve.
+const MAX_SHIFT: u8 = 62;
+
+/// A ~ m 2^-s: D x D mantissas m (column-major, 16-bit) and the factor's shift s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScaledFactor<const D: usize> {
+    /// m: (D, D)
+    pub mantissa: Matrix<i16, D, D>,
+    /// s in [0, 62]: the factor is m 2^-s.
+    pub shift: u8,
+}
+
+impl<const D: usize> ScaledFactor<D> {
+    /// The zero factor (the identity step).
+    pub fn zero() -> Self {
+        Self {
+            mantissa: Matrix::from_element(0),
+            shift: 0,
+        }
+    }
+
+    /// Quantises A: the largest shift s with max_jk |A_jk| 2^s < 32767.5, then m = round(A 2^s)
+    /// (so |A^_jk - A_jk| <= 2^-(s+1)). [`Error::NonFinite`] for NaN or infinite entries,
+    /// [`Error::Overflow`] when an entry is 32767.5 or more.
+    pub fn quantize<T: Scalar>(a: &Matrix<T, D, D>) -> Result<Self> {
+        let mut largest = 0.0f64;
+        for v in a.iter() {
+            let v = v.to_f64();
+            if !v.is_finite() {
+                return Err(Error::NonFinite);
+            }
+            largest = largest.max(libm::fabs(v));
+        }
+        if largest >= MANTISSA_MAX + 0.5 {
+            return Err(Error::Overflow);
+        }
+        let mut shift = 0u8;
+        let mut scale = 1.0f64;
+        while shift < MAX_SHIFT && largest * scale * 2.0 < MANTISSA_MAX + 0.5 {
+            shift += 1;
+            scale *= 2.0;
+        }
+        let mantissa = Matrix::from_fn(|j, k| {
+            let m = libm::round(a[(j, k)].to_f64() * scale);
+            m.clamp(-MANTISSA_MAX, MANTISSA_MAX) as i16
+        });
+        Ok(Self { mantissa, shift })
+    }
+
+    /// The factor this represents, m 2^-s, in f64 (exact).
+    pub fn to_f64(&self) -> Matrix<f64, D, D> {
+        let scale = libm::ldexp(1.0, -(self.shift as i32));
+        self.mantissa.map(|m| m as f64 * scale)
+    }
+
+    /// y = x + A^ x on Q16.16 activations: x: (D), y: (D). Each (A^ x)_j is accumulated
+    /// exactly in i64 and rounded once to nearest; the addition saturates (counted).
+    #[inline]
+    pub fn apply(&self, x: &Vector<Q16, D>) -> Vector<Q16, D> {
+        let s = self.shift.min(MAX_SHIFT) as u32;
+        let half = if s == 0 { 0 } else { 1i64 << (s - 1) };
+        let mut y = *x;
+        for (j, yj) in y.iter_mut().enumerate() {
+            let mut acc = 0i64;
+            for (k, xk) in x.iter().enumerate() {
+                let m = self.mantissa.get((j, k)).copied().unwrap_or(0);
+                acc = acc.saturating_add(m as i64 * xk.to_bits() as i64);
+            }
+            let ax = acc.saturating_add(half) >> s;
+            *yj = Q16::saturate((yj.to_bits() as i64).saturating_add(ax));
+        }
+        y
+    }
+}
+
+/// A linear residual network in fixed point for inference: x -> (I + A^_M) ... (I + A^_1) x on
+/// Q16.16 activations, each A^_i a [`ScaledFactor`] (16-bit mantissas, own scale).
+///
+/// ```
+/// use nearid::fixed::{FixedLinearResNet, Q16};
+/// use nearid::{LinearResNet, Matrix, Scalar, Vector};
+/// let mut net = LinearResNet::<f64, 2, 3>::identity();
+/// for a in net.factors.iter_mut() {
+///     *a = Matrix::<f64, 2, 2>::new(0.0, -0.01, 0.01, 0.002);
+/// }
+/// let q = FixedLinearResNet::from_linear(&net).unwrap();
+/// let err = (q.product_f64() - net.product()).norm();
+/// assert!(err < 1e-5); // three factors, each entry within half a step 2^-22
+/// let y = q.apply(&Vector::<Q16, 2>::new(Q16::ONE, Q16::ZERO));
+/// assert!((y[1].to_f64() - net.product()[(1, 0)]).abs() < 1e-4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedLinearResNet<const D: usize, const M: usize> {
+    /// A^_1 .. A^_M, A^_1 applied first.
+    pub factors: [ScaledFactor<D>; M],
+}
+
+impl<const D: usize, const M: usize> FixedLinearResNet<D, M> {
+    /// Bytes of parameters: M (2 D^2 + 1) bytes, padded.
+    pub const PARAM_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// The identity.
+    pub fn identity() -> Self {
+        Self {
+            factors: [ScaledFactor::zero(); M],
+        }
+    }
+
+    /// Quantises every factor of a float (or fixed) linear residual network, each with its own
+    /// scale ([`ScaledFactor::quantize`]); the first error is returned.
+    pub fn from_linear<T: Scalar>(net: &LinearResNet<T, D, M>) -> Result<Self> {
+        let mut out = Self::identity();
+        for (q, a) in out.factors.iter_mut().zip(net.factors.iter()) {
+            *q = ScaledFactor::quantize(a)?;
+        }
+        Ok(out)
+    }
+
+    /// x -> Pi(A^) x in Q16.16 (saturation counted, see [`crate::fixed::guard`] to rule it out).
+    pub fn apply(&self, x: &Vector<Q16, D>) -> Vector<Q16, D> {
+        self.factors.iter().fold(*x, |x, f| f.apply(&x))
+    }
+
+    /// Pi(A^) = (I + A^_M) ... (I + A^_1), the product the quantised factors represent, in f64.
+    pub fn product_f64(&self) -> Matrix<f64, D, D> {
+        let mut p: Matrix<f64, D, D> = crate::identity_matrix();
+        for f in self.factors.iter() {
+            p += f.to_f64() * p;
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantisation_uses_the_whole_mantissa_and_is_within_half_a_step() {
+        let a = Matrix::<f64, 2, 2>::new(0.001, -0.0003, 0.0007, 0.00001);
+        let q = ScaledFactor::quantize(&a).unwrap();
+        let largest = q.mantissa.iter().map(|m| m.unsigned_abs()).max().unwrap();
+        assert!(largest > 16384, "mantissa {largest} does not use the top bit");
+        let step = libm::ldexp(1.0, -(q.shift as i32));
+        assert!((q.to_f64() - a).iter().all(|e| e.abs() <= step / 2.0));
+    }
+
+    #[test]
+    fn rejects_non_finite_and_huge_factors() {
+        let nan = Matrix::<f64, 1, 1>::new(f64::NAN);
+        assert_eq!(ScaledFactor::quantize(&nan), Err(Error::NonFinite));
+        let huge = Matrix::<f64, 1, 1>::new(40000.0);
+        assert_eq!(ScaledFactor::quantize(&huge), Err(Error::Overflow));
+        assert_eq!(
+            ScaledFactor::quantize(&Matrix::<f64, 1, 1>::new(0.0)),
+            Ok(ScaledFactor {
+                mantissa: Matrix::from_element(0),
+                shift: MAX_SHIFT
+            })
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! The arithmetic shared by the fixed-point formats, written once as a macro over the raw
+//! integer type (i32 or i16), its wide accumulator (i64 or i32) and a wider type for the
+//! accumulator's carries (i128 or i64).
+//!
+//! Rules, for a format with F fractional bits and raw value r (the number is r / 2^F):
+//! - `+`, `-`, unary `-`: exact, or saturated to [MIN, MAX] and counted.
+//! - `*`: the exact product (2F fractional bits, fits the wide type) rounded once to nearest
+//!   (ties up), then saturated.
+//! - `/`: (a 2^F) / b rounded to nearest; division by zero saturates toward the sign of a (0/0
+//!   is 0), counted.
+//! - [`Scalar::dot`]: products accumulate exactly in the wide type; when a partial sum
+//!   overflows it, the carry is kept in a counter, so the sum is exact whatever the order; it is
+//!   rounded once at the end, then saturated.
+//! - [`Scalar::axpy`]: each y_i + alpha x_i is formed exactly in the wide type and rounded once.
+//! - [`Scalar::sub_mul_rounded`] (the SGD update w - eta d): the product eta d is exact, rounded
+//!   with the [`Dither`](crate::fixed::Dither) (stochastic or to nearest), then subtracted.
+//! - `exp`, `ln_1p`, `tanh` go through f32 (libm): correct to the format's precision but slow
+//!   on chips without an FPU; ReLU networks never call them. `sqrt` is an exact integer square
+//!   root (rounded to nearest).
+//!
+//! Every saturation adds one to the format's counter ([`crate::fixed::saturation`]).
+
+/// Defines a fixed-point newtype over a `fixed` crate type; see the module docs for the rules.
+macro_rules! fixed_format {
+    (
+        $(#[$doc:meta])*
+        $name:ident, inner = $inner:ty, raw = $raw:ty, wide = $wide:ty, wider = $wider:ty,
+        frac = $frac:expr, counter = $counter:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(transparent)]
+        pub struct $name(pub $inner);
+
+        impl $name {
+            /// Fractional bits F: the value is raw / 2^F.
+            pub const FRAC: u32 = $frac;
+            /// Integer bits, including the sign bit.
+            pub const INT: u32 = <$raw>::BITS - $frac;
+            /// The smallest value.
+            pub const MIN: Self = Self(<$inner>::MIN);
+            /// One unit in the last place, 2^-F.
+            pub const EPSILON: Self = Self(<$inner>::DELTA);
+
+            /// The value with raw bits `r` (r / 2^F).
+            #[inline(always)]
+            pub const fn from_bits(r: $raw) -> Self {
+                Self(<$inner>::from_bits(r))
+            }
+
+            /// The raw bits.
+            #[inline(always)]
+            pub const fn to_bits(self) -> $raw {
+                self.0.to_bits()
+            }
+
+            /// Sets this format's saturation counter to zero.
+            pub fn reset_saturations() {
+                $crate::fixed::saturation::reset($counter)
+            }
+
+            /// A wide value (any number of fractional bits already removed) clamped to the raw
+            /// range; clamping is counted.
+            #[inline(always)]
+            pub(crate) fn saturate(w: $wide) -> Self {
+                if w > <$raw>::MAX as $wide {
+                    $crate::fixed::saturation::record($counter);
+                    Self::from_bits(<$raw>::MAX)
+                } else if w < <$raw>::MIN as $wide {
+                    $crate::fixed::saturation::record($counter);
+                    Self::from_bits(<$raw>::MIN)
+                } else {
+                    Self::from_bits(w as $raw)
+                }
+            }
+
+            /// w / 2^F rounded to nearest (ties up), for a wide value with 2F fractional bits.
+            #[inline(always)]
+            fn round_frac(w: $wide) -> $wide {
+                w.saturating_add(1 << ($frac - 1)) >> $frac
+            }
+
+            /// The exact value of a carry-extended accumulator, rounded to nearest from 2F
+            /// to F fractional bits and saturated.
+            #[inline]
+            fn finish(acc: $wide, carries: i32) -> Self {
+                if carries == 0 {
+                    return Self::saturate(Self::round_frac(acc));
+                }
+                let exact = ((carries as $wider) << <$wide>::BITS) + acc as $wider;
+                let rounded = (exact + (1 << ($frac - 1))) >> $frac;
+                if rounded > <$raw>::MAX as $wider {
+                    Self::saturate(<$wide>::MAX)
+                } else if rounded < <$raw>::MIN as $wider {
+                    Self::saturate(<$wide>::MIN)
+                } else {
+                    Self::from_bits(rounded as $raw)
+                }
+            }
+
+            /// The value as f32 (exact when |raw| < 2^24).
+            #[inline]
+            pub fn to_f32(self) -> f32 {
+                self.to_bits() as f32 / (1u32 << $frac) as f32
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl core::ops::Add for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                Self::saturate(self.to_bits() as $wide + o.to_bits() as $wide)
+            }
+        }
+
+        impl core::ops::Sub for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                Self::saturate(self.to_bits() as $wide - o.to_bits() as $wide)
+            }
+        }
+
+        impl core::ops::Neg for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn neg(self) -> Self {
+                Self::saturate(-(self.to_bits() as $wide))
+            }
+        }
+
+        impl core::ops::Mul for $name {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                Self::saturate(Self::round_frac(self.to_bits() as $wide * o.to_bits() as $wide))
+            }
+        }
+
+        impl core::ops::Div for $name {
+            type Output = Self;
+            fn div(self, o: Self) -> Self {
+                let n = (self.to_bits() as $wide) << $frac;
+                let d = o.to_bits() as $wide;
+                if d == 0 {
+                    return match n.signum() {
+                        0 => Self::from_bits(0),
+                        s => Self::saturate(s * <$wide>::MAX),
+                    };
+                }
+                // |n| < 2^(2 bits - 1) and d != 0: neither the quotient nor the remainder can
+                // overflow; round the truncated quotient to nearest (ties away from zero).
+                let (q, r) = (n / d, n % d);
+                let q = if 2 * r.unsigned_abs() >= d.unsigned_abs() {
+                    q + if (n < 0) == (d < 0) { 1 } else { -1 }
+                } else {
+                    q
+                };
+                Self::saturate(q)
+            }
+        }
+
+        impl core::ops::AddAssign for $name {
+            #[inline(always)]
+            fn add_assign(&mut self, o: Self) {
+                *self = *self + o;
+            }
+        }
+
+        impl core::ops::SubAssign for $name {
+            #[inline(always)]
+            fn sub_assign(&mut self, o: Self) {
+                *self = *self - o;
+            }
+        }
+
+        impl $crate::fixed::guard::FixedPoint for $name {
+            const FRAC_BITS: u32 = $frac;
+            const INT_BITS: u32 = <$raw>::BITS - $frac;
+        }
+
+        impl $crate::Scalar for $name {
+            const ZERO: Self = Self(<$inner>::ZERO);
+            const ONE: Self = Self(<$inner>::ONE);
+            const MAX: Self = Self(<$inner>::MAX);
+
+            /// Rounded to nearest (the `fixed` crate's conversion); out of range saturates and
+            /// NaN becomes zero, both counted.
+            fn from_f64(x: f64) -> Self {
+                match <$inner>::checked_from_num(x) {
+                    Some(v) => Self(v),
+                    None => {
+                        $crate::fixed::saturation::record($counter);
+                        if x > 0.0 {
+                            Self::MAX
+                        } else if x < 0.0 {
+                            Self::MIN
+                        } else {
+                            Self::ZERO
+                        }
+                    }
+                }
+            }
+
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self.0.to_num::<f64>()
+            }
+
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                true
+            }
+
+            #[inline]
+            fn abs(self) -> Self {
+                if self.to_bits() < 0 { -self } else { self }
+            }
+
+            /// The exact square root rounded to nearest, by integer square root of raw 2^F;
+            /// zero for negative input.
+            fn sqrt(self) -> Self {
+                let r = self.to_bits();
+                if r <= 0 {
+                    return Self::ZERO;
+                }
+                let n = (r as u64) << $frac;
+                let s = $crate::fixed::format::isqrt(n);
+                // Round to nearest: s + 1/2 <= sqrt(n) exactly when n - s^2 > s.
+                let s = if n - s * s > s { s + 1 } else { s };
+                Self::saturate(s as $wide)
+            }
+
+            /// Through f32 (libm's `expf`): slow without an FPU.
+            fn exp(self) -> Self {
+                Self::from_f64(libm::expf(self.to_f32()) as f64)
+            }
+
+            /// Through f32 (libm's `log1pf`): slow without an FPU; -1 and below saturate.
+            fn ln_1p(self) -> Self {
+                Self::from_f64(libm::log1pf(self.to_f32()) as f64)
+            }
+
+            /// Through f32 (libm's `tanhf`): slow without an FPU.
+            fn tanh(self) -> Self {
+                Self::from_f64(libm::tanhf(self.to_f32()) as f64)
+            }
+
+            fn saturations() -> u32 {
+                $crate::fixed::saturation::count($counter)
+            }
+
+            #[inline]
+            fn dot(a: &[Self], b: &[Self]) -> Self {
+                let mut acc: $wide = 0;
+                let mut carries: i32 = 0;
+                for (&x, &y) in a.iter().zip(b) {
+                    let p = x.to_bits() as $wide * y.to_bits() as $wide;
+                    let (s, overflow) = acc.overflowing_add(p);
+                    if overflow {
+                        // The true sum left the wide range in the direction of p's sign.
+                        carries += if p > 0 { 1 } else { -1 };
+                    }
+                    acc = s;
+                }
+                Self::finish(acc, carries)
+            }
+
+            #[inline]
+            fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
+                let a = alpha.to_bits() as $wide;
+                for (yi, &xi) in y.iter_mut().zip(x) {
+                    // y 2^F + alpha x: exact unless it leaves the wide range, and then it is
+                    // far outside the raw range in the direction saturating_add keeps.
+                    let w = ((yi.to_bits() as $wide) << $frac).saturating_add(a * xi.to_bits() as $wide);
+                    *yi = Self::saturate(Self::round_frac(w));
+                }
+            }
+
+            #[inline]
+            fn sub_mul_rounded(self, a: Self, b: Self, dither: &mut $crate::fixed::Dither) -> Self {
+                let p = a.to_bits() as $wide * b.to_bits() as $wide;
+                let r = dither.offset($frac) as $wide;
+                let step = p.saturating_add(r) >> $frac;
+                Self::saturate((self.to_bits() as $wide).saturating_sub(step))
+            }
+        }
+    };
+}
+
+pub(crate) use fixed_format;
+
+/// floor(sqrt(n)), bit by bit (no division, no float).
+pub(crate) fn isqrt(n: u64) -> u64 {
+    let mut rem = n;
+    let mut root = 0u64;
+    let mut bit = 1u64 << 62;
+    while bit > n {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rem >= root + bit {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn isqrt_is_the_floor_of_the_square_root() {
+        for n in (0u64..5000).chain([u64::MAX, (1 << 47) - 1, 1 << 47, 999_999_999_999]) {
+            let s = super::isqrt(n);
+            assert!(s * s <= n, "{n}");
+            assert!((s + 1).checked_mul(s + 1).is_none_or(|q| q > n), "{n}");
+        }
+    }
+}

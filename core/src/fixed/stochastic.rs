@@ -1,0 +1,109 @@
+//! Stochastic rounding of the SGD updates (Gupta et al., "Deep Learning with Limited Numerical
+//! Precision", ICML 2015).
+//!
+//! An update eta d is computed exactly in the wide accumulator (2F fractional bits for a format
+//! with F) and rounded to F bits by adding a random integer r uniform in [0, 2^F) before the
+//! arithmetic shift:
+//!
+//! ```text
+//! round(p) = floor((p + r) / 2^F)    =>    E[round(p)] = p / 2^F   exactly.
+//! ```
+//!
+//! Rounding to nearest instead (r = 2^(F-1)) loses every update smaller than half a unit in the
+//! last place, so training in a 16-bit format stalls once the steps get small; stochastic
+//! rounding keeps them in expectation. Floats ignore the dither (their rounding is IEEE's), so
+//! f32/f64 training is bit-identical with either setting.
+
+/// How the optimisers round each weight update w - eta d in fixed point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// To nearest (ties up): deterministic, but updates below half an ulp are lost.
+    Nearest,
+    /// Stochastic, unbiased, from a generator with this seed (any value; 0 is remapped).
+    Stochastic {
+        /// Seed of the dither generator; equal seeds give equal training runs.
+        seed: u64,
+    },
+}
+
+impl Default for Rounding {
+    /// Stochastic with seed 0.
+    fn default() -> Self {
+        Rounding::Stochastic { seed: 0 }
+    }
+}
+
+/// The source of rounding offsets: xorshift32 (Marsaglia 2003), 4 bytes of state and three
+/// shifts per draw, cheap on a Cortex-M0; state 0 means round to nearest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dither {
+    state: u32,
+}
+
+impl Dither {
+    /// Round to nearest: every offset is one half.
+    pub const fn nearest() -> Self {
+        Self { state: 0 }
+    }
+
+    /// Stochastic rounding seeded by `seed`.
+    pub const fn stochastic(seed: u64) -> Self {
+        // Fold the seed to 32 bits; xorshift32 needs a non-zero state.
+        let s = (seed ^ (seed >> 32)) as u32;
+        Self {
+            state: if s == 0 { 0x9E37_79B9 } else { s },
+        }
+    }
+
+    /// The dither a [`Rounding`] asks for.
+    pub const fn new(rounding: Rounding) -> Self {
+        match rounding {
+            Rounding::Nearest => Self::nearest(),
+            Rounding::Stochastic { seed } => Self::stochastic(seed),
+        }
+    }
+
+    /// True when rounding to nearest.
+    pub const fn is_nearest(&self) -> bool {
+        self.state == 0
+    }
+
+    /// An offset in [0, 2^bits) to add before shifting right by `bits` (1 <= bits <= 31):
+    /// uniform for stochastic rounding, 2^(bits-1) for rounding to nearest.
+    #[inline]
+    pub fn offset(&mut self, bits: u32) -> u32 {
+        let bits = bits.clamp(1, 31);
+        if self.state == 0 {
+            return 1 << (bits - 1);
+        }
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.state = x;
+        // The high bits of xorshift32 are its best.
+        x >> (32 - bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_offsets_are_one_half() {
+        let mut d = Dither::nearest();
+        assert_eq!(d.offset(16), 1 << 15);
+        assert_eq!(d.offset(12), 1 << 11);
+    }
+
+    #[test]
+    fn stochastic_offsets_are_uniform() {
+        let mut d = Dither::stochastic(5);
+        let n = 100_000;
+        let mean = (0..n).map(|_| d.offset(16) as f64).sum::<f64>() / n as f64;
+        // Uniform on [0, 65536): mean 32767.5, standard error 65536 / sqrt(12 n) = 60.
+        assert!((mean - 32767.5).abs() < 300.0, "mean {mean}");
+        assert!(Dither::stochastic(0).offset(8) < 256);
+    }
+}
