@@ -107,6 +107,13 @@ pub trait Scalar:
         ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
     }
 
+    /// (a . b) (c . d): fixed point keeps both dot products wide, so the product saturates
+    /// only when it is itself out of range (used for the gradient norm).
+    #[inline]
+    fn dot_times_dot(a: &[Self], b: &[Self], c: &[Self], d: &[Self]) -> Self {
+        Self::dot(a, b) * Self::dot(c, d)
+    }
+
     /// y += alpha x over the common length.
     #[inline]
     fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {

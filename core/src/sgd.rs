@@ -318,11 +318,10 @@ fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
         let f = factors_of::<T, N, D, B>(tapes, i);
         for (ub, vb) in &f {
             for (uc, vc) in &f {
-                let vv = match (vb, vc) {
-                    (Some(vb), Some(vc)) => T::dot(vb, vc),
-                    _ => T::ONE,
+                total += match (vb, vc) {
+                    (Some(vb), Some(vc)) => T::dot_times_dot(ub, uc, vb, vc),
+                    _ => T::dot(ub, uc) * T::ONE,
                 };
-                total += T::dot(ub, uc) * vv;
             }
         }
     }

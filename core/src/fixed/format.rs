@@ -80,21 +80,45 @@ macro_rules! fixed_format {
                 w.saturating_add(1 << ($frac - 1)) >> $frac
             }
 
-            /// The exact value of a carry-extended accumulator, rounded to nearest from 2F
-            /// to F fractional bits and saturated.
+            /// sum_i a_i b_i exactly (2F fractional bits): products accumulate in the wide
+            /// type, and when a partial sum overflows it the carry is counted, so the result
+            /// is exact in any order; the carries are folded in at the end, in the wider type.
             #[inline]
-            fn finish(acc: $wide, carries: i32) -> Self {
-                if carries == 0 {
-                    return Self::saturate(Self::round_frac(acc));
+            fn dot_exact(a: &[Self], b: &[Self]) -> $wider {
+                let mut acc: $wide = 0;
+                let mut carries: i32 = 0;
+                for (&x, &y) in a.iter().zip(b) {
+                    let p = x.to_bits() as $wide * y.to_bits() as $wide;
+                    let (s, overflow) = acc.overflowing_add(p);
+                    if overflow {
+                        // The true sum left the wide range in the direction of p's sign.
+                        carries += if p > 0 { 1 } else { -1 };
+                    }
+                    acc = s;
                 }
-                let exact = ((carries as $wider) << <$wide>::BITS) + acc as $wider;
-                let rounded = (exact + (1 << ($frac - 1))) >> $frac;
-                if rounded > <$raw>::MAX as $wider {
+                if carries == 0 {
+                    acc as $wider
+                } else {
+                    ((carries as $wider) << <$wide>::BITS) + acc as $wider
+                }
+            }
+
+            /// A wider value with 2F fractional bits rounded to F (nearest, ties up), not
+            /// yet saturated.
+            #[inline(always)]
+            fn round_wider(w: $wider) -> $wider {
+                w.saturating_add(1 << ($frac - 1)) >> $frac
+            }
+
+            /// A wider value with F fractional bits saturated to the format (counted).
+            #[inline]
+            fn saturate_wider(w: $wider) -> Self {
+                if w > <$raw>::MAX as $wider {
                     Self::saturate(<$wide>::MAX)
-                } else if rounded < <$raw>::MIN as $wider {
+                } else if w < <$raw>::MIN as $wider {
                     Self::saturate(<$wide>::MIN)
                 } else {
-                    Self::from_bits(rounded as $raw)
+                    Self::from_bits(w as $raw)
                 }
             }
 
@@ -264,18 +288,19 @@ macro_rules! fixed_format {
 
             #[inline]
             fn dot(a: &[Self], b: &[Self]) -> Self {
-                let mut acc: $wide = 0;
-                let mut carries: i32 = 0;
-                for (&x, &y) in a.iter().zip(b) {
-                    let p = x.to_bits() as $wide * y.to_bits() as $wide;
-                    let (s, overflow) = acc.overflowing_add(p);
-                    if overflow {
-                        // The true sum left the wide range in the direction of p's sign.
-                        carries += if p > 0 { 1 } else { -1 };
-                    }
-                    acc = s;
-                }
-                Self::finish(acc, carries)
+                Self::saturate_wider(Self::round_wider(Self::dot_exact(a, b)))
+            }
+
+            /// Both dot products rounded once to F fractional bits but kept unsaturated in
+            /// the wider type, multiplied there and rounded again: saturates only when the
+            /// result does, not when one factor alone leaves the range.
+            fn dot_times_dot(a: &[Self], b: &[Self], c: &[Self], d: &[Self]) -> Self {
+                // Clamp each factor to half the wider type's bits so their product fits; a
+                // factor that large makes the product saturate anyway (unless the other is 0).
+                let lim: $wider = 1 << (<$wider>::BITS / 2 - 2);
+                let x = Self::round_wider(Self::dot_exact(a, b)).clamp(-lim, lim);
+                let y = Self::round_wider(Self::dot_exact(c, d)).clamp(-lim, lim);
+                Self::saturate_wider(Self::round_wider(x * y))
             }
 
             #[inline]

@@ -1,0 +1,239 @@
+//! Training parity of the fixed-point formats with f32 (issue: fixed point; THEORY.md section 6):
+//! the same networks, data, initialisation and hyper-parameters in f32, Q16.16 and Q4.12, with
+//! and without stochastic rounding of the updates. Losses are measured in f64 on a held-out set
+//! from the networks' own outputs.
+
+use nearid::fixed::{Q12, Q16, Rounding};
+use nearid::{
+    FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Scalar, Sgd, SmoothTask,
+    Vector,
+};
+
+const D: usize = 4;
+
+type Sample = (Vector<f64, D>, Vector<f64, D>);
+
+fn convert<T: Scalar>(v: &Vector<f64, D>) -> Vector<T, D> {
+    v.map(T::from_f64)
+}
+
+/// Mean over the set of 1/2 ||net(x) - y||^2, in f64.
+fn eval_loss<T: Scalar, N: Model<T, D>>(net: &N, set: &[Sample]) -> f64 {
+    let total: f64 = set
+        .iter()
+        .map(|(x, y)| {
+            let p = net.apply(&convert::<T>(x)).map(|v| v.to_f64());
+            0.5 * (p - y).norm_squared()
+        })
+        .sum();
+    total / set.len() as f64
+}
+
+/// What a training run ends with.
+#[derive(Clone, Copy, Debug)]
+struct Outcome {
+    /// Held-out loss after training, in f64.
+    loss: f64,
+    /// Saturations counted during training.
+    saturations: u32,
+    /// Steps among the last `WINDOW` that changed at least one weight.
+    moving_steps: usize,
+}
+
+/// The window over which a run's last steps are checked for movement.
+const WINDOW: usize = 1000;
+
+/// Trains `net` one sample at a time on `train` with plain fused SGD.
+fn train<T: Scalar, N: Model<T, D>>(
+    mut net: N,
+    eta: f64,
+    rounding: Rounding,
+    train: &[Sample],
+    test: &[Sample],
+) -> Outcome {
+    let config = Sgd::new(T::from_f64(eta)).with_rounding(rounding);
+    let mut sgd = FusedSgd::<T, N, D, 1>::new(config).unwrap();
+    let mut saturations = 0u32;
+    let mut moving_steps = 0;
+    for (n, (x, y)) in train.iter().enumerate() {
+        let before = (n + WINDOW >= train.len()).then(|| net.clone());
+        let step = sgd
+            .step(&mut net, &[convert(x)], &[convert(y)])
+            .expect("a finite training step");
+        saturations = saturations.saturating_add(step.saturations);
+        if let Some(before) = before {
+            let moved = (0..N::TENSORS).any(|i| before.tensor(i) != net.tensor(i));
+            moving_steps += usize::from(moved);
+        }
+    }
+    Outcome {
+        loss: eval_loss(&net, test),
+        saturations,
+        moving_steps,
+    }
+}
+
+fn linear_data(n: usize, seed: u64, noise: f64) -> Vec<Sample> {
+    let a: Matrix<f64, D, D> = LinearTask::random_spd(0.5, 1.5, 11);
+    let mut task = LinearTask::<f64, D>::new(a, noise, seed);
+    (0..n).map(|_| task.sample()).collect()
+}
+
+/// A smooth invertible map with Dh(0) = I-ish: two shears, h(x) = S2(S1(x)).
+fn smooth(x: &Vector<f64, D>) -> Vector<f64, D> {
+    let mut y = *x;
+    for i in 0..D {
+        y[i] += 0.4 * libm::sin(1.3 * y[(i + 1) % D]);
+    }
+    for i in (0..D).rev() {
+        y[i] += 0.3 * libm::tanh(y[(i + D - 1) % D]);
+    }
+    y
+}
+
+fn smooth_data(n: usize, seed: u64) -> Vec<Sample> {
+    let mut task = SmoothTask::<_, D>::new(smooth, 1.5, seed);
+    (0..n).map(|_| task.sample::<f64>()).collect()
+}
+
+#[derive(Clone, Copy)]
+struct Row {
+    name: &'static str,
+    out: Outcome,
+}
+
+fn report(task: &str, rows: &[Row], f32_loss: f64) {
+    for r in rows {
+        println!(
+            "{task}: {:<18} held-out loss {:.3e}  ratio to f32 {:.4}  saturations {:>5}  \
+             steps that moved a weight in the last {WINDOW}: {}",
+            r.name,
+            r.out.loss,
+            r.out.loss / f32_loss,
+            r.out.saturations,
+            r.out.moving_steps
+        );
+    }
+}
+
+#[test]
+fn linear_task_fixed_point_matches_f32() {
+    type Net<T> = LinearResNet<T, D, 4>;
+    let (train_set, test_set) = (linear_data(20000, 1, 0.05), linear_data(500, 2, 0.05));
+    let eta = 0.001;
+    let sr = Rounding::Stochastic { seed: 9 };
+    let run = |name, f: &dyn Fn() -> Outcome| Row { name, out: f() };
+    let initial = eval_loss::<f64, _>(&Net::<f64>::identity(), &test_set);
+    // Label noise 0.05 in D = 4: the loss cannot fall below 1/2 D 0.05^2 = 0.005.
+    let f32_row = run("f32", &|| {
+        train::<f32, _>(Net::identity(), eta, sr, &train_set, &test_set)
+    });
+    let rows = [
+        run("Q16.16 stochastic", &|| {
+            train::<Q16, _>(Net::identity(), eta, sr, &train_set, &test_set)
+        }),
+        run("Q16.16 nearest", &|| {
+            train::<Q16, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+        }),
+        run("Q4.12 stochastic", &|| {
+            train::<Q12, _>(Net::identity(), eta, sr, &train_set, &test_set)
+        }),
+        run("Q4.12 nearest", &|| {
+            train::<Q12, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+        }),
+    ];
+    println!("linear: initial loss {initial:.6}");
+    report("linear", &[f32_row], f32_row.out.loss);
+    report("linear", &rows, f32_row.out.loss);
+    check_parity(&f32_row, &rows);
+}
+
+/// Q16.16 within 10% of f32 and without a single saturation; Q4.12 with stochastic rounding
+/// within 2x of f32.
+fn check_parity(f32_row: &Row, rows: &[Row]) {
+    assert!(f32_row.out.loss.is_finite());
+    for r in rows {
+        let ratio = r.out.loss / f32_row.out.loss;
+        if r.name.starts_with("Q16.16") {
+            assert!(ratio < 1.10, "{}: ratio {ratio}", r.name);
+            assert_eq!(r.out.saturations, 0, "{}", r.name);
+        }
+        if r.name == "Q4.12 stochastic" {
+            assert!(ratio < 2.0, "{}: ratio {ratio}", r.name);
+        }
+    }
+}
+
+#[test]
+fn smooth_task_fixed_point_matches_f32() {
+    type Net<T> = ResNet<T, D, 16, 4>;
+    let (train_set, test_set) = (smooth_data(20000, 3), smooth_data(500, 4));
+    let eta = 0.001;
+    let sr = Rounding::Stochastic { seed: 9 };
+    let init = || ResNet::<f64, D, 16, 4>::random(&mut Rng::new(5), 0.2);
+    fn cast<T: Scalar>(n: &ResNet<f64, D, 16, 4>) -> ResNet<T, D, 16, 4> {
+        let mut out = ResNet::<T, D, 16, 4>::identity();
+        for i in 0..<ResNet<T, D, 16, 4> as Model<T, D>>::TENSORS {
+            for (o, v) in out.tensor_mut(i).iter_mut().zip(n.tensor(i)) {
+                *o = T::from_f64(*v);
+            }
+        }
+        out
+    }
+    let run = |name, f: &dyn Fn() -> Outcome| Row { name, out: f() };
+    let initial = eval_loss::<f64, _>(&init(), &test_set);
+    let f32_row = run("f32", &|| {
+        train::<f32, Net<f32>>(cast(&init()), eta, sr, &train_set, &test_set)
+    });
+    let rows = [
+        run("Q16.16 stochastic", &|| {
+            train::<Q16, Net<Q16>>(cast(&init()), eta, sr, &train_set, &test_set)
+        }),
+        run("Q4.12 stochastic", &|| {
+            train::<Q12, Net<Q12>>(cast(&init()), eta, sr, &train_set, &test_set)
+        }),
+        run("Q4.12 nearest", &|| {
+            train::<Q12, Net<Q12>>(cast(&init()), eta, Rounding::Nearest, &train_set, &test_set)
+        }),
+    ];
+    println!("smooth: initial loss {initial:.6}");
+    report("smooth", &[f32_row], f32_row.out.loss);
+    report("smooth", &rows, f32_row.out.loss);
+    assert!(f32_row.out.loss < 0.1 * initial, "f32 did not learn the smooth map");
+    check_parity(&f32_row, &rows);
+}
+
+#[test]
+fn without_stochastic_rounding_the_16_bit_format_stalls() {
+    type Net<T> = LinearResNet<T, D, 4>;
+    let (train_set, test_set) = (linear_data(20000, 1, 0.0), linear_data(500, 2, 0.0));
+    let eta = 0.001;
+    let sr = Rounding::Stochastic { seed: 9 };
+    let run = |name, f: &dyn Fn() -> Outcome| Row { name, out: f() };
+    let f32_row = run("f32", &|| {
+        train::<f32, _>(Net::identity(), eta, sr, &train_set, &test_set)
+    });
+    let rows = [
+        run("Q16.16 stochastic", &|| {
+            train::<Q16, _>(Net::identity(), eta, sr, &train_set, &test_set)
+        }),
+        run("Q4.12 stochastic", &|| {
+            train::<Q12, _>(Net::identity(), eta, sr, &train_set, &test_set)
+        }),
+        run("Q4.12 nearest", &|| {
+            train::<Q12, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+        }),
+    ];
+    report("stall", &[f32_row], f32_row.out.loss);
+    report("stall", &rows, f32_row.out.loss);
+    let [_, q12_sr, q12_nearest] = rows;
+    // Rounded to nearest, every update eta g with |eta g| below half a step (2^-13) is lost:
+    // once the residuals are that small, no weight moves again.
+    assert_eq!(q12_nearest.out.moving_steps, 0, "Q4.12 nearest still moves");
+    assert!(q12_sr.out.moving_steps > 0, "Q4.12 stochastic stopped too");
+    println!(
+        "stall: Q4.12 nearest / Q4.12 stochastic final loss = {:.1}",
+        q12_nearest.out.loss / q12_sr.out.loss
+    );
+    assert!(q12_nearest.out.loss > 10.0 * q12_sr.out.loss);
+}
