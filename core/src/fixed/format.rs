@@ -6,7 +6,7 @@
 //! - `+`, `-`, unary `-`: exact, or saturated to [MIN, MAX] and counted.
 //! - `*`: the exact product (2F fractional bits, fits the wide type) rounded once to nearest
 //!   (ties up), then saturated.
-//! - `/`: (a 2^F) / b rounded to nearest; division by zero saturates toward the sign of a (0/0
+//! - `/`: (a 2^F) / b rounded to nearest (ties up); division by zero saturates toward the sign of a (0/0
 //!   is 0), counted.
 //! - [`Scalar::dot`]: products accumulate exactly in the wide type; when a partial sum
 //!   overflows it, the carry is kept in a counter, so the sum is exact whatever the order; it is
@@ -184,14 +184,11 @@ macro_rules! fixed_format {
                         s => Self::saturate(s * <$wide>::MAX),
                     };
                 }
-                // |n| < 2^(2 bits - 1) and d != 0: neither the quotient nor the remainder can
-                // overflow; round the truncated quotient to nearest (ties away from zero).
-                let (q, r) = (n / d, n % d);
-                let q = if 2 * r.unsigned_abs() >= d.unsigned_abs() {
-                    q + if (n < 0) == (d < 0) { 1 } else { -1 }
-                } else {
-                    q
-                };
+                // Round to nearest, ties up like `*`: floor(n / d + 1/2) = floor((2n + d) / 2d)
+                // with d > 0. |n| <= 2^(bits + F - 1) and |d| <= 2^(bits - 1) leave room for
+                // the doubling in the wide type.
+                let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+                let q = (2 * n + d).div_euclid(2 * d);
                 Self::saturate(q)
             }
         }
