@@ -172,7 +172,9 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         let dither = &mut self.dither;
         for i in 0..N::TENSORS {
             let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            for_each_entry(net.tensor_mut(i), &factors, |w, g| *w = rule.plain(*w, g, dither));
+            for_each_entry(net.tensor_mut(i), &factors, |w, g| {
+                *w = rule.plain(*w, g, dither)
+            });
         }
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
@@ -392,6 +394,9 @@ struct Rule<T> {
     lambda: T,
     /// Clip factor c = min(1, clip / ||grad||).
     c: T,
+    /// c = 1 and lambda = 0: the direction is g itself (exactly, in every format), which
+    /// saves fixed point two rounded products per weight.
+    plain_gradient: bool,
 }
 
 impl<T: Scalar> Rule<T> {
@@ -411,12 +416,19 @@ impl<T: Scalar> Rule<T> {
             mu: config.momentum,
             lambda: config.weight_decay,
             c,
+            plain_gradient: c == T::ONE && config.weight_decay == T::ZERO,
         })
     }
 
     #[inline(always)]
     fn direction(&self, w: T, g: T) -> T {
-        g * self.c + self.lambda * w
+        if self.plain_gradient {
+            // g * 1 + 0 * w == g for finite w (floats: up to the sign of a zero g, which
+            // w - eta d does not see).
+            g
+        } else {
+            g * self.c + self.lambda * w
+        }
     }
 
     /// w - eta d; for floats exactly that expression, for fixed point with eta d rounded by

@@ -3,16 +3,23 @@
 //! inputs, with the radius pushed to the largest the guard accepts), inputs outside are refused
 //! with `Error::Overflow`. Prints how tight the bound is (largest value seen / bound).
 
-use nearid::fixed::{Bounded, FixedLinearResNet, Guarded, Q12, Q16, integer_bits};
 use nearid::fixed::guard::FixedPoint;
+use nearid::fixed::{Bounded, FixedLinearResNet, Guarded, Q12, Q16, integer_bits};
 use nearid::{Error, LinearResNet, Matrix, Model, ResNet, Rng, Scalar, Vector};
 
 /// The largest radius (to 1%) the guard accepts for `net` in format T.
 fn largest_radius<T: FixedPoint, N: Bounded<T, D>, const D: usize>(net: &N) -> f64 {
     let (mut lo, mut hi) = (0.0, 1e6);
-    assert!(Guarded::<N, T, D>::new(net, lo).is_ok(), "radius 0 must be accepted");
+    assert!(
+        Guarded::<N, T, D>::new(net, lo).is_ok(),
+        "radius 0 must be accepted"
+    );
     while hi / lo.max(1e-9) > 1.01 {
-        let mid = if lo == 0.0 { hi / 1024.0 } else { (lo + hi) / 2.0 };
+        let mid = if lo == 0.0 {
+            hi / 1024.0
+        } else {
+            (lo + hi) / 2.0
+        };
         if Guarded::<N, T, D>::new(net, mid).is_ok() {
             lo = mid;
         } else {
@@ -54,7 +61,11 @@ fn directions<const D: usize>(rng: &mut Rng, n: usize) -> Vec<Vector<f64, D>> {
 
 /// For `net` at the largest accepted radius: every input inside runs without a single
 /// saturation (and outputs match `eval`), every input outside is refused.
-fn check<T: FixedPoint, N: Bounded<T, D>, const D: usize>(name: &str, net: &N, tape_max: impl Fn(&N, &Vector<T, D>) -> f64) {
+fn check<T: FixedPoint, N: Bounded<T, D>, const D: usize>(
+    name: &str,
+    net: &N,
+    tape_max: impl Fn(&N, &Vector<T, D>) -> f64,
+) {
     let r = largest_radius::<T, N, D>(net);
     let guarded = Guarded::<N, T, D>::new(net, r).unwrap();
     let mut rng = Rng::new(99);
@@ -66,12 +77,20 @@ fn check<T: FixedPoint, N: Bounded<T, D>, const D: usize>(name: &str, net: &N, t
             let before = T::saturations();
             let y = guarded.forward(&x).expect("inside the radius");
             seen = seen.max(tape_max(net, &x));
-            assert_eq!(T::saturations(), before, "{name}: saturated inside the radius at {x:?}");
+            assert_eq!(
+                T::saturations(),
+                before,
+                "{name}: saturated inside the radius at {x:?}"
+            );
             assert_eq!(y, net.eval(&x));
         }
         let out: Vector<T, D> = dir.map(|d| T::from_f64(d / dir.norm() * r * 1.05));
         if out.iter().map(|v| v.to_f64().powi(2)).sum::<f64>().sqrt() > r {
-            assert_eq!(guarded.forward(&out), Err(Error::Overflow), "{name}: outside accepted");
+            assert_eq!(
+                guarded.forward(&out),
+                Err(Error::Overflow),
+                "{name}: outside accepted"
+            );
         }
     }
     println!(
@@ -84,7 +103,10 @@ fn check<T: FixedPoint, N: Bounded<T, D>, const D: usize>(name: &str, net: &N, t
     assert!(guarded.integer_bits() <= T::INT_BITS);
     assert!(seen <= guarded.bound());
     // Past the largest radius the guard refuses the network itself.
-    assert_eq!(Guarded::<N, T, D>::new(net, r * 1.05).err(), Some(Error::Overflow));
+    assert_eq!(
+        Guarded::<N, T, D>::new(net, r * 1.05).err(),
+        Some(Error::Overflow)
+    );
     assert!(Guarded::<N, T, D>::required_bits(net, r * 1.05) > T::INT_BITS - 1);
 }
 
@@ -157,7 +179,16 @@ fn linear_resnets_never_saturate_inside_the_radius() {
 #[test]
 fn integer_bits_is_the_smallest_sufficient_width() {
     let ulp = 2f64.powi(-16);
-    for (bound, bits) in [(0.0, 1), (0.5, 1), (1.0 - ulp, 1), (1.0, 2), (3.9, 3), (4.0, 4), (32767.0, 16), (32768.0, 17)] {
+    for (bound, bits) in [
+        (0.0, 1),
+        (0.5, 1),
+        (1.0 - ulp, 1),
+        (1.0, 2),
+        (3.9, 3),
+        (4.0, 4),
+        (32767.0, 16),
+        (32768.0, 17),
+    ] {
         assert_eq!(integer_bits(bound, 16), bits, "bound {bound}");
     }
     // The format's own maximum needs exactly its integer bits.
@@ -165,7 +196,13 @@ fn integer_bits_is_the_smallest_sufficient_width() {
     assert_eq!(integer_bits(Q12::MAX.to_f64(), 12), Q12::INT_BITS);
     // Bad radii are refused.
     let net = LinearResNet::<Q16, 2, 2>::identity();
-    assert_eq!(Guarded::<_, Q16, 2>::new(&net, -1.0).err(), Some(Error::OutOfRange));
-    assert_eq!(Guarded::<_, Q16, 2>::new(&net, f64::NAN).err(), Some(Error::OutOfRange));
+    assert_eq!(
+        Guarded::<_, Q16, 2>::new(&net, -1.0).err(),
+        Some(Error::OutOfRange)
+    );
+    assert_eq!(
+        Guarded::<_, Q16, 2>::new(&net, f64::NAN).err(),
+        Some(Error::OutOfRange)
+    );
     let _ = Matrix::<f64, 1, 1>::zeros();
 }

@@ -37,20 +37,41 @@ macro_rules! kernel_tests {
                 let (want, saturated) = reference(exact, FRAC, LO, HI);
                 let counted = T::saturations() - sat_before;
                 assert_eq!(
-                    got.to_bits() as i64, want,
+                    got.to_bits() as i64,
+                    want,
                     "{what}: got {} want {} (exact {exact})",
-                    got.to_f64(), want as f64 / (1u64 << FRAC) as f64
+                    got.to_f64(),
+                    want as f64 / (1u64 << FRAC) as f64
                 );
-                assert_eq!(counted > 0, saturated, "{what}: saturation counted {counted}");
+                assert_eq!(
+                    counted > 0,
+                    saturated,
+                    "{what}: saturation counted {counted}"
+                );
             }
 
             /// Operand pairs: ordinary values, values one step apart, and the format's limits.
             fn pairs() -> Vec<(T, T)> {
                 let (max, min, eps) = (T::MAX, T::MIN, T::EPSILON);
                 let mut values = vec![
-                    v(0.0), v(1.0), v(-1.0), v(0.5), v(-0.75), v(1.25), v(-2.5), v(3.0),
-                    v(0.013671875), v(-0.3330078125), eps, -eps, max, min, max - eps,
-                    min + eps, v(7.5), v(-7.0),
+                    v(0.0),
+                    v(1.0),
+                    v(-1.0),
+                    v(0.5),
+                    v(-0.75),
+                    v(1.25),
+                    v(-2.5),
+                    v(3.0),
+                    v(0.013671875),
+                    v(-0.3330078125),
+                    eps,
+                    -eps,
+                    max,
+                    min,
+                    max - eps,
+                    min + eps,
+                    v(7.5),
+                    v(-7.0),
                 ];
                 values.dedup();
                 let mut out = vec![];
@@ -113,9 +134,17 @@ macro_rules! kernel_tests {
                 let ulp = 1.0 / (1u64 << FRAC) as f64;
                 let max = T::MAX.to_f64();
                 let table = [
-                    (0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (0.3 * ulp, 0.0), (0.7 * ulp, ulp),
-                    (-0.7 * ulp, -ulp), (max, max), (max + 0.4 * ulp, max), (1e12, max),
-                    (-1e12, T::MIN.to_f64()), (f64::INFINITY, max),
+                    (0.0, 0.0),
+                    (1.0, 1.0),
+                    (-1.0, -1.0),
+                    (0.3 * ulp, 0.0),
+                    (0.7 * ulp, ulp),
+                    (-0.7 * ulp, -ulp),
+                    (max, max),
+                    (max + 0.4 * ulp, max),
+                    (1e12, max),
+                    (-1e12, T::MIN.to_f64()),
+                    (f64::INFINITY, max),
                     (f64::NEG_INFINITY, T::MIN.to_f64()),
                 ];
                 for (x, want) in table {
@@ -145,7 +174,9 @@ macro_rules! kernel_tests {
                 );
                 // Partial sums of MAX^2 leave the wide accumulator; the exact total is 0.
                 let big = vec![T::MAX; 8];
-                let signs: Vec<T> = (0..8).map(|i| if i < 4 { T::MAX } else { -T::MAX }).collect();
+                let signs: Vec<T> = (0..8)
+                    .map(|i| if i < 4 { T::MAX } else { -T::MAX })
+                    .collect();
                 let s = T::saturations();
                 assert_eq!(T::dot(&big, &signs), T::ZERO);
                 assert_eq!(T::saturations(), s, "no saturation when the exact sum fits");
@@ -160,7 +191,10 @@ macro_rules! kernel_tests {
                     (&[-7.0, 0.25], &[1.0, -0.5]),
                 ];
                 for (x, y) in rows {
-                    let (x, y): (Vec<T>, Vec<T>) = (x.iter().map(|&u| v(u)).collect(), y.iter().map(|&u| v(u)).collect());
+                    let (x, y): (Vec<T>, Vec<T>) = (
+                        x.iter().map(|&u| v(u)).collect(),
+                        y.iter().map(|&u| v(u)).collect(),
+                    );
                     let exact: f64 = x.iter().zip(&y).map(|(p, q)| p.to_f64() * q.to_f64()).sum();
                     let s = T::saturations();
                     check("dot", T::dot(&x, &y), exact, s);
@@ -211,11 +245,17 @@ macro_rules! kernel_tests {
                 let mut dither = Dither::stochastic(17);
                 let n = 20_000;
                 let total: i64 = (0..n)
-                    .map(|_| (w.sub_mul_rounded(eta, d, &mut dither).to_bits() - w.to_bits()) as i64)
+                    .map(|_| {
+                        (w.sub_mul_rounded(eta, d, &mut dither).to_bits() - w.to_bits()) as i64
+                    })
                     .sum();
                 let mean = total as f64 / n as f64;
                 // Bernoulli(p) mean: standard error sqrt(p (1 - p) / n) = 0.0032.
-                println!("{}: mean update {mean:.4} ulp, exact {:.4}", stringify!($name), -exact_ulps);
+                println!(
+                    "{}: mean update {mean:.4} ulp, exact {:.4}",
+                    stringify!($name),
+                    -exact_ulps
+                );
                 assert!((mean + exact_ulps).abs() < 0.016, "mean {mean}");
             }
 
@@ -226,10 +266,19 @@ macro_rules! kernel_tests {
                     let q = v(x);
                     let x = q.to_f64();
                     // f32 carries 24 bits, so its rounding is far below half a step here.
-                    assert!((q.tanh().to_f64() - x.tanh()).abs() <= 0.5 * ulp + 1e-6, "tanh {x}");
-                    assert!((q.exp().to_f64() - x.exp()).abs() <= 0.5 * ulp + 1e-6 * x.exp(), "exp {x}");
+                    assert!(
+                        (q.tanh().to_f64() - x.tanh()).abs() <= 0.5 * ulp + 1e-6,
+                        "tanh {x}"
+                    );
+                    assert!(
+                        (q.exp().to_f64() - x.exp()).abs() <= 0.5 * ulp + 1e-6 * x.exp(),
+                        "exp {x}"
+                    );
                     if x > -0.9 {
-                        assert!((q.ln_1p().to_f64() - x.ln_1p()).abs() <= 0.5 * ulp + 1e-6, "ln_1p {x}");
+                        assert!(
+                            (q.ln_1p().to_f64() - x.ln_1p()).abs() <= 0.5 * ulp + 1e-6,
+                            "ln_1p {x}"
+                        );
                     }
                 }
             }

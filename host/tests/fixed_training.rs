@@ -5,8 +5,7 @@
 
 use nearid::fixed::{Q12, Q16, Rounding};
 use nearid::{
-    FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Scalar, Sgd, SmoothTask,
-    Vector,
+    FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Scalar, Sgd, SmoothTask, Vector,
 };
 
 const D: usize = 4;
@@ -133,13 +132,25 @@ fn linear_task_fixed_point_matches_f32() {
             train::<Q16, _>(Net::identity(), eta, sr, &train_set, &test_set)
         }),
         run("Q16.16 nearest", &|| {
-            train::<Q16, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+            train::<Q16, _>(
+                Net::identity(),
+                eta,
+                Rounding::Nearest,
+                &train_set,
+                &test_set,
+            )
         }),
         run("Q4.12 stochastic", &|| {
             train::<Q12, _>(Net::identity(), eta, sr, &train_set, &test_set)
         }),
         run("Q4.12 nearest", &|| {
-            train::<Q12, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+            train::<Q12, _>(
+                Net::identity(),
+                eta,
+                Rounding::Nearest,
+                &train_set,
+                &test_set,
+            )
         }),
     ];
     println!("linear: initial loss {initial:.6}");
@@ -199,7 +210,10 @@ fn smooth_task_fixed_point_matches_f32() {
     println!("smooth: initial loss {initial:.6}");
     report("smooth", &[f32_row], f32_row.out.loss);
     report("smooth", &rows, f32_row.out.loss);
-    assert!(f32_row.out.loss < 0.1 * initial, "f32 did not learn the smooth map");
+    assert!(
+        f32_row.out.loss < 0.1 * initial,
+        "f32 did not learn the smooth map"
+    );
     check_parity(&f32_row, &rows);
 }
 
@@ -221,7 +235,13 @@ fn without_stochastic_rounding_the_16_bit_format_stalls() {
             train::<Q12, _>(Net::identity(), eta, sr, &train_set, &test_set)
         }),
         run("Q4.12 nearest", &|| {
-            train::<Q12, _>(Net::identity(), eta, Rounding::Nearest, &train_set, &test_set)
+            train::<Q12, _>(
+                Net::identity(),
+                eta,
+                Rounding::Nearest,
+                &train_set,
+                &test_set,
+            )
         }),
     ];
     report("stall", &[f32_row], f32_row.out.loss);

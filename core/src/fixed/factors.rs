@@ -158,7 +158,10 @@ mod tests {
         let a = Matrix::<f64, 2, 2>::new(0.001, -0.0003, 0.0007, 0.00001);
         let q = ScaledFactor::quantize(&a).unwrap();
         let largest = q.mantissa.iter().map(|m| m.unsigned_abs()).max().unwrap();
-        assert!(largest > 16384, "mantissa {largest} does not use the top bit");
+        assert!(
+            largest > 16384,
+            "mantissa {largest} does not use the top bit"
+        );
         let step = libm::ldexp(1.0, -(q.shift as i32));
         assert!((q.to_f64() - a).iter().all(|e| e.abs() <= step / 2.0));
     }

@@ -74,10 +74,12 @@ macro_rules! fixed_format {
                 }
             }
 
-            /// w / 2^F rounded to nearest (ties up), for a wide value with 2F fractional bits.
+            /// w / 2^F rounded to nearest (ties up), for a wide value with 2F fractional bits
+            /// formed from at most one product of raw values plus a raw value shifted by F:
+            /// |w| <= 2^(2 bits - 2) + 2^(bits + F - 1), so adding the half cannot overflow.
             #[inline(always)]
             fn round_frac(w: $wide) -> $wide {
-                w.saturating_add(1 << ($frac - 1)) >> $frac
+                w.wrapping_add(1 << ($frac - 1)) >> $frac
             }
 
             /// sum_i a_i b_i exactly (2F fractional bits): products accumulate in the wide
@@ -304,9 +306,9 @@ macro_rules! fixed_format {
             fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
                 let a = alpha.to_bits() as $wide;
                 for (yi, &xi) in y.iter_mut().zip(x) {
-                    // y 2^F + alpha x: exact unless it leaves the wide range, and then it is
-                    // far outside the raw range in the direction saturating_add keeps.
-                    let w = ((yi.to_bits() as $wide) << $frac).saturating_add(a * xi.to_bits() as $wide);
+                    // y 2^F + alpha x, exact: |y 2^F| <= 2^(bits + F - 1) and
+                    // |alpha x| <= 2^(2 bits - 2) leave the wide type a bit to spare.
+                    let w = ((yi.to_bits() as $wide) << $frac).wrapping_add(a * xi.to_bits() as $wide);
                     *yi = Self::saturate(Self::round_frac(w));
                 }
             }

@@ -72,7 +72,10 @@ mod imp {
         #[cfg(not(target_has_atomic = "32"))]
         {
             // No read-modify-write on this target (thumbv6m): see the module docs.
-            c.store(c.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+            c.store(
+                c.load(Ordering::Relaxed).saturating_add(1),
+                Ordering::Relaxed,
+            );
         }
     }
 
