@@ -1,5 +1,6 @@
 //! RAM use is known at compile time: the `const` byte counts match the shapes' formulas.
 
+use nearid::fixed::Dither;
 use nearid::{BufferedSgd, FusedSgd, LinearResNet, Model, ResNet, Sgd, training_bytes};
 
 type Net = ResNet<f32, 8, 16, 8>;
@@ -12,10 +13,11 @@ fn const_byte_counts_match_the_shapes() {
     assert_eq!(Net::parameter_count(), m * (2 * d * h + d + h));
     assert_eq!(LinearResNet::<f64, 5, 7>::PARAM_BYTES, 8 * 7 * 25);
     assert_eq!(LinearResNet::<f64, 5, 7>::TAPE_BYTES, 8 * 7 * 10);
-    // Fused SGD keeps tapes only; the buffered one adds a gradient and a velocity.
+    // Fused SGD keeps tapes only (and the 4-byte state of the generator that rounds fixed-point
+    // updates stochastically); the buffered one adds a gradient and a velocity.
     assert_eq!(
         FusedSgd::<f32, Net, 8, 4>::STATE_BYTES,
-        4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
+        4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>() + size_of::<Dither>()
     );
     assert_eq!(
         training_bytes::<f32, Net, 8>(4, 0) + 2 * Net::PARAM_BYTES,
@@ -23,7 +25,7 @@ fn const_byte_counts_match_the_shapes() {
     );
     assert_eq!(
         BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES,
-        2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
+        2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>() + size_of::<Dither>()
     );
     // Usable in const context, e.g. a firmware's RAM budget check.
     const _: () = assert!(training_bytes::<f32, Net, 8>(1, 0) < 16 * 1024);

@@ -257,3 +257,47 @@ fn without_stochastic_rounding_the_16_bit_format_stalls() {
     );
     assert!(q12_nearest.out.loss > 10.0 * q12_sr.out.loss);
 }
+
+/// Floats ignore the rounding setting (bit-identical runs), and in fixed point the fused and the
+/// buffered optimiser (momentum 0) draw the same dither for the same weight: bit-identical too.
+#[test]
+fn rounding_leaves_floats_alone_and_fused_equals_buffered_in_fixed_point() {
+    use nearid::BufferedSgd;
+    type Net<T> = ResNet<T, D, 8, 3>;
+    let data = smooth_data(300, 7);
+    fn run_fused<T: Scalar>(rounding: Rounding, data: &[Sample]) -> Net<T> {
+        let mut net = Net::<T>::identity_init(&mut Rng::new(3), 0.3);
+        let config = Sgd::new(T::from_f64(0.01)).with_rounding(rounding);
+        let mut sgd = FusedSgd::<T, Net<T>, D, 2>::new(config).unwrap();
+        for pair in data.chunks_exact(2) {
+            let xs = [convert(&pair[0].0), convert(&pair[1].0)];
+            let ys = [convert(&pair[0].1), convert(&pair[1].1)];
+            sgd.step(&mut net, &xs, &ys).unwrap();
+        }
+        net
+    }
+    fn run_buffered<T: Scalar>(rounding: Rounding, data: &[Sample]) -> Net<T> {
+        let mut net = Net::<T>::identity_init(&mut Rng::new(3), 0.3);
+        let config = Sgd::new(T::from_f64(0.01)).with_rounding(rounding);
+        let mut sgd = BufferedSgd::<T, Net<T>, D, 2>::new(config).unwrap();
+        for pair in data.chunks_exact(2) {
+            let xs = [convert(&pair[0].0), convert(&pair[1].0)];
+            let ys = [convert(&pair[0].1), convert(&pair[1].1)];
+            sgd.step(&mut net, &xs, &ys).unwrap();
+        }
+        net
+    }
+    let sr = Rounding::Stochastic { seed: 4 };
+    assert_eq!(
+        run_fused::<f32>(sr, &data),
+        run_fused::<f32>(Rounding::Nearest, &data)
+    );
+    assert_eq!(run_fused::<f32>(sr, &data), run_buffered::<f32>(sr, &data));
+    assert_eq!(run_fused::<Q16>(sr, &data), run_buffered::<Q16>(sr, &data));
+    assert_eq!(run_fused::<Q12>(sr, &data), run_buffered::<Q12>(sr, &data));
+    // ... and the dither does act in fixed point.
+    assert_ne!(
+        run_fused::<Q12>(sr, &data),
+        run_fused::<Q12>(Rounding::Nearest, &data)
+    );
+}

@@ -21,8 +21,9 @@ pub enum Rounding {
     Nearest,
     /// Stochastic, unbiased, from a generator with this seed (any value; 0 is remapped).
     Stochastic {
-        /// Seed of the dither generator; equal seeds give equal training runs.
-        seed: u64,
+        /// Seed of the dither generator; equal seeds give equal training runs. 32 bits, like
+        /// the generator's state, so the optimisers stay 4-byte aligned in f32 and Q16.16.
+        seed: u32,
     },
 }
 
@@ -47,11 +48,10 @@ impl Dither {
     }
 
     /// Stochastic rounding seeded by `seed`.
-    pub const fn stochastic(seed: u64) -> Self {
-        // Fold the seed to 32 bits; xorshift32 needs a non-zero state.
-        let s = (seed ^ (seed >> 32)) as u32;
+    pub const fn stochastic(seed: u32) -> Self {
+        // xorshift32 needs a non-zero state.
         Self {
-            state: if s == 0 { 0x9E37_79B9 } else { s },
+            state: if seed == 0 { 0x9E37_79B9 } else { seed },
         }
     }
 
