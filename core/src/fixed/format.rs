@@ -94,7 +94,9 @@ macro_rules! fixed_format {
                     let (s, overflow) = acc.overflowing_add(p);
                     if overflow {
                         // The true sum left the wide range in the direction of p's sign.
-                        carries += if p > 0 { 1 } else { -1 };
+                        // (saturating: more than 2^31 overflows would need a longer slice than
+                        // memory holds, but no input may panic)
+                        carries = carries.saturating_add(if p > 0 { 1 } else { -1 });
                     }
                     acc = s;
                 }

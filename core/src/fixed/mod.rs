@@ -23,7 +23,8 @@
 //! | backward signals (dy, dz) | Q16.16 | Q4.12 | — |
 //! | dot / axpy accumulators | i64, 32 fractional bits | i32 + carries, 24 fractional bits | i64 |
 //! | update eta d before rounding | i64, 32 fractional bits | i32, 24 fractional bits | — |
-//! | loss, gradient norm | Q16.16 | Q4.12 (saturates at 8: counted, only reported and used for clipping) | — |
+//! | gradient entry u_j v_k (summed over the batch) | Q16.16 | Q4.12 | — |
+//! | loss, squared gradient norm | Q16.16 | Q4.12: saturates (counted) when a sample's loss or ||grad||^2 reaches 8, as early in training; both are only reported and used for clipping | — |
 //!
 //! ## Example: train in Q16.16
 //! ```
