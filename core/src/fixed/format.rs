@@ -307,11 +307,19 @@ macro_rules! fixed_format {
             #[inline]
             fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
                 let a = alpha.to_bits() as $wide;
+                let mut saturated = 0u32;
                 for (yi, &xi) in y.iter_mut().zip(x) {
                     // y 2^F + alpha x, exact: |y 2^F| <= 2^(bits + F - 1) and
                     // |alpha x| <= 2^(2 bits - 2) leave the wide type a bit to spare.
                     let w = ((yi.to_bits() as $wide) << $frac).wrapping_add(a * xi.to_bits() as $wide);
-                    *yi = Self::saturate(Self::round_frac(w));
+                    // Clamp without a branch and count afterwards, so the loop can vectorise.
+                    let r = Self::round_frac(w);
+                    let c = r.clamp(<$raw>::MIN as $wide, <$raw>::MAX as $wide);
+                    saturated += u32::from(c != r);
+                    *yi = Self::from_bits(c as $raw);
+                }
+                for _ in 0..saturated {
+                    $crate::fixed::saturation::record($counter);
                 }
             }
 
