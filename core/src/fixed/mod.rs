@@ -43,7 +43,7 @@
 //! ```
 
 pub mod factors;
-pub(crate) mod format;
+pub mod format;
 pub mod guard;
 pub mod q12;
 pub mod q16;
