@@ -8,11 +8,11 @@
 //!   (ties up), then saturated.
 //! - `/`: (a 2^F) / b rounded to nearest (ties up); division by zero saturates toward the sign of a (0/0
 //!   is 0), counted.
-//! - [`Scalar::dot`]: products accumulate exactly in the wide type; when a partial sum
+//! - [`Scalar::dot`](crate::Scalar::dot): products accumulate exactly in the wide type; when a partial sum
 //!   overflows it, the carry is kept in a counter, so the sum is exact whatever the order; it is
 //!   rounded once at the end, then saturated.
-//! - [`Scalar::axpy`]: each y_i + alpha x_i is formed exactly in the wide type and rounded once.
-//! - [`Scalar::sub_mul_rounded`] (the SGD update w - eta d): the product eta d is exact, rounded
+//! - [`Scalar::axpy`](crate::Scalar::axpy): each y_i + alpha x_i is formed exactly in the wide type and rounded once.
+//! - [`Scalar::sub_mul_rounded`](crate::Scalar::sub_mul_rounded) (the SGD update w - eta d): the product eta d is exact, rounded
 //!   with the [`Dither`](crate::fixed::Dither) (stochastic or to nearest), then subtracted.
 //! - `exp`, `ln_1p`, `tanh` go through f32 (libm): correct to the format's precision but slow
 //!   on chips without an FPU; ReLU networks never call them. `sqrt` is an exact integer square
