@@ -63,15 +63,11 @@ macro_rules! fixed_format {
             /// range; clamping is counted.
             #[inline(always)]
             pub(crate) fn saturate(w: $wide) -> Self {
-                if w > <$raw>::MAX as $wide {
+                let c = w.clamp(<$raw>::MIN as $wide, <$raw>::MAX as $wide);
+                if c != w {
                     $crate::fixed::saturation::record($counter);
-                    Self::from_bits(<$raw>::MAX)
-                } else if w < <$raw>::MIN as $wide {
-                    $crate::fixed::saturation::record($counter);
-                    Self::from_bits(<$raw>::MIN)
-                } else {
-                    Self::from_bits(w as $raw)
                 }
+                Self::from_bits(c as $raw)
             }
 
             /// w / 2^F rounded to nearest (ties up), for a wide value with 2F fractional bits
