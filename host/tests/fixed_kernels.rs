@@ -288,3 +288,38 @@ macro_rules! kernel_tests {
 
 kernel_tests!(q16, Q16, i32);
 kernel_tests!(q12, Q12, i16);
+
+/// Fixed-point factors applied to Q16.16 activations against the f64 product of the same
+/// quantised factors: each factor rounds each entry once (<= 1/2 ulp, the identity path adds
+/// nothing), and the errors propagate through the later factors, so
+/// ||y - Pi(A^) x|| <= sum_i prod_{k > i} (1 + ||A^_k||_F) sqrt(D) ulp / 2.
+#[test]
+fn fixed_factors_apply_within_their_rounding_bound() {
+    use nearid::fixed::FixedLinearResNet;
+    use nearid::{LinearResNet, Rng, Vector};
+    const D: usize = 4;
+    const M: usize = 16;
+    let float = LinearResNet::<f64, D, M>::random(&mut Rng::new(8), 0.05);
+    let q = FixedLinearResNet::<D, M>::from_linear(&float).unwrap();
+    let ulp = Q16::EPSILON.to_f64();
+    let mut bound = 0.0;
+    for f in q.factors.iter() {
+        bound = bound * (1.0 + f.to_f64().norm()) + (D as f64).sqrt() * 0.5 * ulp;
+    }
+    let p = q.product_f64();
+    let mut rng = Rng::new(9);
+    let mut worst = 0.0f64;
+    for _ in 0..200 {
+        let x = Vector::<Q16, D>::from_fn(|_, _| Q16::from_f64(3.0 * rng.normal()));
+        let s = Q16::saturations();
+        let y = q.apply(&x).map(|v| v.to_f64());
+        assert_eq!(Q16::saturations(), s);
+        let exact = p * x.map(|v| v.to_f64());
+        worst = worst.max((y - exact).norm());
+    }
+    println!(
+        "fixed factors: worst ||y - Pi(A^) x|| = {worst:.3e}, bound {bound:.3e}, ratio {:.3}",
+        worst / bound
+    );
+    assert!(worst <= bound);
+}
