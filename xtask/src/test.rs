@@ -39,12 +39,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    let tests = run_tee(cargo().args(["test", "--workspace"]))?;
+    // `--all-targets` builds the benches in the test profile, sharing every dependency with the
+    // tests (a separate `cargo bench --no-run` would compile them all again in release), and
+    // runs each benchmark once as a smoke test. Doc tests are not in `--all-targets`.
+    let mut tests = run_tee(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    tests += &run_tee(cargo().args(["test", "--workspace", "--doc"]))?;
     let (passed, failed) = count_tests(&tests);
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
-    run(cargo().args(["bench", "-p", "nearid-benches", "--no-run"]))?;
     let firmware_passed = firmware_tests()?;
     println!("\nxtask test: all steps passed");
     println!(
