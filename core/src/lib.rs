@@ -18,6 +18,9 @@
 //!   polar form, real Schur form of the rotation, roots; THEORY.md section 1).
 //! - **Certificates** — [`certify`] turns a gradient norm measured during training into an
 //!   upper bound on L - L_opt for a [`LinearResNet`] ([`certificate`], THEORY.md section 2).
+//! - **Smooth maps** — [`SmoothMap`] (value and Jacobian; tanh/softplus networks are ones), the
+//!   scaling decomposition h = h_m o ... o h_1 into near-identity maps with a damped Newton
+//!   inverse, normalisation, and distillation into residual blocks, in [`smooth`] (BEL).
 //! - **Errors** — every public function that can meet bad input returns [`Result`] with the
 //!   small `Copy` [`Error`]; a failed training step leaves the weights as they were.
 //! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
@@ -60,6 +63,7 @@ pub mod resnet;
 pub mod rng;
 pub mod scalar;
 pub mod sgd;
+pub mod smooth;
 
 pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
 pub use block::{BlockTape, ResidualBlock};
@@ -73,6 +77,7 @@ pub use resnet::ResNet;
 pub use rng::Rng;
 pub use scalar::{Real, Scalar};
 pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
+pub use smooth::{SmoothActivation, SmoothMap};
 
 /// A statically sized R x C matrix (column-major), nalgebra's `SMatrix`.
 pub type Matrix<T, const R: usize, const C: usize> = nalgebra::SMatrix<T, R, C>;

@@ -1,0 +1,124 @@
+//! Distillation of a smooth map into a deep residual network (THEORY.md section 4: residual
+//! blocks approximate each h_i): block i learns layer h_i of the scaling decomposition, then the
+//! whole network is fine-tuned on (x, h(x)).
+//!
+//! Block i is trained on pairs (g_{a_{i-1}}(x), g_{a_i}(x)) for x drawn from the domain X: the
+//! input is a sample of g_{a_{i-1}}(X), the target is h_i at it, and no inverse is needed.
+
+use super::real;
+use super::{ScalingDecomposition, SmoothActivation, SmoothMap};
+use crate::{Error, FusedSgd, Real, ResNet, ResidualBlock, Result, Rng, Sgd, Vector, zeros};
+
+/// Settings of [`distill`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distill<T> {
+    /// SGD steps (mini-batches) per block.
+    pub block_steps: usize,
+    /// SGD for the blocks.
+    pub block_sgd: Sgd<T>,
+    /// SGD steps on the whole network afterwards (0: none).
+    pub fine_tune_steps: usize,
+    /// SGD for the fine-tuning.
+    pub fine_tune_sgd: Sgd<T>,
+    /// Each block starts as the identity with random features: W1, b1 ~ N(0, init^2), W2 = 0,
+    /// b2 = 0. (All-zero weights would be a stationary point of the block's loss.)
+    pub init: f64,
+    /// Seed of the initialisation and of the samples.
+    pub seed: u64,
+}
+
+/// What [`distill`] measured: mean losses (1/2 ||f(x) - y||^2) over the last quarter of steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distilled<T, const M: usize> {
+    /// Block i's loss against h_i, `block_loss[0]` for h_1.
+    pub block_loss: [T; M],
+    /// The whole network's loss against h after fine-tuning (after the blocks when there was
+    /// none).
+    pub loss: T,
+}
+
+/// Trains `net` to approximate the map `dec.h` through its decomposition: block i (0-based, for
+/// layer h_{i+1}) is reset to the identity with random features and trained alone on B-sample
+/// batches of (g_{a_i}(x), g_{a_{i+1}}(x)), x = `sample(rng)` in X; then the network is trained
+/// on (x, h(x)).
+///
+/// h should be normalised (h(0) = 0, Dh(0) = I: see [`super::Normalised`]); its linear part and
+/// translations belong to a [`crate::LinearResNet`] and the end biases.
+///
+/// Errors: [`Error::OutOfRange`] when the decomposition has not M layers or a setting is invalid;
+/// [`Error::NonFinite`] from a step (the network is then left partly trained).
+pub fn distill<T, F, S, R, const D: usize, const H: usize, const M: usize, const B: usize>(
+    net: &mut ResNet<T, D, H, M, S>,
+    dec: &ScalingDecomposition<T, F>,
+    mut sample: R,
+    config: &Distill<T>,
+) -> Result<Distilled<T, M>>
+where
+    T: Real,
+    F: SmoothMap<T, D>,
+    S: SmoothActivation,
+    R: FnMut(&mut Rng) -> Vector<T, D>,
+{
+    if dec.layers() != M || !config.init.is_finite() {
+        return Err(Error::OutOfRange);
+    }
+    let mut rng = Rng::new(config.seed);
+    let mut report = Distilled {
+        block_loss: [T::zero(); M],
+        loss: T::zero(),
+    };
+    let tail = |steps: usize| steps - steps * 3 / 4;
+    for (i, block) in net.blocks.iter_mut().enumerate() {
+        let mut b = ResidualBlock::<T, D, H, S>::identity();
+        b.w1.iter_mut()
+            .chain(b.b1.iter_mut())
+            .for_each(|w| *w = real::<T>(config.init * rng.normal()));
+        let (lower, upper) = (dec.g(i)?, dec.g(i + 1)?);
+        let mut sgd = FusedSgd::<T, ResidualBlock<T, D, H, S>, D, B>::new(config.block_sgd)?;
+        let mut recent = T::zero();
+        for step in 0..config.block_steps {
+            let mut xs = [zeros(); B];
+            let mut ys = [zeros(); B];
+            for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                let p = sample(&mut rng);
+                (*x, *y) = (lower.value(&p), upper.value(&p));
+            }
+            let loss = sgd.step(&mut b, &xs, &ys)?.loss;
+            if step >= config.block_steps * 3 / 4 {
+                recent += loss;
+            }
+        }
+        if let Some(l) = report.block_loss.get_mut(i) {
+            *l = recent / real::<T>(tail(config.block_steps).max(1) as f64);
+        }
+        *block = b;
+    }
+    let mut sgd = FusedSgd::<T, ResNet<T, D, H, M, S>, D, B>::new(config.fine_tune_sgd)?;
+    let mut recent = T::zero();
+    for step in 0..config.fine_tune_steps {
+        let mut xs = [zeros(); B];
+        let mut ys = [zeros(); B];
+        for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+            let p = sample(&mut rng);
+            (*x, *y) = (p, dec.h.value(&p));
+        }
+        let loss = sgd.step(net, &xs, &ys)?.loss;
+        if step >= config.fine_tune_steps * 3 / 4 {
+            recent += loss;
+        }
+    }
+    report.loss = if config.fine_tune_steps > 0 {
+        recent / real::<T>(tail(config.fine_tune_steps).max(1) as f64)
+    } else {
+        // No fine-tuning: measure the composed network on fresh samples.
+        let n = 256;
+        let mut total = T::zero();
+        for _ in 0..n {
+            let p = sample(&mut rng);
+            let r = net.value(&p) - dec.h.value(&p);
+            total += r.norm_squared() / real::<T>(2.0);
+        }
+        total / real::<T>(n as f64)
+    };
+    Ok(report)
+}
