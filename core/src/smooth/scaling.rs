@@ -175,21 +175,15 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         Ok(jt.transpose())
     }
 
-    /// h_m o ... o h_1 (x), every layer through its own Newton solve (each started from the
-    /// previous layer's preimage, which is the exact answer up to rounding). Equals h(x) up to
-    /// the solver tolerance; the first failing layer's error otherwise.
+    /// h_m o ... o h_1 (x), each layer evaluated on its own as [`Self::layer`] does (its Newton
+    /// solve started at the layer's input, not at the previous layer's preimage, which would be
+    /// the answer already and would make the composition g_1 = h by construction). Equals h(x)
+    /// up to the solver tolerance; the first failing layer's error otherwise.
     pub fn compose<const D: usize>(&self, x: &Vector<T, D>) -> Result<Vector<T, D>>
     where
         F: SmoothMap<T, D>,
     {
-        let mut z = *x;
-        let mut guess = *x;
-        for i in 1..=self.layers() {
-            let y = self.preimage(i, &z, guess)?;
-            z = self.g(i)?.value(&y);
-            guess = y;
-        }
-        Ok(z)
+        (1..=self.layers()).try_fold(*x, |z, i| self.layer(i, &z))
     }
 }
 
