@@ -7,21 +7,23 @@
 
 use super::real;
 use super::{ScalingDecomposition, SmoothActivation, SmoothMap};
-use crate::{Error, FusedSgd, Real, ResNet, ResidualBlock, Result, Rng, Sgd, Vector, zeros};
+use crate::{BufferedSgd, Error, Real, ResNet, ResidualBlock, Result, Rng, Sgd, Vector, zeros};
 
 /// Settings of [`distill`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Distill<T> {
     /// SGD steps (mini-batches) per block.
     pub block_steps: usize,
-    /// SGD for the blocks.
+    /// SGD for the blocks ([`BufferedSgd`]: momentum allowed; with momentum 0 it is plain SGD,
+    /// bit for bit what [`crate::FusedSgd`] does).
     pub block_sgd: Sgd<T>,
     /// SGD steps on the whole network afterwards (0: none).
     pub fine_tune_steps: usize,
     /// SGD for the fine-tuning.
     pub fine_tune_sgd: Sgd<T>,
-    /// Each block starts as the identity with random features: W1, b1 ~ N(0, init^2), W2 = 0,
-    /// b2 = 0. (All-zero weights would be a stationary point of the block's loss.)
+    /// The first block starts as the identity with random features: W1, b1 ~ N(0, init^2),
+    /// W2 = 0, b2 = 0 (all-zero weights would be a stationary point of the block's loss); each
+    /// later block starts from the trained block before it (see [`distill`]).
     pub init: f64,
     /// Seed of the initialisation and of the samples.
     pub seed: u64,
@@ -38,9 +40,11 @@ pub struct Distilled<T, const M: usize> {
 }
 
 /// Trains `net` to approximate the map `dec.h` through its decomposition: block i (0-based, for
-/// layer h_{i+1}) is reset to the identity with random features and trained alone on B-sample
-/// batches of (g_{a_i}(x), g_{a_{i+1}}(x)), x = `sample(rng)` in X; then the network is trained
-/// on (x, h(x)).
+/// layer h_{i+1}) is trained alone on B-sample batches of (g_{a_i}(x), g_{a_{i+1}}(x)),
+/// x = `sample(rng)` in X, to the normalised target x + (h_i(x) - x) / (a_i - a_{i-1}); its
+/// W2, b2 are then multiplied by a_i - a_{i-1}. Then the network is trained on (x, h(x)). The
+/// first block starts as the identity with random features, block i > 0 from the normalised
+/// block i-1: neighbouring layers differ by O(1/m), so each starts close to its target.
 ///
 /// h should be normalised (h(0) = 0, Dh(0) = I: see [`super::Normalised`]); its linear part and
 /// translations belong to a [`crate::LinearResNet`] and the end biases.
@@ -68,32 +72,48 @@ where
         loss: T::zero(),
     };
     let tail = |steps: usize| steps - steps * 3 / 4;
+    // The normalised residual (h_i - Id) / (a_i - a_{i-1}) is O(1) whatever m is (THEORY.md
+    // section 4's bound), so every block learns it at the same scale and learning rate; its
+    // output layer W2, b2 is multiplied by the step afterwards. (Trained directly, the O(1/m)
+    // residual would leave W1's gradient, proportional to W2, O(1/m) too: the hidden features
+    // would hardly move in deep networks.) Block i starts from the trained normalised block i-1
+    // (neighbouring layers differ by O(1/m)); the first from the identity with random features.
+    let mut previous: Option<ResidualBlock<T, D, H, S>> = None;
     for (i, block) in net.blocks.iter_mut().enumerate() {
-        let mut b = ResidualBlock::<T, D, H, S>::identity();
-        b.w1.iter_mut()
-            .chain(b.b1.iter_mut())
-            .for_each(|w| *w = real::<T>(config.init * rng.normal()));
+        let mut b = previous.unwrap_or_else(|| {
+            let mut b = ResidualBlock::<T, D, H, S>::identity();
+            b.w1.iter_mut()
+                .chain(b.b1.iter_mut())
+                .for_each(|w| *w = real::<T>(config.init * rng.normal()));
+            b
+        });
         let (lower, upper) = (dec.g(i)?, dec.g(i + 1)?);
-        let mut sgd = FusedSgd::<T, ResidualBlock<T, D, H, S>, D, B>::new(config.block_sgd)?;
+        let step = dec.scales.step(i + 1)?;
+        let mut sgd = BufferedSgd::<T, ResidualBlock<T, D, H, S>, D, B>::new(config.block_sgd)?;
         let mut recent = T::zero();
-        for step in 0..config.block_steps {
+        for k in 0..config.block_steps {
             let mut xs = [zeros(); B];
             let mut ys = [zeros(); B];
             for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
                 let p = sample(&mut rng);
-                (*x, *y) = (lower.value(&p), upper.value(&p));
+                *x = lower.value(&p);
+                *y = *x + (upper.value(&p) - *x) / step;
             }
             let loss = sgd.step(&mut b, &xs, &ys)?.loss;
-            if step >= config.block_steps * 3 / 4 {
+            if k >= config.block_steps * 3 / 4 {
                 recent += loss;
             }
         }
         if let Some(l) = report.block_loss.get_mut(i) {
-            *l = recent / real::<T>(tail(config.block_steps).max(1) as f64);
+            // The loss of the scaled-back block against h_i.
+            *l = recent * step * step / real::<T>(tail(config.block_steps).max(1) as f64);
         }
+        previous = Some(b);
+        b.w2 *= step;
+        b.b2 *= step;
         *block = b;
     }
-    let mut sgd = FusedSgd::<T, ResNet<T, D, H, M, S>, D, B>::new(config.fine_tune_sgd)?;
+    let mut sgd = BufferedSgd::<T, ResNet<T, D, H, M, S>, D, B>::new(config.fine_tune_sgd)?;
     let mut recent = T::zero();
     for step in 0..config.fine_tune_steps {
         let mut xs = [zeros(); B];
