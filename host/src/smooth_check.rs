@@ -6,7 +6,7 @@ use nearid::smooth::{
     Distill, Scales, ScalingDecomposition, Schedule, SmoothActivation, distill, inverse,
     spectral_norm_upper,
 };
-use nearid::{Matrix, ResNet, Rng, Sgd, SmoothMap, Vector};
+use nearid::{Matrix, Model, ResNet, Rng, Sgd, SmoothMap, Vector};
 
 /// Points of the ball B_R(0) in R^D: `interior` uniform in the ball and `boundary` uniform on
 /// its sphere (the suprema of the maps here sit at the boundary, where |y| = R).
@@ -249,20 +249,24 @@ pub fn theorem3<
     }
     let q = 0.5 * distance * distance;
     let bound = (1.0 - eps).powi(M as i32 - 1) * q / distance;
-    let rows = (1..=M)
-        .map(|i| {
-            let mut total = 0.0;
-            for (x, r) in xs.iter().zip(&residuals) {
-                // z = h_{i-1} o ... o h_1 (x); J_{>i} at h_i(z) = blocks i..M (0-based) at it.
-                let (out, _) = net.part_value_and_jacobian(0..i, x);
-                let (_, j) = net.part_value_and_jacobian(i..M, &out);
-                total += (j.transpose() * r).norm_squared();
-            }
-            Theorem3Row {
-                layer: i,
-                gradient: (total / n).sqrt(),
-                bound,
-            }
+    // J_{>i}(z_j)^T r_j is the signal dL/dy at block i's output when the network's backward
+    // pass is fed dL/dh = r_j: the core's backward gives all layers in one pass.
+    let mut totals = [0.0f64; M];
+    let mut tape = ResNet::<f64, D, H, M, S>::new_tape();
+    for (x, r) in xs.iter().zip(&residuals) {
+        net.forward_tape(x, &mut tape);
+        net.backward(r, &mut tape);
+        for (t, block) in totals.iter_mut().zip(tape.iter()) {
+            *t += block.dy.norm_squared();
+        }
+    }
+    let rows = totals
+        .iter()
+        .enumerate()
+        .map(|(k, t)| Theorem3Row {
+            layer: k + 1,
+            gradient: (t / n).sqrt(),
+            bound,
         })
         .collect();
     Some((eps, rows))
