@@ -8,6 +8,10 @@ use nearid::smooth::{
 };
 use nearid::{Matrix, Model, ResNet, Rng, Sgd, SmoothMap, Vector};
 
+/// The dense sample on which ||h_i - Id||_L is estimated: points uniform in the ball and on its
+/// sphere (tests and report use the same sizes).
+pub const DENSE: (usize, usize) = (150, 100);
+
 /// Points of the ball B_R(0) in R^D: `interior` uniform in the ball and `boundary` uniform on
 /// its sphere (the suprema of the maps here sit at the boundary, where |y| = R).
 pub fn ball_sample<const D: usize>(
