@@ -71,7 +71,10 @@ where
         block_loss: [T::zero(); M],
         loss: T::zero(),
     };
-    let tail = |steps: usize| steps - steps * 3 / 4;
+    // Losses are averaged over the last quarter of the steps (at least one), from step
+    // `start(steps)`; written without multiplication so no step count can overflow.
+    let start = |steps: usize| steps - (steps / 4).clamp(1, steps.max(1)).min(steps);
+    let tail = |steps: usize| steps - start(steps);
     // The normalised residual (h_i - Id) / (a_i - a_{i-1}) is O(1) whatever m is (THEORY.md
     // section 4's bound), so every block learns it at the same scale and learning rate; its
     // output layer W2, b2 is multiplied by the step afterwards. (Trained directly, the O(1/m)
@@ -100,7 +103,7 @@ where
                 *y = *x + (upper.value(&p) - *x) / step;
             }
             let loss = sgd.step(&mut b, &xs, &ys)?.loss;
-            if k >= config.block_steps * 3 / 4 {
+            if k >= start(config.block_steps) {
                 recent += loss;
             }
         }
@@ -123,7 +126,7 @@ where
             (*x, *y) = (p, dec.h.value(&p));
         }
         let loss = sgd.step(net, &xs, &ys)?.loss;
-        if step >= config.fine_tune_steps * 3 / 4 {
+        if step >= start(config.fine_tune_steps) {
             recent += loss;
         }
     }
@@ -141,4 +144,55 @@ where
         total / real::<T>(n as f64)
     };
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smooth::{Scales, Schedule};
+    use crate::{Matrix, Tanh};
+
+    /// The shear (x, y) -> (x + y^2 / 2, y).
+    struct Shear;
+    impl SmoothMap<f64, 2> for Shear {
+        fn value(&self, x: &Vector<f64, 2>) -> Vector<f64, 2> {
+            Vector::<f64, 2>::new(x[0] + 0.5 * x[1] * x[1], x[1])
+        }
+        fn jacobian(&self, x: &Vector<f64, 2>) -> Matrix<f64, 2, 2> {
+            Matrix::<f64, 2, 2>::new(1.0, x[1], 0.0, 1.0)
+        }
+    }
+
+    fn config() -> Distill<f64> {
+        Distill {
+            block_steps: 800,
+            block_sgd: Sgd::new(0.1).with_momentum(0.9),
+            fine_tune_steps: 0,
+            fine_tune_sgd: Sgd::new(0.01),
+            init: 1.0,
+            seed: 3,
+        }
+    }
+
+    #[test]
+    fn distilled_network_approximates_the_map() {
+        let dec = ScalingDecomposition::new(Shear, Scales::new(Schedule::Uniform, 4).unwrap());
+        let mut net = ResNet::<f64, 2, 8, 4, Tanh>::identity();
+        let square = |rng: &mut Rng| {
+            Vector::<f64, 2>::new(rng.uniform_in(-1.0, 1.0), rng.uniform_in(-1.0, 1.0))
+        };
+        let report = distill::<_, _, _, _, 2, 8, 4, 4>(&mut net, &dec, square, &config()).unwrap();
+        // The identity's loss: mean of (y^2/2)^2 / 2 over the square = 1/40.
+        assert!(report.loss < 0.025 / 20.0, "{report:?}");
+        assert!(report.block_loss.iter().all(|l| l.is_finite() && *l >= 0.0));
+    }
+
+    #[test]
+    fn a_depth_mismatch_is_out_of_range() {
+        let dec = ScalingDecomposition::new(Shear, Scales::new(Schedule::Uniform, 3).unwrap());
+        let mut net = ResNet::<f64, 2, 8, 4, Tanh>::identity();
+        let origin = |_: &mut Rng| Vector::<f64, 2>::zeros();
+        let err = distill::<_, _, _, _, 2, 8, 4, 1>(&mut net, &dec, origin, &config());
+        assert_eq!(err, Err(Error::OutOfRange));
+    }
 }
