@@ -192,6 +192,17 @@ pub fn log_slope(xs: &[f64], ys: &[f64]) -> f64 {
     sxy / sxx
 }
 
+/// Slope of ln max_i Lip against ln(ln m / m).
+pub fn geometric_rate_slope(rows: &[SweepRow]) -> f64 {
+    log_slope(
+        &rows
+            .iter()
+            .map(|r| (r.m as f64).ln() / r.m as f64)
+            .collect::<Vec<_>>(),
+        &rows.iter().map(|r| r.max_lip).collect::<Vec<_>>(),
+    )
+}
+
 /// max over the points of |h_m o ... o h_1 (x) - h(x)|, each layer through its Newton solve.
 pub fn exactness<F: SmoothMap<f64, D> + Copy, const D: usize>(
     h: F,

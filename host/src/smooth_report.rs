@@ -180,17 +180,6 @@ fn slope_of(rows: &[SweepRow]) -> f64 {
     )
 }
 
-/// Slope of ln max_i Lip against ln(ln m / m).
-pub fn geometric_rate_slope(rows: &[SweepRow]) -> f64 {
-    log_slope(
-        &rows
-            .iter()
-            .map(|r| (r.m as f64).ln() / r.m as f64)
-            .collect::<Vec<_>>(),
-        &rows.iter().map(|r| r.max_lip).collect::<Vec<_>>(),
-    )
-}
-
 fn plot_error(file: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: cannot draw the plot: {e}", file.display())
 }

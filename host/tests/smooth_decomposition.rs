@@ -69,14 +69,22 @@ fn check_map<F: SmoothMap<f64, D> + Copy, const D: usize>(
         let constants_seen: Vec<f64> = rows.iter().map(|r| r.constant).collect();
         let largest = constants_seen.iter().copied().fold(0.0, f64::max);
         assert!(largest <= constants.product(), "{name}: {constants_seen:?}");
-        let slope = log_slope(
-            &rows.iter().map(|r| r.m as f64).collect::<Vec<_>>(),
-            &rows.iter().map(|r| r.max_lip).collect::<Vec<_>>(),
-        );
+        // The rate: ln max_i against ln m has slope -1 for uniform scales; for geometric ones
+        // it is against ln(ln m / m) that the slope is 1 (O(log m / m)).
+        let ms: Vec<f64> = rows.iter().map(|r| r.m as f64).collect();
+        let lips: Vec<f64> = rows.iter().map(|r| r.max_lip).collect();
+        let slope = log_slope(&ms, &lips);
+        let rate_slope = geometric_rate_slope(&rows);
         println!(
-            "{name} {}: fitted slope of ln max_i Lip against ln m = {slope:.3}",
+            "{name} {}: fitted slope of ln max_i Lip against ln m = {slope:.3}, against ln(ln m / m) = {rate_slope:.3}",
             schedule_name(schedule)
         );
+        match schedule {
+            Schedule::Uniform => assert!((-1.1..=-0.9).contains(&slope), "{name}: {slope}"),
+            Schedule::Geometric(_) => {
+                assert!((0.9..=1.1).contains(&rate_slope), "{name}: {rate_slope}")
+            }
+        }
     }
 }
 

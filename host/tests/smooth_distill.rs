@@ -5,7 +5,8 @@
 //! - Each block's ||f_i - Id||_L falls like 1/M: checked on the core's guaranteed upper bound
 //!   sup|s'| ||W2|| ||W1|| and on the sample estimate max ||Df_i - I|| over the block's inputs
 //!   (a lower estimate); the fitted slope of ln max_i against ln M must lie in [-1.25, -0.75]
-//!   (three depths, so the slope has little averaging; the exact decomposition's slope is -0.97).
+//!   (three depths, so the slope has little averaging; the exact layers' own slope is printed
+//!   alongside for comparison).
 //! - Held-out error: RMS of net(x) - h(x) on 400 fresh points uniform in the disc. Tolerance:
 //!   a tenth of the identity network's RMS error ||x - h(x)|| (0.26): the network must remove 90%
 //!   of the map's deviation from the identity; and at most twice the training RMS
