@@ -52,6 +52,9 @@ pub struct SmoothSummary {
     pub distill: Vec<DistillRow>,
     /// Theorem 3 per network.
     pub theorem3: Vec<Theorem3Series>,
+    /// The linear parts A = Dh(x0) of the normalised maps in 16 near-identity factors:
+    /// (map, max ||A_i||, HM bound, ||A - I||).
+    pub linear_parts: Vec<(&'static str, f64, f64, f64)>,
     /// Networks where the theorem does not apply (eps upper bound >= 1), with that bound.
     pub theorem3_skipped: Vec<(String, f64)>,
 }
@@ -99,6 +102,24 @@ fn map_summary<F: SmoothMap<f64, D> + Copy, const D: usize>(
 pub fn measure() -> nearid::Result<SmoothSummary> {
     let tanh_net = Normalised::new(random_tanh_net(4), Vector::<f64, 4>::zeros())?;
     let flip = Normalised::new(Flip, Flip::base_point())?;
+    let (_, lt) = tanh_net.factor_linear_part::<16>()?;
+    let (_, lf) = flip.factor_linear_part::<16>()?;
+    let eye4 = nearid::Matrix::<f64, 4, 4>::identity();
+    let eye2 = nearid::Matrix::<f64, 2, 2>::identity();
+    let linear_parts = vec![
+        (
+            "tanh-net",
+            lt.max_norm,
+            lt.bound.unwrap_or(f64::NAN),
+            norm(&(tanh_net.linear_part() - eye4)),
+        ),
+        (
+            "flip",
+            lf.max_norm,
+            lf.bound.unwrap_or(f64::NAN),
+            norm(&(flip.linear_part() - eye2)),
+        ),
+    ];
     let maps = vec![
         map_summary(
             "disc",
@@ -170,6 +191,7 @@ pub fn measure() -> nearid::Result<SmoothSummary> {
         distill: vec![r4, r16, r64],
         theorem3: theorem3_series,
         theorem3_skipped: skipped,
+        linear_parts,
     })
 }
 
@@ -391,6 +413,20 @@ pub fn markdown(s: &SmoothSummary) -> String {
     let _ = writeln!(w);
     for m in &s.maps {
         let _ = writeln!(w, "![{0}](smooth-lipschitz-{0}.svg)", m.name);
+    }
+    let _ = writeln!(
+        w,
+        "\nThe linear part A = Dh(x0) of the normalised maps, factored by the core's HM factorisation (THEORY.md\n\
+         section 1) into 16 near-identity factors, so h(x) = (I + A_16)...(I + A_1) h_m o ... o h_1 (x - x0) + h(x0)\n\
+         (checked to 1e-9 in `smooth_decomposition`):\n"
+    );
+    let _ = writeln!(
+        w,
+        "| map | norm of A - I | max_i norm of A_i (L = 16) | HM bound |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|");
+    for (name, max_norm, bound, dist) in &s.linear_parts {
+        let _ = writeln!(w, "| {name} | {dist:.4} | {max_norm:.4} | {bound:.4} |");
     }
     let _ = writeln!(
         w,

@@ -154,3 +154,44 @@ fn a_map_with_negative_determinant_is_refused() {
     let err = Normalised::new(Reflect, Vector::<f64, 2>::new(0.1, 0.3)).err();
     assert_eq!(err, Some(Error::NonPositiveDeterminant));
 }
+
+/// The whole chain for a general h: h(x) = (I + A_L) ... (I + A_1) h_m o ... o h_1 (x - x0)
+/// + h(x0), with the linear part factored by the core's HM factorisation (THEORY.md section 1):
+/// every factor, linear or not, is near the identity, and the chain reproduces h.
+fn check_full_chain<F: SmoothMap<f64, 2> + Copy>(
+    name: &str,
+    h: F,
+    x0: Vector<f64, 2>,
+    radius: f64,
+) {
+    use nearid::Model;
+    let n = Normalised::new(h, x0).unwrap();
+    let (linear, report) = n.factor_linear_part::<16>().unwrap();
+    let bound = report.bound.expect("L = 16 >= 3 gamma");
+    println!(
+        "{name}: A = Dh(x0) in 16 factors: max ||A_i|| = {:.4} (HM bound {bound:.4}, p = {}, q = {}, largest angle {:.3})",
+        report.max_norm, report.p, report.q, report.max_angle
+    );
+    assert!(report.max_norm <= bound);
+    let dec = ScalingDecomposition::new(n, Scales::new(Schedule::Uniform, 64).unwrap());
+    let mut worst = 0.0f64;
+    for p in ball_sample::<2>(radius, 20, 5, 11) {
+        let x = p + x0;
+        let z = dec.compose(&n.normalise_input(&x)).unwrap();
+        let y = linear.forward(&z).unwrap() + n.base_value();
+        worst = worst.max((y - h.value(&x)).norm());
+    }
+    println!("{name}: max |linear(h_64 o ... o h_1 (x - x0)) + h(x0) - h(x)| = {worst:.2e}");
+    assert!(worst < 1e-9, "{name}: {worst}");
+}
+
+#[test]
+fn linear_part_factored_and_chain_reproduces_h() {
+    check_full_chain("flip", Flip, Flip::base_point(), 0.5);
+    check_full_chain(
+        "disc at (0.3, -0.2)",
+        TwoShears::DISC,
+        Vector::<f64, 2>::new(0.3, -0.2),
+        0.5,
+    );
+}

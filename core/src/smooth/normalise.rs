@@ -4,10 +4,13 @@
 //! The scaling decomposition needs Dh(0) = I: without it g_a -> Dh(0) as a -> 0, not g_0 = Id,
 //! and h_1 = g_{a_1} stays a distance ||Dh(0) - I|| from the identity however deep the
 //! decomposition. The linear part A is a product of near-identity linear factors when det A > 0
-//! (THEORY.md section 1); the translations go into the biases of the end blocks.
+//! (THEORY.md section 1, [`Normalised::factor_linear_part`]); the translations go into the
+//! biases of the end blocks.
 
 use super::{SmoothMap, determinant, inverse};
-use crate::{Error, Matrix, Real, Result, Vector};
+use crate::factor::{Decompose, FactorReport, factorize, factorize_into};
+use crate::{Error, LinearResNet, Matrix, Real, Result, Vector};
+use nalgebra::Const;
 
 /// h~(x) = A^-1 (h(x + x0) - y0), A = Dh(x0), y0 = h(x0): a [`SmoothMap`] with h~(0) = 0 and
 /// Dh~(0) = I, whose Jacobian is A^-1 Dh(x + x0).
@@ -70,9 +73,36 @@ impl<T: Real, F: SmoothMap<T, D>, const D: usize> Normalised<T, F, D> {
     }
 
     /// The linear part A = Dh(x0): (D, D), det A > 0. Factor it into near-identity linear
-    /// factors (THEORY.md section 1) to place it in a [`crate::LinearResNet`].
+    /// factors (THEORY.md section 1) with [`Normalised::factor_linear_part`].
     pub fn linear_part(&self) -> &Matrix<T, D, D> {
         &self.a
+    }
+
+    /// The linear part A = Dh(x0) written as (I + A_L) ... (I + A_1) into `out` = [A_1 .. A_L]
+    /// (L = `out.len()`), with max ||A_i|| within the HM bound (THEORY.md section 1, the core's
+    /// [`factorize_into`]): the near-identity linear factors that complete the decomposition
+    ///
+    /// ```text
+    /// h(x) = (I + A_L) ... (I + A_1) h_m o ... o h_1 (x - x0) + h(x0).
+    /// ```
+    ///
+    /// Errors: those of [`factorize_into`] (det A > 0 was checked by [`Normalised::new`]).
+    pub fn factor_linear_part_into(&self, out: &mut [Matrix<T, D, D>]) -> Result<FactorReport<T>>
+    where
+        Const<D>: Decompose<T, D>,
+    {
+        factorize_into(&self.a, out)
+    }
+
+    /// [`Normalised::factor_linear_part_into`] with the depth L as a const generic: a
+    /// [`LinearResNet`] whose product is A.
+    pub fn factor_linear_part<const L: usize>(
+        &self,
+    ) -> Result<(LinearResNet<T, D, L>, FactorReport<T>)>
+    where
+        Const<D>: Decompose<T, D>,
+    {
+        factorize(&self.a)
     }
 
     /// The base point x0: the input translation (x -> x - x0 before h~).
