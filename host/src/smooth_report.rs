@@ -60,6 +60,20 @@ pub struct SmoothSummary {
 }
 
 impl SmoothSummary {
+    /// True when every checked bound holds: exactness below 1e-9, every layer below alpha R M
+    /// (a_i - a_{i-1}) (estimates), the linear factors within the HM bound, theorem 3 >= 1.
+    pub fn all_hold(&self) -> bool {
+        let maps = self.maps.iter().all(|m| {
+            m.exactness < 1e-9
+                && m.uniform
+                    .iter()
+                    .chain(&m.geometric)
+                    .all(|r| r.worst_bound_ratio <= 1.0)
+        });
+        let linear = self.linear_parts.iter().all(|&(_, n, b, _)| n <= b);
+        maps && linear && self.worst_theorem3() >= 1.0
+    }
+
     /// The smallest theorem-3 ratio over all networks and layers.
     pub fn worst_theorem3(&self) -> f64 {
         self.theorem3
