@@ -155,8 +155,8 @@ fn a_map_with_negative_determinant_is_refused() {
     assert_eq!(err, Some(Error::NonPositiveDeterminant));
 }
 
-/// The whole chain for a general h: h(x) = (I + A_L) ... (I + A_1) h_m o ... o h_1 (x - x0)
-/// + h(x0), with the linear part factored by the core's HM factorisation (THEORY.md section 1):
+/// The whole chain for a general h, h(x) = (I + A_L) ... (I + A_1) h_m o ... o h_1 (x - x0) plus
+/// h(x0), with the linear part factored by the core's HM factorisation (THEORY.md section 1):
 /// every factor, linear or not, is near the identity, and the chain reproduces h.
 fn check_full_chain<F: SmoothMap<f64, 2> + Copy>(
     name: &str,
