@@ -21,6 +21,9 @@
 //! - **Fixed point** — [`fixed::Q16`] (Q16.16) and [`fixed::Q12`] (Q4.12, 16-bit) scalars that
 //!   saturate and count it, stochastic rounding of the SGD updates, near-identity factors with
 //!   per-factor power-of-two scales, and the ahead-of-time overflow guard, in [`fixed`].
+//! - **Smooth maps** — [`SmoothMap`] (value and Jacobian; tanh/softplus networks are ones), the
+//!   scaling decomposition h = h_m o ... o h_1 into near-identity maps with a damped Newton
+//!   inverse, normalisation, and distillation into residual blocks, in [`smooth`] (BEL).
 //! - **Errors** — every public function that can meet bad input returns [`Result`] with the
 //!   small `Copy` [`Error`]; a failed training step leaves the weights as they were.
 //! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
@@ -64,6 +67,7 @@ pub mod resnet;
 pub mod rng;
 pub mod scalar;
 pub mod sgd;
+pub mod smooth;
 
 pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
 pub use block::{BlockTape, ResidualBlock};
@@ -77,6 +81,7 @@ pub use resnet::ResNet;
 pub use rng::Rng;
 pub use scalar::{Real, Scalar};
 pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
+pub use smooth::{SmoothActivation, SmoothMap};
 
 /// A statically sized R x C matrix (column-major), nalgebra's `SMatrix`.
 pub type Matrix<T, const R: usize, const C: usize> = nalgebra::SMatrix<T, R, C>;

@@ -1,8 +1,8 @@
 //! The `nearid` command-line tool. Subcommands are an enum each; `verify` has one variant per
-//! report (`linear` now; another report is one more variant and one more match arm).
+//! report (`linear`, `smooth`).
 
 use crate::dispatch::{DispatchError, MAX_DIM, factorize_f32, factorize_f64};
-use crate::{linear_report, npy};
+use crate::{linear_report, npy, smooth_report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ pub enum Command {
 pub enum Verify {
     /// THEORY.md sections 1-2: factor norms against the HM bound, gradient bound, certificate.
     Linear(VerifyArgs),
+    /// THEORY.md sections 4-5: smooth maps as compositions of near-identity maps (both scale
+    /// schedules), distillation into residual blocks, Theorem 3 per layer.
+    Smooth(VerifyArgs),
 }
 
 /// Options of every `verify` report.
@@ -75,6 +78,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Verify {
             what: Verify::Linear(args),
         } => verify_linear(&args),
+        Command::Verify {
+            what: Verify::Smooth(args),
+        } => verify_smooth(&args),
     }
 }
 
@@ -163,6 +169,27 @@ fn verify_linear(args: &VerifyArgs) -> Result<(), String> {
     println!("{}", sweep.table());
     println!("wrote {}", args.out.join("linear-report.md").display());
     if sweep.all_hold() {
+        Ok(())
+    } else {
+        Err("a bound failed: see the report".into())
+    }
+}
+
+fn verify_smooth(args: &VerifyArgs) -> Result<(), String> {
+    let s = smooth_report::write_smooth_report(&args.out)?;
+    for m in &s.maps {
+        let last = |rows: &[crate::smooth_check::SweepRow]| rows.last().map_or(0.0, |r| r.constant);
+        println!(
+            "{:>9}: m max_i Lip (uniform, m = 1024) = {:.4}, (m/ln m) max_i Lip (geometric) = {:.4}, alpha R M = {:.4}",
+            m.name,
+            last(&m.uniform),
+            last(&m.geometric),
+            m.constants.product()
+        );
+    }
+    println!("worst theorem-3 ratio: {:.3}", s.worst_theorem3());
+    println!("wrote {}", args.out.join("smooth-report.md").display());
+    if s.all_hold() {
         Ok(())
     } else {
         Err("a bound failed: see the report".into())

@@ -5,6 +5,8 @@
 //! - [`sample`]: seeded random matrices for the sweeps.
 //! - [`npy`]: reading matrices from `.npy` / CSV, writing factor stacks as `.npy`.
 //! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
+//! - [`smooth_maps`], [`smooth_check`]: THEORY.md sections 4-5: the smooth test maps and the
+//!   measurements the `smooth_*` tests assert on; [`smooth_report`]: `nearid verify smooth`.
 //! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`).
 
 pub mod cli;
@@ -12,3 +14,6 @@ pub mod dispatch;
 pub mod linear_report;
 pub mod npy;
 pub mod sample;
+pub mod smooth_check;
+pub mod smooth_maps;
+pub mod smooth_report;

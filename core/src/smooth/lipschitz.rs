@@ -1,0 +1,33 @@
+//! Guaranteed upper bounds on ||f_i - Id||_L for residual blocks: the eps of THEORY.md section 5
+//! (the stationary-point bound is only sound with an upper estimate of eps) and the growth
+//! factor of section 6.
+
+use super::real;
+use super::{SmoothActivation, spectral_norm_upper};
+use crate::{Real, ResNet, ResidualBlock};
+
+impl<T: Real, const D: usize, const H: usize, S: SmoothActivation> ResidualBlock<T, D, H, S> {
+    /// An upper bound on the Lipschitz seminorm of the residual x -> W2 s(W1 x + b1) + b2 over
+    /// all of R^D: sup |s'| ||W2|| ||W1||, since its Jacobian W2 diag(s') W1 has at most that
+    /// norm everywhere. Each spectral norm is bounded above by [`spectral_norm_upper`], so the
+    /// result is never below the true seminorm (up to rounding).
+    ///
+    /// ```
+    /// use nearid::{ResidualBlock, Rng, SmoothMap, Tanh, Vector};
+    /// let b = ResidualBlock::<f64, 2, 4, Tanh>::random(&mut Rng::new(1), 0.3);
+    /// let j = b.residual_jacobian(&Vector::<f64, 2>::new(0.1, 0.2));
+    /// assert!(j.norm() / 2f64.sqrt() <= b.residual_lipschitz_upper()); // ||J||_2 >= ||J||_F / sqrt 2
+    /// ```
+    pub fn residual_lipschitz_upper(&self) -> T {
+        real::<T>(S::DERIVATIVE_SUP) * spectral_norm_upper(&self.w2) * spectral_norm_upper(&self.w1)
+    }
+}
+
+impl<T: Real, const D: usize, const H: usize, const M: usize, S: SmoothActivation>
+    ResNet<T, D, H, M, S>
+{
+    /// [`ResidualBlock::residual_lipschitz_upper`] of every block, `blocks[0]` first.
+    pub fn residual_lipschitz_uppers(&self) -> [T; M] {
+        core::array::from_fn(|i| self.blocks[i].residual_lipschitz_upper())
+    }
+}

@@ -1,0 +1,219 @@
+//! Small dense linear algebra the smooth-map code needs in any dimension D: determinant, linear
+//! solves and the inverse by Gaussian elimination with partial pivoting, and a guaranteed upper
+//! bound on a spectral norm. Written out (rather than nalgebra's `lu`) so they work for every
+//! const D without dimension-arithmetic bounds, and never panic.
+
+use super::real;
+use crate::{Error, Matrix, Real, Result, Scalar, Vector};
+
+/// P A = L U of a D x D matrix, by Gaussian elimination with partial pivoting.
+#[derive(Clone, Copy, Debug)]
+struct Lu<T: Real, const D: usize> {
+    /// L below the diagonal (unit diagonal implied), U on and above it: (D, D).
+    lu: Matrix<T, D, D>,
+    /// Row k of P A is row `perm[k]` of A.
+    perm: [usize; D],
+    /// det P = +-1.
+    sign: T,
+}
+
+fn lu<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<Lu<T, D>> {
+    if !a.iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    let mut lu = *a;
+    let mut perm: [usize; D] = core::array::from_fn(|i| i);
+    let mut sign = T::one();
+    for k in 0..D {
+        // Pivot: the largest |entry| in column k at or below the diagonal.
+        let mut p = k;
+        for r in k + 1..D {
+            if Scalar::abs(lu[(r, k)]) > Scalar::abs(lu[(p, k)]) {
+                p = r;
+            }
+        }
+        if p != k {
+            lu.swap_rows(p, k);
+            perm.swap(p, k);
+            sign = -sign;
+        }
+        let pivot = lu[(k, k)];
+        if pivot == T::zero() {
+            continue; // singular: det = 0; solves report it
+        }
+        for r in k + 1..D {
+            let l = lu[(r, k)] / pivot;
+            lu[(r, k)] = l;
+            for c in k + 1..D {
+                let u = lu[(k, c)];
+                lu[(r, c)] -= l * u;
+            }
+        }
+    }
+    Ok(Lu { lu, perm, sign })
+}
+
+impl<T: Real, const D: usize> Lu<T, D> {
+    fn determinant(&self) -> T {
+        (0..D).fold(self.sign, |d, k| d * self.lu[(k, k)])
+    }
+
+    /// Solves A x = b, or [`Error::Singular`] when a pivot is zero (or smaller than
+    /// eps * the largest pivot, where the answer would be noise).
+    fn solve(&self, b: &Vector<T, D>) -> Result<Vector<T, D>> {
+        let largest = (0..D).fold(T::zero(), |m, k| {
+            Scalar::max(m, Scalar::abs(self.lu[(k, k)]))
+        });
+        let floor = largest * T::default_epsilon();
+        if (0..D).any(|k| Scalar::abs(self.lu[(k, k)]) <= floor) {
+            return Err(Error::Singular);
+        }
+        // Forward: L y = P b.
+        let mut y: Vector<T, D> = Vector::from_fn(|k, _| b[self.perm[k]]);
+        for r in 0..D {
+            for c in 0..r {
+                let v = self.lu[(r, c)] * y[c];
+                y[r] -= v;
+            }
+        }
+        // Back: U x = y.
+        for r in (0..D).rev() {
+            for c in r + 1..D {
+                let v = self.lu[(r, c)] * y[c];
+                y[r] -= v;
+            }
+            y[r] /= self.lu[(r, r)];
+        }
+        if y.iter().all(|v| v.is_finite()) {
+            Ok(y)
+        } else {
+            Err(Error::NonFinite)
+        }
+    }
+}
+
+/// det A of a D x D matrix, or [`Error::NonFinite`] for a non-finite entry.
+///
+/// ```
+/// use nearid::{Matrix, smooth::determinant};
+/// let a = Matrix::<f64, 2, 2>::new(-2.0, 0.0, 0.0, -0.5);
+/// assert_eq!(determinant(&a), Ok(1.0));
+/// ```
+pub fn determinant<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<T> {
+    Ok(lu(a)?.determinant())
+}
+
+/// x with A x = b: [`Error::Singular`] when A is numerically singular, [`Error::NonFinite`] for
+/// non-finite input.
+pub fn solve<T: Real, const D: usize>(
+    a: &Matrix<T, D, D>,
+    b: &Vector<T, D>,
+) -> Result<Vector<T, D>> {
+    lu(a)?.solve(b)
+}
+
+/// A^-1 (column j solves A x = e_j), with the errors of [`solve`].
+pub fn inverse<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<Matrix<T, D, D>> {
+    let f = lu(a)?;
+    let mut inv = Matrix::<T, D, D>::zeros();
+    for j in 0..D {
+        let e = Vector::<T, D>::from_fn(|i, _| if i == j { T::one() } else { T::zero() });
+        inv.set_column(j, &f.solve(&e)?);
+    }
+    Ok(inv)
+}
+
+/// Squarings in [`spectral_norm_upper`]: the bound is at most n^(1 / 2^(k+1)) times the norm, a
+/// factor below 1.006 for n <= 64.
+const SQUARINGS: u32 = 10;
+
+/// An upper bound on the spectral norm ||W|| of an R x C matrix, never below it (up to rounding),
+/// at most n^(1/2048) times it (n = min(R, C)): ||W||^2 = lambda_max(G) for the Gram matrix
+/// G = W^T W or W W^T (the smaller), and lambda_max(G) <= ||G^(2^k)||_F^(1 / 2^k) for every k,
+/// with equality as k grows. G is renormalised at each squaring so nothing overflows.
+///
+/// Power iteration would give a lower estimate; the checks of THEORY.md section 5 need an upper
+/// one.
+///
+/// ```
+/// use nearid::{Matrix, smooth::spectral_norm_upper};
+/// let w = Matrix::<f64, 2, 3>::new(3.0, 0.0, 0.0, 0.0, 1.0, 0.0);
+/// let s = spectral_norm_upper(&w);
+/// assert!(s >= 3.0 && s < 3.0 * 1.001);
+/// ```
+pub fn spectral_norm_upper<T: Real, const R: usize, const C: usize>(w: &Matrix<T, R, C>) -> T {
+    if R <= C {
+        gram_bound(&(w * w.transpose()))
+    } else {
+        gram_bound(&(w.transpose() * w))
+    }
+}
+
+/// sqrt(lambda_max(G)) bound for a symmetric positive semi-definite G: (n, n).
+fn gram_bound<T: Real, const N: usize>(g: &Matrix<T, N, N>) -> T {
+    let mut g = *g;
+    // log of the scale divided out so far, in units of the current power: lambda_max(G_0) <=
+    // exp(log_scale) * ||G_k||_F^(1/2^k).
+    let mut log_scale = T::zero();
+    let mut power = T::one();
+    for _ in 0..SQUARINGS {
+        let f = g.norm();
+        if f == T::zero() || !f.is_finite() {
+            return if f == T::zero() {
+                T::zero()
+            } else {
+                T::max_value().unwrap_or(f)
+            };
+        }
+        g /= f;
+        log_scale += f.ln() / power;
+        g = g * g;
+        power *= real::<T>(2.0);
+    }
+    let f = g.norm();
+    let log_lambda = log_scale + f.ln() / power;
+    // sqrt, and one part in 10^12 for the rounding of the 2^k-th root.
+    Scalar::exp(log_lambda / real::<T>(2.0)) * real::<T>(1.0 + 1e-12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solve_and_inverse_reconstruct() {
+        let a = Matrix::<f64, 3, 3>::new(0.0, 2.0, 1.0, 1.0, -1.0, 0.5, 3.0, 0.0, 1.0);
+        let inv = inverse(&a).unwrap();
+        assert!((a * inv - Matrix::<f64, 3, 3>::identity()).norm() < 1e-14);
+        let det = determinant(&a).unwrap();
+        assert!((det - a.determinant()).abs() < 1e-14);
+    }
+
+    #[test]
+    fn singular_and_non_finite_are_errors() {
+        let a = Matrix::<f64, 2, 2>::new(1.0, 2.0, 2.0, 4.0);
+        assert_eq!(
+            solve(&a, &Vector::<f64, 2>::new(1.0, 0.0)),
+            Err(Error::Singular)
+        );
+        let b = Matrix::<f64, 2, 2>::new(f64::NAN, 0.0, 0.0, 1.0);
+        assert_eq!(determinant(&b), Err(Error::NonFinite));
+    }
+
+    #[test]
+    fn spectral_bound_is_above_and_close() {
+        let mut rng = crate::Rng::new(5);
+        for _ in 0..50 {
+            let w = Matrix::<f64, 3, 5>::from_fn(|_, _| rng.normal());
+            let exact = w.singular_values().max();
+            let bound = spectral_norm_upper(&w);
+            assert!(
+                bound >= exact && bound <= exact * 1.001,
+                "{bound} vs {exact}"
+            );
+            let wt = w.transpose();
+            assert!(spectral_norm_upper(&wt) >= exact);
+        }
+        assert_eq!(spectral_norm_upper(&Matrix::<f64, 2, 2>::zeros()), 0.0);
+    }
+}
