@@ -5,6 +5,7 @@
 //! - `cargo xtask test`: everything CI runs.
 //! - `cargo xtask size`: flash and RAM of the firmware on every board.
 
+mod bench;
 mod cmd;
 mod firmware;
 mod qemu;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Some("run") => run::main(&args[1..]),
         Some("test") => test::main(&args[1..]),
         Some("size") => size::main(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,541 @@
+//! `cargo xtask bench`: nearid against PyTorch and the Rust ML crates, side by side in one run,
+//! written to docs/BENCHMARKS.md.
+//!
+//! For the default x86-64 target and for `-C target-cpu=native` (each in its own target
+//! directory), it runs:
+//! - the peak-rate microbenchmark (`benches/benches/peak.rs`),
+//! - nearid's criterion benches (`benches/benches/train.rs`, f32),
+//! - the Rust peers (candle, dfdx) in `benches/peers/`, a package of its own that only this task
+//!   builds, with RAYON_NUM_THREADS=1,
+//!
+//! then PyTorch once (`benches/peers/torch_step.py`, one thread) when `import torch` works. Every
+//! system trains the same network from the same weights on the same batch (the Rust peers and
+//! PyTorch check their first losses against nearid's before timing). Criterion results are read
+//! from `<target dir>/criterion/**/new/{benchmark,estimates}.json` (median), only those written by
+//! this run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use crate::cmd::{cargo, output, root, run};
+
+const USAGE: &str = "usage: cargo xtask bench [--quick]
+  --quick   1 s of measurement per benchmark instead of 3 (for trying the pipeline)";
+
+/// The shapes (D, H, M, B) of the performance issue.
+const SHAPES: [(usize, usize, usize, usize); 3] =
+    [(8, 16, 8, 1), (16, 32, 32, 1), (64, 128, 16, 32)];
+/// The Rust peers, as named in the criterion ids of `benches/peers/benches/peers.rs`.
+const RUST_PEERS: [&str; 2] = ["candle", "dfdx"];
+const TORCH_INSTALL: &str = "pip install torch";
+
+/// One build configuration: a name, its RUSTFLAGS, and the target directories of the main
+/// workspace and of the peers package.
+struct Build {
+    name: &'static str,
+    rustflags: &'static str,
+    target: &'static str,
+    peers_target: &'static str,
+}
+
+const BUILDS: [Build; 2] = [
+    Build {
+        name: "default target (x86-64)",
+        rustflags: "",
+        target: "target",
+        peers_target: "target/peers",
+    },
+    Build {
+        name: "-C target-cpu=native",
+        rustflags: "-C target-cpu=native",
+        target: "target/native",
+        peers_target: "target/peers-native",
+    },
+];
+
+/// Seconds per call, keyed by (group, shape, system), e.g. ("train", "16x32x32x1", "nearid").
+type Times = BTreeMap<(String, String, String), f64>;
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mut seconds = 3;
+    for a in args {
+        match a.as_str() {
+            "--quick" => seconds = 1,
+            _ => return Err(format!("unknown argument `{a}`\n{USAGE}")),
+        }
+    }
+    let load_before = load_average();
+    let machine = Machine::read();
+    let problems = root().join("target/bench-problems");
+    let peers_manifest = root().join("benches/peers/Cargo.toml");
+    let criterion_args = [
+        "--warm-up-time".to_string(),
+        "1".to_string(),
+        "--measurement-time".to_string(),
+        seconds.to_string(),
+        "--noplot".to_string(),
+    ];
+
+    // The problem files PyTorch starts from (the weights and batch of the Rust benches).
+    run(cargo()
+        .env("CARGO_TARGET_DIR", root().join(BUILDS[0].peers_target))
+        .env_remove("RUSTFLAGS")
+        .args(["run", "--release", "--manifest-path"])
+        .arg(&peers_manifest)
+        .args(["--bin", "dump-problems", "--"])
+        .arg(&problems))?;
+
+    let mut results = Vec::new();
+    for build in &BUILDS {
+        let started = SystemTime::now();
+        let flags = |c: &mut Command| {
+            if build.rustflags.is_empty() {
+                c.env_remove("RUSTFLAGS");
+            } else {
+                c.env("RUSTFLAGS", build.rustflags);
+            }
+        };
+        let target = root().join(build.target);
+        let peers_target = root().join(build.peers_target);
+        for (bench, filter) in [("peak", "peak"), ("train", "f32(/fused)?$")] {
+            let mut c = cargo();
+            flags(&mut c);
+            run(c
+                .env("CARGO_TARGET_DIR", &target)
+                .args(["bench", "-p", "nearid-benches", "--bench", bench, "--"])
+                .args(&criterion_args)
+                .arg(filter))?;
+        }
+        let mut c = cargo();
+        flags(&mut c);
+        run(c
+            .env("CARGO_TARGET_DIR", &peers_target)
+            .env("RAYON_NUM_THREADS", "1")
+            .args(["bench", "--manifest-path"])
+            .arg(&peers_manifest)
+            .args(["--bench", "peers", "--"])
+            .args(&criterion_args))?;
+        let mut times = Times::new();
+        let mut peak = None;
+        for dir in [&target, &peers_target] {
+            for (id, ns) in criterion_results(&dir.join("criterion"), started)? {
+                let parts: Vec<&str> = id.split('/').collect();
+                match parts.as_slice() {
+                    ["peak", "mul_add"] => peak = Some(ns * 1e-9),
+                    [group, shape, "f32"] | [group, shape, "f32", "fused"] => {
+                        times.insert(
+                            (group.to_string(), shape.to_string(), "nearid".into()),
+                            ns * 1e-9,
+                        );
+                    }
+                    [group, shape, peer] if RUST_PEERS.contains(peer) => {
+                        times.insert(
+                            (group.to_string(), shape.to_string(), peer.to_string()),
+                            ns * 1e-9,
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        results.push((build, times, peak));
+    }
+
+    let torch = pytorch(&problems, seconds)?;
+    let load_after = load_average();
+    let report = render(&machine, &results, &torch, &load_before, &load_after);
+    let path = root().join("docs/BENCHMARKS.md");
+    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\n{report}\nwrote {}", path.display());
+    Ok(())
+}
+
+/// What /proc/cpuinfo says about the CPU, and the peak f32 rate that follows from it.
+struct Machine {
+    model: String,
+    mhz: f64,
+    cores: usize,
+    /// f32 lanes of the widest vector unit: 16 (AVX-512), 8 (AVX2), 4 (SSE).
+    lanes: usize,
+    fma: bool,
+}
+
+impl Machine {
+    fn read() -> Self {
+        let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let flags = field("flags");
+        let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        let lanes = if has("avx512f") {
+            16
+        } else if has("avx2") || has("avx") {
+            8
+        } else {
+            4
+        };
+        Self {
+            model: field("model name"),
+            mhz: field("cpu MHz").parse().unwrap_or(0.0),
+            cores: info.lines().filter(|l| l.starts_with("processor")).count(),
+            lanes,
+            fma: has("fma"),
+        }
+    }
+
+    /// lanes x 2 pipes x 2 flops (an FMA) per cycle x clock: the nominal peak of one core, taking
+    /// two FMA (or, without FMA, one multiply and one add) pipes as on current x86 cores.
+    fn nominal_peak(&self) -> f64 {
+        let per_cycle = if self.fma {
+            self.lanes * 2 * 2
+        } else {
+            self.lanes * 2
+        };
+        per_cycle as f64 * self.mhz * 1e6
+    }
+}
+
+/// Flops of one step (counting a multiply-add as 2): the forward pass is 2 per weight per sample,
+/// the backward pass 4 (input gradient and weight gradient), the update 2 per weight; the
+/// forward alone is 2 per weight per sample. Biases are counted like weights.
+fn flops(group: &str, (d, h, m, b): (usize, usize, usize, usize)) -> f64 {
+    let params = (m * (2 * d * h + d + h)) as f64;
+    match group {
+        "forward" => 2.0 * b as f64 * params,
+        _ => 6.0 * b as f64 * params + 2.0 * params,
+    }
+}
+
+/// PyTorch's figures, or why there are none.
+enum Torch {
+    Missing(String),
+    Ran {
+        version: String,
+        times: Times,
+        checks: Vec<String>,
+    },
+}
+
+fn pytorch(problems: &Path, seconds: u32) -> Result<Torch, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python).args(["-c", "import torch"]).output();
+    match probe {
+        Err(e) => {
+            return Ok(Torch::Missing(format!(
+                "`{python}` could not be started ({e})"
+            )));
+        }
+        Ok(o) if !o.status.success() => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            let last = why.lines().last().unwrap_or("").trim().to_string();
+            return Ok(Torch::Missing(format!(
+                "`import torch` failed in `{python}`: {last}"
+            )));
+        }
+        Ok(_) => {}
+    }
+    let script = root().join("benches/peers/torch_step.py");
+    let out = output(
+        Command::new(&python)
+            .arg(&script)
+            .arg("--problems")
+            .arg(problems)
+            .args(["--seconds", &seconds.to_string()])
+            .env("OMP_NUM_THREADS", "1"),
+    )?;
+    print!("{out}");
+    let (mut version, mut times, mut checks) = (String::new(), Times::new(), Vec::new());
+    for line in out.lines() {
+        if let Some(v) = json_string(line, "version") {
+            version = v;
+        } else if let Some(shape) = json_string(line, "check") {
+            let worst = json_number(line, "max_relative_difference").unwrap_or(f64::NAN);
+            checks.push(format!("{shape}: {worst:.1e}"));
+        } else if let (Some(group), Some(shape), Some(s)) = (
+            json_string(line, "group"),
+            json_string(line, "shape"),
+            json_number(line, "median_s"),
+        ) {
+            times.insert((group, shape, "pytorch".into()), s);
+        }
+    }
+    Ok(Torch::Ran {
+        version,
+        times,
+        checks,
+    })
+}
+
+/// (full id, median ns) of every criterion benchmark under `dir` written at or after `since`.
+fn criterion_results(dir: &Path, since: SystemTime) -> Result<Vec<(String, f64)>, String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    if let Some(r) = read_estimate(&p, since)? {
+                        found.push(r);
+                    }
+                } else {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn read_estimate(new: &Path, since: SystemTime) -> Result<Option<(String, f64)>, String> {
+    let estimates: PathBuf = new.join("estimates.json");
+    let fresh = std::fs::metadata(&estimates)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= since);
+    if !fresh {
+        return Ok(None);
+    }
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let benchmark = read(&new.join("benchmark.json"))?;
+    let estimates_text = read(&estimates)?;
+    let id = json_string(&benchmark, "full_id")
+        .ok_or_else(|| format!("{}: no full_id", new.display()))?;
+    // {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":N,...},...}
+    let median = estimates_text
+        .find("\"median\"")
+        .and_then(|at| json_number(&estimates_text[at..], "point_estimate"))
+        .ok_or_else(|| format!("{}: no median point_estimate", estimates.display()))?;
+    Ok(Some((id, median)))
+}
+
+/// The string value of the first `"key": "..."` in `text` (no escapes in the values we read).
+fn json_string(text: &str, key: &str) -> Option<String> {
+    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The numeric value of the first `"key": N` in `text`.
+fn json_number(text: &str, key: &str) -> Option<f64> {
+    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A duration in the unit that suits it.
+fn duration(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{:.0} ns", s * 1e9)
+    } else if s < 1e-3 {
+        format!("{:.2} us", s * 1e6)
+    } else {
+        format!("{:.2} ms", s * 1e3)
+    }
+}
+
+fn shape_name((d, h, m, b): (usize, usize, usize, usize)) -> String {
+    format!("{d}x{h}x{m}x{b}")
+}
+
+fn render(
+    machine: &Machine,
+    results: &[(&Build, Times, Option<f64>)],
+    torch: &Torch,
+    load_before: &str,
+    load_after: &str,
+) -> String {
+    let mut r = String::new();
+    let nominal = machine.nominal_peak();
+    let measured_peak = results
+        .iter()
+        .filter_map(|(_, _, p)| p.map(|s| (2 * 64 * 4096) as f64 / s))
+        .fold(0.0f64, f64::max);
+    let peak = if measured_peak > 0.0 {
+        measured_peak
+    } else {
+        nominal
+    };
+    let _ = writeln!(r, "# Benchmarks\n");
+    let _ = writeln!(
+        r,
+        "Written by `cargo xtask bench` (do not edit by hand). One training step of the residual \
+         MLP x + W2 relu(W1 x + b1) + b2 (M blocks, width D, hidden H) on a batch of B, quadratic \
+         loss (batch mean of 1/2 ||y^ - y||^2), plain SGD, f32, one thread, in every system, from \
+         the same weights and batch (`benches/peers/src/lib.rs`; the peers' first three losses are \
+         checked against nearid's before timing). Forward = the batch's outputs alone. Times are \
+         criterion medians (PyTorch: median of 15 timed samples)."
+    );
+    let _ = writeln!(r, "\n## Machine\n");
+    let _ = writeln!(
+        r,
+        "- CPU: {} ({} logical cores visible), {:.0} MHz (/proc/cpuinfo), {}-lane f32 vectors{}",
+        machine.model,
+        machine.cores,
+        machine.mhz,
+        machine.lanes,
+        if machine.fma { ", FMA" } else { "" }
+    );
+    let _ = writeln!(
+        r,
+        "- Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after}. The \
+         machine is shared: figures taken under load are noisy, for every system alike."
+    );
+    let _ = writeln!(
+        r,
+        "- Peak f32 rate of one core: nominal {:.1} GFLOP/s ({} lanes x 2 FMA pipes x 2 flops x clock); \
+         measured {:.1} GFLOP/s (`benches/benches/peak.rs`: 64 independent multiply-add chains, \
+         best of the two builds). Fractions of peak below use {}.",
+        nominal * 1e-9,
+        machine.lanes,
+        measured_peak * 1e-9,
+        if measured_peak > 0.0 {
+            "the measured peak"
+        } else {
+            "the nominal peak"
+        }
+    );
+    let _ = writeln!(
+        r,
+        "- Flops per step: 6 B P + 2 P for a training step (forward 2, backward 4 per parameter \
+         per sample, update 2 per parameter), 2 B P for the forward pass, P = M (2 D H + D + H)."
+    );
+    match torch {
+        Torch::Missing(why) => {
+            let _ = writeln!(r, "- PyTorch: not installed ({TORCH_INSTALL}): {why}");
+        }
+        Torch::Ran {
+            version, checks, ..
+        } => {
+            let _ = writeln!(
+                r,
+                "- PyTorch {version}, `torch.set_num_threads(1)`, run once (its figures appear in \
+                 both tables); loss check against nearid (max relative difference): {}",
+                checks.join(", ")
+            );
+        }
+    }
+    let torch_times = match torch {
+        Torch::Ran { times, .. } => Some(times),
+        Torch::Missing(_) => None,
+    };
+    for (build, times, peak_s) in results {
+        let _ = writeln!(r, "\n## {}\n", build.name);
+        if let Some(s) = peak_s {
+            let _ = writeln!(
+                r,
+                "Peak microbenchmark in this build: {:.1} GFLOP/s.\n",
+                (2 * 64 * 4096) as f64 / s * 1e-9
+            );
+        }
+        let mut systems: Vec<&str> = vec!["nearid"];
+        systems.extend(RUST_PEERS);
+        if torch_times.is_some() {
+            systems.push("pytorch");
+        }
+        let _ = write!(r, "| step | D x H x M x B |");
+        for s in &systems {
+            let _ = write!(r, " {s} |");
+        }
+        let _ = writeln!(r, " nearid GFLOP/s | nearid % of peak |");
+        let _ = writeln!(r, "|---|---|{}---|---|", "---|".repeat(systems.len()));
+        for group in ["train", "forward"] {
+            for shape in SHAPES {
+                let name = shape_name(shape);
+                let get = |system: &str| {
+                    let key = (group.to_string(), name.clone(), system.to_string());
+                    if system == "pytorch" {
+                        torch_times.and_then(|t| t.get(&key).copied())
+                    } else {
+                        times.get(&key).copied()
+                    }
+                };
+                let ours = get("nearid");
+                let _ = write!(r, "| {group} | {name} |");
+                for s in &systems {
+                    let cell = match (get(s), ours) {
+                        (Some(t), Some(n)) if *s != "nearid" => {
+                            format!("{} ({:.1}x)", duration(t), t / n)
+                        }
+                        (Some(t), _) => duration(t),
+                        (None, _) => "not measured".into(),
+                    };
+                    let _ = write!(r, " {cell} |");
+                }
+                match ours {
+                    Some(t) => {
+                        let rate = flops(group, shape) / t;
+                        let _ = writeln!(r, " {:.2} | {:.1}% |", rate * 1e-9, 100.0 * rate / peak);
+                    }
+                    None => {
+                        let _ = writeln!(r, " | |");
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            r,
+            "\n(x) = the peer's time / nearid's: above 1, nearid is faster."
+        );
+        let _ = writeln!(r, "\nTargets of the performance issue (training step):\n");
+        let ratio = |shape, system: &str| {
+            let key = |s: &str| ("train".to_string(), shape_name(shape), s.to_string());
+            let ours = times.get(&key("nearid"))?;
+            let theirs = if system == "pytorch" {
+                torch_times?.get(&key(system))
+            } else {
+                times.get(&key(system))
+            }?;
+            Some(theirs / ours)
+        };
+        let verdict = |r: Option<f64>, goal: f64| match r {
+            Some(r) if r >= goal => format!("{r:.1}x: met"),
+            Some(r) => format!("{r:.1}x: missed"),
+            None => "not measured".into(),
+        };
+        let _ = writeln!(
+            r,
+            "- 16x32x32x1, PyTorch / nearid >= 500x: {}",
+            verdict(ratio((16, 32, 32, 1), "pytorch"), 500.0)
+        );
+        let _ = writeln!(
+            r,
+            "- 64x128x16x32, PyTorch / nearid >= 3x: {}",
+            verdict(ratio((64, 128, 16, 32), "pytorch"), 3.0)
+        );
+        for peer in RUST_PEERS {
+            let all: Vec<String> = SHAPES
+                .iter()
+                .map(|&s| format!("{} {}", shape_name(s), verdict(ratio(s, peer), 1.0)))
+                .collect();
+            let _ = writeln!(r, "- ahead of {peer} (>= 1x): {}", all.join("; "));
+        }
+    }
+    let _ = writeln!(
+        r,
+        "\nReproduce: `cargo xtask bench` (needs `{TORCH_INSTALL}` for the PyTorch column; the \
+         Linux x86-64 wheel on PyPI pulls in the CUDA runtime wheels, about 3 GB, even though only \
+         the CPU is used)."
+    );
+    r
+}
