@@ -22,8 +22,10 @@ use std::time::SystemTime;
 
 use crate::cmd::{cargo, output, root, run};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick]
-  --quick   1 s of measurement per benchmark instead of 3 (for trying the pipeline)";
+const USAGE: &str = "usage: cargo xtask bench [--quick | --render-only]
+  --quick         1 s of measurement per benchmark instead of 3 (for trying the pipeline)
+  --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
+                  target/bench-problems/{pytorch.jsonl,load}) without running anything";
 
 /// The shapes (D, H, M, B) of the performance issue.
 const SHAPES: [(usize, usize, usize, usize); 3] =
@@ -60,16 +62,20 @@ const BUILDS: [Build; 2] = [
 type Times = BTreeMap<(String, String, String), f64>;
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let mut seconds = 3;
+    let (mut seconds, mut render_only) = (3, false);
     for a in args {
         match a.as_str() {
             "--quick" => seconds = 1,
+            "--render-only" => render_only = true,
             _ => return Err(format!("unknown argument `{a}`\n{USAGE}")),
         }
     }
-    let load_before = load_average();
     let machine = Machine::read();
     let problems = root().join("target/bench-problems");
+    if render_only {
+        return render_only_report(&machine, &problems);
+    }
+    let load_before = load_average();
     let peers_manifest = root().join("benches/peers/Cargo.toml");
     let criterion_args = [
         "--warm-up-time".to_string(),
@@ -118,39 +124,83 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .arg(&peers_manifest)
             .args(["--bench", "peers", "--"])
             .args(&criterion_args))?;
-        let mut times = Times::new();
-        let mut peak = None;
-        for dir in [&target, &peers_target] {
-            for (id, ns) in criterion_results(&dir.join("criterion"), started)? {
-                let parts: Vec<&str> = id.split('/').collect();
-                match parts.as_slice() {
-                    ["peak", "mul_add"] => peak = Some(ns * 1e-9),
-                    [group, shape, "f32"] | [group, shape, "f32", "fused"] => {
-                        times.insert(
-                            (group.to_string(), shape.to_string(), "nearid".into()),
-                            ns * 1e-9,
-                        );
-                    }
-                    [group, shape, peer] if RUST_PEERS.contains(peer) => {
-                        times.insert(
-                            (group.to_string(), shape.to_string(), peer.to_string()),
-                            ns * 1e-9,
-                        );
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let (times, peak) = collect(build, started)?;
         results.push((build, times, peak));
     }
 
     let torch = pytorch(&problems, seconds)?;
     let load_after = load_average();
-    let report = render(&machine, &results, &torch, &load_before, &load_after);
+    let load = problems.join("load");
+    std::fs::write(&load, format!("{load_before}\n{load_after}\n"))
+        .map_err(|e| format!("{}: {e}", load.display()))?;
+    write_report(&render(
+        &machine,
+        &results,
+        &torch,
+        &load_before,
+        &load_after,
+    ))
+}
+
+fn write_report(report: &str) -> Result<(), String> {
     let path = root().join("docs/BENCHMARKS.md");
-    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, report).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("\n{report}\nwrote {}", path.display());
     Ok(())
+}
+
+/// The report from the results the last full run left on disk.
+fn render_only_report(machine: &Machine, problems: &Path) -> Result<(), String> {
+    let mut results = Vec::new();
+    for build in &BUILDS {
+        let (times, peak) = collect(build, SystemTime::UNIX_EPOCH)?;
+        results.push((build, times, peak));
+    }
+    let saved = problems.join("pytorch.jsonl");
+    let torch = match std::fs::read_to_string(&saved) {
+        Ok(out) => parse_torch(&out),
+        Err(e) => Torch::Missing(format!(
+            "no saved PyTorch results ({}: {e})",
+            saved.display()
+        )),
+    };
+    let load = std::fs::read_to_string(problems.join("load")).unwrap_or_default();
+    let mut lines = load.lines();
+    let before = lines.next().unwrap_or("unknown").to_string();
+    let after = lines.next().unwrap_or("unknown").to_string();
+    write_report(&render(machine, &results, &torch, &before, &after))
+}
+
+/// nearid's and the Rust peers' seconds per call in `build`, and the peak microbenchmark's
+/// seconds per call, from criterion results written at or after `since`.
+fn collect(build: &Build, since: SystemTime) -> Result<(Times, Option<f64>), String> {
+    let mut times = Times::new();
+    let mut peak = None;
+    for dir in [root().join(build.target), root().join(build.peers_target)] {
+        for (id, ns) in criterion_results(&dir.join("criterion"), since)? {
+            let parts: Vec<&str> = id.split('/').collect();
+            match parts.as_slice() {
+                ["peak", "mul_add"] => peak = Some(ns * 1e-9),
+                [group, shape, "f32"] | [group, shape, "f32", "fused"] => {
+                    times.insert(
+                        (group.to_string(), shape.to_string(), "nearid".into()),
+                        ns * 1e-9,
+                    );
+                }
+                [group, shape, peer] if RUST_PEERS.contains(peer) => {
+                    times.insert(
+                        (group.to_string(), shape.to_string(), peer.to_string()),
+                        ns * 1e-9,
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok((times, peak))
 }
 
 /// What /proc/cpuinfo says about the CPU, and the peak f32 rate that follows from it.
@@ -252,6 +302,12 @@ fn pytorch(problems: &Path, seconds: u32) -> Result<Torch, String> {
             .env("OMP_NUM_THREADS", "1"),
     )?;
     print!("{out}");
+    let saved = problems.join("pytorch.jsonl");
+    std::fs::write(&saved, &out).map_err(|e| format!("{}: {e}", saved.display()))?;
+    Ok(parse_torch(&out))
+}
+
+fn parse_torch(out: &str) -> Torch {
     let (mut version, mut times, mut checks) = (String::new(), Times::new(), Vec::new());
     for line in out.lines() {
         if let Some(v) = json_string(line, "version") {
@@ -267,11 +323,11 @@ fn pytorch(problems: &Path, seconds: u32) -> Result<Torch, String> {
             times.insert((group, shape, "pytorch".into()), s);
         }
     }
-    Ok(Torch::Ran {
+    Torch::Ran {
         version,
         times,
         checks,
-    })
+    }
 }
 
 /// (full id, median ns) of every criterion benchmark under `dir` written at or after `since`.
