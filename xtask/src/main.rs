@@ -4,6 +4,7 @@
 //!   and show the loss falling.
 //! - `cargo xtask test`: everything CI runs.
 //! - `cargo xtask size`: flash and RAM of the firmware on every board.
+//! - `cargo xtask bench`: side-by-side benchmarks, written to docs/BENCHMARKS.md.
 
 mod bench;
 mod cmd;
@@ -15,7 +16,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test | size>
+const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
   run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
@@ -24,7 +25,9 @@ const USAGE: &str = "usage: cargo xtask <run | test | size>
   test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
                        targets, benches built, every firmware board built, both QEMU boards run
   test --firmware      the firmware steps alone
-  size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board";
+  size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board
+  bench                side-by-side benchmarks (nearid, candle, dfdx, PyTorch if installed)
+                       for the default target and -C target-cpu=native -> docs/BENCHMARKS.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
