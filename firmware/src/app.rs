@@ -176,8 +176,8 @@ where
     for step in 1..=STEPS {
         ring.write(read(&mut sensor));
         let samples = ring.as_slice();
-        let mut xs = [Vector::<T, 3>::zeros(); B];
-        let mut ys = [Vector::<T, 3>::zeros(); B];
+        let mut xs = [Vector::<T, 3>::from_element(T::ZERO); B];
+        let mut ys = [Vector::<T, 3>::from_element(T::ZERO); B];
         for b in 0..B {
             let i = (draw.next_u32() as usize) % samples.len();
             (xs[b], ys[b]) = samples[i];

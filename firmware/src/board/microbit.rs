@@ -13,14 +13,9 @@ use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "microbit (Cortex-M0, 16 KiB RAM, QEMU)";
-/// The scalar the network computes in.
-pub type T = f32;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "f32 (soft float)";
+pub use super::m0::{M, SCALAR, T};
 /// Hidden width.
 pub const H: usize = 16;
-/// Blocks: the most that fit (see [`RAM_BUDGET_OK`]).
-pub const M: usize = 11;
 /// Mini-batch size.
 pub const B: usize = 4;
 /// Samples kept in the ring buffer the batches are drawn from.

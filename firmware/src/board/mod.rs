@@ -10,6 +10,8 @@ use embedded_hal::delay::DelayNs;
 #[cfg(feature = "qemu")]
 use embedded_hal::digital::{ErrorType, OutputPin};
 
+#[cfg(any(feature = "microbit", feature = "pico"))]
+mod m0;
 #[cfg(feature = "microbit")]
 mod microbit;
 #[cfg(feature = "microbit")]
