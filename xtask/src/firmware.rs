@@ -88,6 +88,16 @@ pub fn cargo() -> Command {
 /// Builds the release firmware for `board` and returns its ELF, copied to
 /// `firmware/target/elf/<board>` (boards that share a target triple share a cargo output path).
 pub fn build(board: Board) -> Result<PathBuf, String> {
+    build_with(board, &[])
+}
+
+/// [`build`] with extra firmware features (`soft-float`, `q16` on the Cortex-M0 boards).
+pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
+    let mut features = String::from(board.name);
+    for f in extra {
+        features.push(',');
+        features.push_str(f);
+    }
     run(cargo().args([
         "build",
         "--release",
@@ -95,7 +105,7 @@ pub fn build(board: Board) -> Result<PathBuf, String> {
         board.target,
         "--no-default-features",
         "--features",
-        board.name,
+        &features,
     ]))?;
     let built = dir()
         .join("target")

@@ -20,7 +20,8 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
   run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
-                       and log with probe-rs
+                       and log with probe-rs; --features soft-float (or q16) for
+                       the Cortex-M0 boards' other scalar formats (Q4.12 by default)
   run --host           the host demo: a ResNet learning y = A x from the identity
   test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
                        targets, benches built, every firmware board built, both QEMU boards run

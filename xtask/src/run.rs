@@ -4,6 +4,8 @@
 //!
 //! - `--board NAME`: another QEMU board (`microbit`: Cortex-M0, 16 KiB RAM), or a real board
 //!   (`nucleo-f411re`, `pico`): built, then flashed and logged by `probe-rs run` when installed.
+//! - `--features LIST`: extra firmware features, e.g. `--board microbit --features soft-float`
+//!   (or `q16`) to compare the scalar formats on the same chip.
 //! - `--host`: the host demo instead: a ResNet learning y = A x from the identity, in f32.
 
 use std::time::Duration;
@@ -17,6 +19,7 @@ pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut board = firmware::BOARDS[0];
+    let mut features: Vec<String> = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -25,13 +28,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let name = rest.next().ok_or("`--board` needs a board name")?;
                 board = firmware::board(name)?;
             }
+            "--features" => {
+                let list = rest.next().ok_or("`--features` needs a feature list")?;
+                features.extend(list.split(',').map(String::from));
+            }
             other => return Err(format!("`run` does not take `{other}` (see --help)")),
         }
     }
     ensure_targets(&[board.target])?;
     if board.qemu.is_none() {
         // A real board: build, then flash and stream the log with probe-rs if it is installed.
-        let elf = firmware::build(board)?;
+        let elf = firmware::build_with(board, &features)?;
         let probe_rs = format!("probe-rs run --chip {} {}", board.chip, elf.display());
         if std::process::Command::new("probe-rs")
             .arg("--version")
@@ -50,7 +57,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         );
     }
     qemu::ensure()?;
-    let elf = firmware::build(board)?;
+    let elf = firmware::build_with(board, &features)?;
     qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?.verdict(board)
 }
 
