@@ -1,9 +1,10 @@
-//! The scalar the Cortex-M0 boards (micro:bit, Pico) train in, chosen by Cargo feature so
+//! The scalar the micro:bit (Cortex-M0) trains in, chosen by Cargo feature so
 //! instruction counts compare on the same chip: Q4.12 (16-bit fixed point, the default),
 //! `q16` for Q16.16, `soft-float` for f32 in software (`soft-float` wins when both are set).
 //!
 //! The depth `M` is per format: the largest that fits the micro:bit's 16 KiB (asserted at
-//! compile time in `microbit.rs`); the Pico runs the same network so its cycles compare.
+//! compile time in `microbit.rs`). The Pico stays in soft f32 for now: its fat-LTO release build
+//! in Q4.12 fails to link (LLVM: "out of range pc-relative fixup value" on thumbv6m).
 
 #[cfg(feature = "soft-float")]
 mod format {

@@ -10,7 +10,7 @@ use embedded_hal::delay::DelayNs;
 #[cfg(feature = "qemu")]
 use embedded_hal::digital::{ErrorType, OutputPin};
 
-#[cfg(any(feature = "microbit", feature = "pico"))]
+#[cfg(feature = "microbit")]
 mod m0;
 #[cfg(feature = "microbit")]
 mod microbit;

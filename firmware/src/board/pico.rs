@@ -22,9 +22,14 @@ pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
 /// Board name as logged.
 pub const NAME: &str = "Raspberry Pi Pico (RP2040, Cortex-M0+, 125 MHz)";
-pub use super::m0::{M, SCALAR, T};
+/// The scalar the network computes in.
+pub type T = f32;
+/// Name of `T` as logged.
+pub const SCALAR: &str = "f32 (soft float)";
 /// Hidden width.
 pub const H: usize = 16;
+/// Blocks.
+pub const M: usize = 11;
 /// Mini-batch size.
 pub const B: usize = 4;
 /// Samples kept in the ring buffer the batches are drawn from.
