@@ -45,6 +45,25 @@ pub trait Model<T: Scalar, const D: usize>: Clone {
     /// and returns dL/dx.
     fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D>;
 
+    /// [`Model::forward_tape`] for every sample of a batch, returning the outputs. Networks of
+    /// several layers override it to run layer by layer, so each layer's weights are read once
+    /// per batch instead of once per sample.
+    fn forward_tape_batch<const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+        tapes: &mut [Self::Tape; B],
+    ) -> [Vector<T, D>; B] {
+        core::array::from_fn(|b| self.forward_tape(&xs[b], &mut tapes[b]))
+    }
+
+    /// [`Model::backward`] for every sample of a batch, given dL/dy of each (the tapes recorded
+    /// by [`Model::forward_tape_batch`]).
+    fn backward_batch<const B: usize>(&self, dys: &[Vector<T, D>; B], tapes: &mut [Self::Tape; B]) {
+        for (dy, tape) in dys.iter().zip(tapes) {
+            self.backward(dy, tape);
+        }
+    }
+
     /// Inference: the output for `x`, or [`Error::NonFinite`] when `x` or the output is not
     /// finite.
     fn forward(&self, x: &Vector<T, D>) -> Result<Vector<T, D>> {

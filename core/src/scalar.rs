@@ -86,12 +86,17 @@ pub trait Scalar:
 
     /// sum_i a_i b_i over the common length. Fixed point accumulates wide and rounds once.
     ///
-    /// The default keeps 8 partial sums (lanes i mod 8, added pairwise at the end): the
-    /// compiler can then vectorise the loop, which a single running sum forbids for floats.
+    /// On targets with f32 vector units ([`VECTOR_UNITS`]) the default keeps 8 partial sums
+    /// (lanes i mod 8, added pairwise at the end) so the compiler can vectorise the loop, which a
+    /// single running sum forbids for floats; on microcontrollers, where the lanes only cost
+    /// instructions, it sums in order.
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> Self {
         let n = a.len().min(b.len());
         let (a, b) = (&a[..n], &b[..n]);
+        if !VECTOR_UNITS {
+            return a.iter().zip(b).fold(Self::ZERO, |s, (&x, &y)| s + x * y);
+        }
         let mut lanes = [Self::ZERO; 8];
         let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
         let (a_rest, b_rest) = (a8.remainder(), b8.remainder());
@@ -114,6 +119,51 @@ pub trait Scalar:
         Self::dot(a, b) * Self::dot(c, d)
     }
 
+    /// One column of the fused SGD update W <- W - eta sum_b u_b v_b^T: w_j <- w_j - eta
+    /// sum_b vs[b] us[b][j] for every row j of `column` (vs[b] = v_b[k] for column k, 1 for a
+    /// bias). Every `us[b]` must be at least as long as `column`; extra entries are ignored.
+    ///
+    /// Floats fold eta into each sample's column factor, a_b = eta v_b, and sum the scaled
+    /// columns 8 rows at a time before subtracting, so each weight is loaded and stored once and
+    /// the inner loop is one multiply-add per weight and sample. Fixed point sums the gradient entry first and
+    /// rounds eta g once as the dither says ([`Scalar::sub_mul_rounded`]).
+    #[inline]
+    fn sgd_column<const B: usize>(
+        column: &mut [Self],
+        us: &[&[Self]; B],
+        vs: &[Self; B],
+        eta: Self,
+        dither: &mut Dither,
+    ) {
+        let _ = dither;
+        if us.iter().any(|u| u.len() < column.len()) {
+            return;
+        }
+        let a: [Self; B] = core::array::from_fn(|b| eta * vs[b]);
+        let done = column.len() / 8 * 8;
+        let mut rows = column.chunks_exact_mut(8);
+        // The step sum_b a_b u_b is summed apart from w (whose rounding is coarser) and
+        // subtracted once.
+        for (c, ws) in (&mut rows).enumerate() {
+            let mut step = [Self::ZERO; 8];
+            for (u, &a) in us.iter().zip(&a) {
+                for (s, &u) in step.iter_mut().zip(&u[8 * c..8 * c + 8]) {
+                    *s += a * u;
+                }
+            }
+            for (w, s) in ws.iter_mut().zip(step) {
+                *w -= s;
+            }
+        }
+        for (j, w) in rows.into_remainder().iter_mut().enumerate() {
+            let step = us
+                .iter()
+                .zip(&a)
+                .fold(Self::ZERO, |s, (u, &a)| s + a * u[done + j]);
+            *w -= step;
+        }
+    }
+
     /// y += alpha x over the common length.
     #[inline]
     fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
@@ -122,6 +172,16 @@ pub trait Scalar:
         }
     }
 }
+
+/// True on targets whose f32 arithmetic runs on vector units (x86, 64-bit Arm, wasm with
+/// simd128): kernels then keep independent lanes for the compiler to vectorise. Microcontrollers
+/// compute one value per instruction, where extra lanes are only extra instructions.
+pub const VECTOR_UNITS: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_feature = "simd128"
+));
 
 /// A float type the decompositions run in (nalgebra's `RealField`: f32 and f64).
 pub trait Real: Scalar + nalgebra::RealField + Copy {}

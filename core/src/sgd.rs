@@ -5,8 +5,10 @@
 //!   parameters and the tapes only, no gradient buffer.
 //! - [`BufferedSgd`]: SGD with a gradient buffer and momentum (heavy ball).
 //!
-//! Both compute each update with the same expression in the same order, so with momentum 0 they
-//! produce bit-identical weights. Both take the step only when everything it depends on is
+//! Plain SGD in [`FusedSgd`] folds eta into each column's factor and makes one pass over each
+//! weight matrix, W <- W - sum_b (eta v_b) u_b^T column by column ([`Scalar::sgd_column`]): it
+//! agrees with [`BufferedSgd`] at momentum 0 to rounding. With weight decay or clipping both
+//! compute each update with the same expression in the same order and agree to the bit. Both take the step only when everything it depends on is
 //! finite: a NaN or infinite input, target, output, loss or gradient returns
 //! [`Error::NonFinite`] before any weight (or momentum) is written.
 //!
@@ -172,9 +174,13 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         let dither = &mut self.dither;
         for i in 0..N::TENSORS {
             let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            for_each_entry(net.tensor_mut(i), &factors, |w, g| {
-                *w = rule.plain(*w, g, dither)
-            });
+            if rule.plain_gradient {
+                sgd_columns(net.tensor_mut(i), &factors, rule.eta, dither);
+            } else {
+                for_each_entry(net.tensor_mut(i), &factors, |w, g| {
+                    *w = rule.plain(*w, g, dither)
+                });
+            }
         }
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
@@ -284,21 +290,23 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
         return Err(Error::NonFinite);
     }
     let inv_b = T::from_f64(1.0 / B as f64);
-    let mut loss = T::ZERO;
-    for ((x, y), tape) in xs.iter().zip(ys).zip(tapes.iter_mut()) {
-        let prediction = net.forward_tape(x, tape);
-        if !all_finite(prediction.as_slice()) {
-            return Err(Error::NonFinite);
-        }
-        loss += quadratic(&prediction, y);
-        net.backward(&quadratic_grad(&prediction, y, inv_b), tape);
-    }
-    loss = loss * inv_b;
-    let signals_finite =
-        (0..N::TENSORS).all(|i| tapes.iter().all(|t| all_finite(N::grad_factors(t, i).0)));
-    if !loss.is_finite() || !signals_finite {
+    let predictions = net.forward_tape_batch(xs, tapes);
+    if !predictions.iter().all(|p| all_finite(p.as_slice())) {
         return Err(Error::NonFinite);
     }
+    let loss = predictions
+        .iter()
+        .zip(ys)
+        .fold(T::ZERO, |sum, (p, y)| sum + quadratic(p, y))
+        * inv_b;
+    if !loss.is_finite() {
+        return Err(Error::NonFinite);
+    }
+    let dys = core::array::from_fn(|b| quadratic_grad(&predictions[b], &ys[b], inv_b));
+    net.backward_batch(&dys, tapes);
+    // The Gram form below sums (u_b . u_c)(v_b . v_c) over every tensor, with b = c among the
+    // terms: an infinite or NaN backward signal makes it infinite or NaN, so this one test also
+    // covers every signal the update will read.
     let grad_norm_sq = grad_norm_sq::<T, N, D, B>(tapes);
     if !grad_norm_sq.is_finite() {
         return Err(Error::NonFinite);
@@ -311,19 +319,24 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
 }
 
 /// ||sum_b u_b v_b^T||_F^2 summed over tensors, from the tapes alone:
-/// sum_{b,c} (u_b . u_c)(v_b . v_c), which is O(B^2 (D + H)) per tensor instead of O(D H).
+/// sum_{b,c} (u_b . u_c)(v_b . v_c), which is O(B^2 (D + H) / 2) per tensor instead of
+/// O(B D H).
 fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     tapes: &[N::Tape; B],
 ) -> T {
     let mut total = T::ZERO;
     for i in 0..N::TENSORS {
         let f = factors_of::<T, N, D, B>(tapes, i);
-        for (ub, vb) in &f {
-            for (uc, vc) in &f {
-                total += match (vb, vc) {
-                    (Some(vb), Some(vc)) => T::dot_times_dot(ub, uc, vb, vc),
-                    _ => T::dot(ub, uc) * T::ONE,
-                };
+        let term = |(ub, vb): &Factors<'_, T>, (uc, vc): &Factors<'_, T>| match (vb, vc) {
+            (Some(vb), Some(vc)) => T::dot_times_dot(ub, uc, vb, vc),
+            _ => T::dot(ub, uc),
+        };
+        // The sum is symmetric in (b, c): the diagonal once, each pair b < c twice.
+        for (b, fb) in f.iter().enumerate() {
+            total += term(fb, fb);
+            for fc in &f[b + 1..] {
+                let t = term(fb, fc);
+                total += t + t;
             }
         }
     }
@@ -349,17 +362,9 @@ fn for_each_entry<T: Scalar, const B: usize>(
     factors: &[Factors<'_, T>; B],
     mut f: impl FnMut(&mut T, T),
 ) {
-    let Some(rows) = factors.first().map(|(u, _)| u.len()).filter(|&r| r > 0) else {
+    let Some((rows, _)) = shape(tensor, factors) else {
         return;
     };
-    let cols = tensor.len() / rows;
-    let shaped = tensor.len() == rows * cols
-        && factors
-            .iter()
-            .all(|(u, v)| u.len() == rows && v.is_none_or(|v| v.len() == cols));
-    if !shaped {
-        return;
-    }
     for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
         // v_b[k] for every sample (1 for a bias).
         let vk: [T; B] = core::array::from_fn(|b| factors[b].1.map_or(T::ONE, |v| v[k]));
@@ -384,6 +389,40 @@ fn for_each_entry<T: Scalar, const B: usize>(
             }
         }
     }
+}
+
+/// W <- W - eta sum_b u_b v_b^T for a column-major tensor, column by column
+/// ([`Scalar::sgd_column`]): plain SGD with one pass over the weights. Factors whose lengths do
+/// not match the tensor's shape leave it alone, as in [`for_each_entry`].
+fn sgd_columns<T: Scalar, const B: usize>(
+    tensor: &mut [T],
+    factors: &[Factors<'_, T>; B],
+    eta: T,
+    dither: &mut Dither,
+) {
+    let Some((rows, cols)) = shape(tensor, factors) else {
+        return;
+    };
+    let us: [&[T]; B] = core::array::from_fn(|b| factors[b].0);
+    for (k, column) in tensor.chunks_exact_mut(rows).enumerate().take(cols) {
+        let vs: [T; B] = core::array::from_fn(|b| factors[b].1.map_or(T::ONE, |v| v[k]));
+        T::sgd_column(column, &us, &vs, eta, dither);
+    }
+}
+
+/// (rows, columns) of a column-major tensor whose gradient is sum_b u_b v_b^T, or `None` when
+/// the factors do not fit it (a bug in a `Model` impl) or it is empty.
+fn shape<T: Scalar, const B: usize>(
+    tensor: &[T],
+    factors: &[Factors<'_, T>; B],
+) -> Option<(usize, usize)> {
+    let rows = factors.first().map(|(u, _)| u.len()).filter(|&r| r > 0)?;
+    let cols = tensor.len() / rows;
+    let shaped = tensor.len() == rows * cols
+        && factors
+            .iter()
+            .all(|(u, v)| u.len() == rows && v.is_none_or(|v| v.len() == cols));
+    shaped.then_some((rows, cols))
 }
 
 /// The per-entry update, shared by both optimisers so they agree to the bit.

@@ -259,7 +259,9 @@ fn without_stochastic_rounding_the_16_bit_format_stalls() {
 }
 
 /// Floats ignore the rounding setting (bit-identical runs), and in fixed point the fused and the
-/// buffered optimiser (momentum 0) draw the same dither for the same weight: bit-identical too.
+/// buffered optimiser (momentum 0) draw the same dither for the same weight: bit-identical. (In
+/// floats plain fused SGD folds eta into each column and agrees to rounding only: core's
+/// tests/training.rs.)
 #[test]
 fn rounding_leaves_floats_alone_and_fused_equals_buffered_in_fixed_point() {
     use nearid::BufferedSgd;
@@ -292,7 +294,6 @@ fn rounding_leaves_floats_alone_and_fused_equals_buffered_in_fixed_point() {
         run_fused::<f32>(sr, &data),
         run_fused::<f32>(Rounding::Nearest, &data)
     );
-    assert_eq!(run_fused::<f32>(sr, &data), run_buffered::<f32>(sr, &data));
     assert_eq!(run_fused::<Q16>(sr, &data), run_buffered::<Q16>(sr, &data));
     assert_eq!(run_fused::<Q12>(sr, &data), run_buffered::<Q12>(sr, &data));
     // ... and the dither does act in fixed point.

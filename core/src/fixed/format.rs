@@ -319,6 +319,32 @@ macro_rules! fixed_format {
                 }
             }
 
+            /// g_j = sum_b vs[b] us[b][j] summed as [`Scalar::axpy`] does (one rounding per
+            /// sample), then w_j - eta g_j with eta g_j formed exactly and rounded once by the
+            /// dither: eta v_b folded first would lose most of its bits in 16-bit formats.
+            #[inline]
+            fn sgd_column<const B: usize>(
+                column: &mut [Self],
+                us: &[&[Self]; B],
+                vs: &[Self; B],
+                eta: Self,
+                dither: &mut $crate::fixed::Dither,
+            ) {
+                for (j, w) in column.iter_mut().enumerate() {
+                    let mut g = Self::ZERO;
+                    for (u, &v) in us.iter().zip(vs) {
+                        if let Some(&u) = u.get(j) {
+                            if B == 1 {
+                                g = u * v;
+                            } else {
+                                Self::axpy(v, &[u], core::slice::from_mut(&mut g));
+                            }
+                        }
+                    }
+                    *w = w.sub_mul_rounded(eta, g, dither);
+                }
+            }
+
             #[inline]
             fn sub_mul_rounded(self, a: Self, b: Self, dither: &mut $crate::fixed::Dither) -> Self {
                 let p = a.to_bits() as $wide * b.to_bits() as $wide;
