@@ -5,6 +5,7 @@
 //! matrix once, front to back, and vectorise. The scalar type supplies `dot` and `axpy`
 //! (fixed-point types accumulate wide there).
 
+use crate::scalar::VECTOR_UNITS;
 use crate::{Matrix, Scalar, Vector};
 
 /// y += W x, with W: (R, C), x: (C), y: (R).
@@ -29,8 +30,40 @@ pub fn base_plus_mat_t_vec<T: Scalar, const R: usize, const C: usize>(
     base: &Vector<T, C>,
 ) -> Vector<T, C> {
     let mut out = *base;
-    for (j, column) in w.as_slice().chunks_exact(R.max(1)).enumerate().take(C) {
-        out[j] += T::dot(column, g.as_slice());
+    let columns = w.as_slice().chunks_exact(R.max(1)).take(C);
+    if !VECTOR_UNITS {
+        for (o, column) in out.iter_mut().zip(columns) {
+            *o += T::dot(column, g.as_slice());
+        }
+        return out;
+    }
+    // Four columns at a time, each with 8 lanes of partial sums along the rows: the loop is
+    // then plain vector multiply-adds over contiguous rows (left alone, the compiler vectorises
+    // across columns instead, gathering strided elements).
+    let g = g.as_slice();
+    let mut quads = w.as_slice().chunks_exact(4 * R.max(1)).take(C / 4);
+    for (o, quad) in out.as_mut_slice().chunks_exact_mut(4).zip(&mut quads) {
+        let mut lanes = [[T::ZERO; 8]; 4];
+        let (rows8, rest) = (R / 8 * 8, R % 8);
+        for r in (0..rows8).step_by(8) {
+            for (c, acc) in lanes.iter_mut().enumerate() {
+                let col = &quad[c * R + r..c * R + r + 8];
+                for l in 0..8 {
+                    acc[l] += col[l] * g[r + l];
+                }
+            }
+        }
+        for (c, acc) in lanes.iter_mut().enumerate() {
+            for l in 0..rest {
+                acc[l] += quad[c * R + rows8 + l] * g[rows8 + l];
+            }
+        }
+        for (o, [l0, l1, l2, l3, l4, l5, l6, l7]) in o.iter_mut().zip(lanes) {
+            *o += ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7));
+        }
+    }
+    for (o, column) in out.iter_mut().skip(C / 4 * 4).zip(columns.skip(C / 4 * 4)) {
+        *o += T::dot(column, g);
     }
     out
 }

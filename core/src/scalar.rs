@@ -143,11 +143,19 @@ pub trait Scalar:
         let done = column.len() / 8 * 8;
         let mut rows = column.chunks_exact_mut(8);
         // The step sum_b a_b u_b is summed apart from w (whose rounding is coarser) and
-        // subtracted once.
+        // subtracted once; it starts from the first product, not from 0 + (which the compiler
+        // may not drop: 0 + -0 is +0).
+        let ([u0, rest_u @ ..], [a0, rest_a @ ..]) = (us.as_slice(), a.as_slice()) else {
+            return;
+        };
         for (c, ws) in (&mut rows).enumerate() {
+            let r = 8 * c..8 * c + 8;
             let mut step = [Self::ZERO; 8];
-            for (u, &a) in us.iter().zip(&a) {
-                for (s, &u) in step.iter_mut().zip(&u[8 * c..8 * c + 8]) {
+            for (s, &u) in step.iter_mut().zip(&u0[r.clone()]) {
+                *s = *a0 * u;
+            }
+            for (u, &a) in rest_u.iter().zip(rest_a) {
+                for (s, &u) in step.iter_mut().zip(&u[r.clone()]) {
                     *s += a * u;
                 }
             }
@@ -156,10 +164,11 @@ pub trait Scalar:
             }
         }
         for (j, w) in rows.into_remainder().iter_mut().enumerate() {
-            let step = us
+            let i = done + j;
+            let step = rest_u
                 .iter()
-                .zip(&a)
-                .fold(Self::ZERO, |s, (u, &a)| s + a * u[done + j]);
+                .zip(rest_a)
+                .fold(*a0 * u0[i], |s, (u, &a)| s + a * u[i]);
             *w -= step;
         }
     }
