@@ -19,7 +19,8 @@
 //! batch whose second moment is Sigma exactly, as the host tests arrange).
 
 use crate::factor::spectral_norm;
-use crate::{Error, LinearResNet, Real, Result, Scalar};
+use crate::scalar::all_finite;
+use crate::{Error, LinearResNet, Matrix, Real, Result, Scalar};
 
 /// An upper bound on the excess loss L - L_opt of a linear residual network.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -80,15 +81,7 @@ pub fn certify<T: Real, const D: usize, const M: usize>(
     grad_norm_sq: T,
     sigma_min: T,
 ) -> Result<Certificate<T>> {
-    let mut tau = T::ZERO;
-    for a in &net.factors {
-        tau = Scalar::max(tau, spectral_norm(a)?);
-    }
-    let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
-    Ok(Certificate {
-        excess_loss_bound,
-        tau,
-    })
+    certificate_with(net, grad_norm_sq, sigma_min, spectral_norm)
 }
 
 /// [`certify`] with tau bounded by max_i ||A_i||_F >= max_i ||A_i||: no SVD, O(M D^2), valid
@@ -98,13 +91,25 @@ pub fn certify_frobenius<T: Real, const D: usize, const M: usize>(
     grad_norm_sq: T,
     sigma_min: T,
 ) -> Result<Certificate<T>> {
+    certificate_with(net, grad_norm_sq, sigma_min, |a| {
+        Ok(Scalar::sqrt(T::dot(a.as_slice(), a.as_slice())))
+    })
+}
+
+/// The certificate with tau = max_i norm(A_i) for a norm at least the spectral norm.
+fn certificate_with<T: Real, const D: usize, const M: usize>(
+    net: &LinearResNet<T, D, M>,
+    grad_norm_sq: T,
+    sigma_min: T,
+    norm: impl Fn(&Matrix<T, D, D>) -> Result<T>,
+) -> Result<Certificate<T>> {
+    // Checked first: max() is NaN-blind.
+    if !net.factors.iter().all(|a| all_finite(a.as_slice())) {
+        return Err(Error::NonFinite);
+    }
     let mut tau = T::ZERO;
     for a in &net.factors {
-        let s = T::dot(a.as_slice(), a.as_slice());
-        tau = Scalar::max(tau, Scalar::sqrt(s));
-    }
-    if !Scalar::is_finite(tau) {
-        return Err(Error::NonFinite);
+        tau = Scalar::max(tau, norm(a)?);
     }
     let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
     Ok(Certificate {

@@ -4,6 +4,7 @@
 
 use nearid::{
     BufferedSgd, Error, FusedSgd, LinearResNet, LinearTask, Model, ResNet, Rng, Sgd, Vector,
+    certify, certify_frobenius,
 };
 
 type Net = ResNet<f32, 3, 6, 4>;
@@ -169,4 +170,21 @@ fn bitwise_equal<N: Model<f32, 3>>(a: &N, b: &N) -> bool {
             .zip(b.tensor(i))
             .all(|(x, y)| x.to_bits() == y.to_bits())
     })
+}
+
+/// A NaN in any factor, not only the one with the largest norm, is reported: the norms are
+/// combined with a NaN-blind max, so the factors are checked first.
+#[test]
+fn certificates_reject_a_nan_factor_anywhere() {
+    for i in 0..3 {
+        let mut net = LinearResNet::<f64, 2, 3>::identity();
+        net.factors[0][(0, 0)] = 0.2;
+        net.factors[i][(1, 1)] = f64::NAN;
+        assert_eq!(certify(&net, 1.0, 1.0).err(), Some(Error::NonFinite), "{i}");
+        assert_eq!(
+            certify_frobenius(&net, 1.0, 1.0).err(),
+            Some(Error::NonFinite),
+            "{i}"
+        );
+    }
 }
