@@ -12,6 +12,23 @@ use nearid::{Matrix, Model, ResNet, Rng, Sgd, SmoothMap, Vector};
 /// sphere (tests and report use the same sizes).
 pub const DENSE: (usize, usize) = (150, 100);
 
+/// The dense sample of the ball (seed + 1) and the constants alpha, M estimated on another
+/// sample (seed + 2): what the report and the tests measure every map with.
+pub fn dense_sample_and_constants<F: SmoothMap<f64, D>, const D: usize>(
+    h: &F,
+    radius: f64,
+    seed: u64,
+) -> (Vec<Vector<f64, D>>, Constants) {
+    let dense = ball_sample::<D>(radius, DENSE.0, DENSE.1, seed + 1);
+    let constants = estimate_constants(
+        h,
+        &ball_sample::<D>(radius, 600, 200, seed + 2),
+        radius,
+        seed,
+    );
+    (dense, constants)
+}
+
 /// Points of the ball B_R(0) in R^D: `interior` uniform in the ball and `boundary` uniform on
 /// its sphere (the suprema of the maps here sit at the boundary, where |y| = R).
 pub fn ball_sample<const D: usize>(

@@ -95,13 +95,7 @@ fn map_summary<F: SmoothMap<f64, D> + Copy, const D: usize>(
     for schedule in [Schedule::Uniform, Schedule::Geometric(None)] {
         worst = worst.max(exactness(h, schedule, 1024, &points)?);
     }
-    let dense = ball_sample::<D>(radius, DENSE.0, DENSE.1, seed + 1);
-    let constants = estimate_constants(
-        &h,
-        &ball_sample::<D>(radius, 600, 200, seed + 2),
-        radius,
-        seed,
-    );
+    let (dense, constants) = dense_sample_and_constants(&h, radius, seed);
     Ok(MapSummary {
         name,
         description,

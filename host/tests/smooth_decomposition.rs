@@ -37,13 +37,7 @@ fn check_map<F: SmoothMap<f64, D> + Copy, const D: usize>(
             assert!(err < 1e-9, "{name}: {err}");
         }
     }
-    let dense = ball_sample::<D>(radius, DENSE.0, DENSE.1, seed + 1);
-    let constants = estimate_constants(
-        &h,
-        &ball_sample::<D>(radius, 600, 200, seed + 2),
-        radius,
-        seed,
-    );
+    let (dense, constants) = dense_sample_and_constants(&h, radius, seed);
     println!(
         "{name}: alpha = {:.4}, R = {radius}, M = {:.4}, alpha R M = {:.4}",
         constants.alpha,
