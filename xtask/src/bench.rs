@@ -8,7 +8,9 @@
 //! - the Rust peers (candle, dfdx) in `benches/peers/`, a package of its own that only this task
 //!   builds, with RAYON_NUM_THREADS=1,
 //!
-//! then PyTorch once (`benches/peers/torch_step.py`, one thread) when `import torch` works. Every
+//! then PyTorch once (`benches/peers/torch_step.py`, one thread) when `import torch` works, and
+//! the microcontrollers ([`crate::chips`]: every emulated board and format in QEMU, instruction
+//! counts, floors, disassembly of the step). Every
 //! system trains the same network from the same weights on the same batch (the Rust peers and
 //! PyTorch check their first losses against nearid's before timing). Criterion results are read
 //! from `<target dir>/criterion/**/new/{benchmark,estimates}.json` (median), only those written by
@@ -20,12 +22,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use crate::chips;
 use crate::cmd::{cargo, output, root, run};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick | --render-only]
-  --quick         1 s of measurement per benchmark instead of 3 (for trying the pipeline)
+const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render-only]
+  (none)          the desktop benchmarks and the microcontrollers (every QEMU board and format)
+  --quick         1 s of measurement per desktop benchmark instead of 3 (for trying the pipeline)
+  --chips-only    the microcontrollers alone (a few minutes); the desktop part is re-rendered
+                  from the last run's results
   --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
-                  target/bench-problems/{pytorch.jsonl,load}) without running anything";
+                  target/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
 
 /// The shapes (D, H, M, B) of the performance issue.
 const SHAPES: [(usize, usize, usize, usize); 3] =
@@ -62,18 +68,37 @@ const BUILDS: [Build; 2] = [
 type Times = BTreeMap<(String, String, String), f64>;
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let (mut seconds, mut render_only) = (3, false);
+    let (mut seconds, mut render_only, mut chips_only) = (3, false, false);
     for a in args {
         match a.as_str() {
             "--quick" => seconds = 1,
             "--render-only" => render_only = true,
+            "--chips-only" => chips_only = true,
             _ => return Err(format!("unknown argument `{a}`\n{USAGE}")),
         }
+    }
+    if render_only && chips_only {
+        return Err(format!(
+            "`--render-only` runs nothing, `--chips-only` runs the chips: choose one\n{USAGE}"
+        ));
     }
     let machine = Machine::read();
     let problems = root().join("target/bench-problems");
     if render_only {
         return render_only_report(&machine, &problems);
+    }
+    // The microcontrollers first: a few minutes, and a missing tool shows before the long part.
+    let chip_failures = chips::run_all()?;
+    let chips_done = || match chip_failures.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "the report is written, but some microcontroller runs failed:\n  {}",
+            chip_failures.join("\n  ")
+        )),
+    };
+    if chips_only {
+        render_only_report(&machine, &problems)?;
+        return chips_done();
     }
     let load_before = load_average();
     let peers_manifest = root().join("benches/peers/Cargo.toml");
@@ -139,7 +164,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         &torch,
         &load_before,
         &load_after,
-    ))
+    ))?;
+    chips_done()
 }
 
 fn write_report(report: &str) -> Result<(), String> {
@@ -587,11 +613,14 @@ fn render(
             let _ = writeln!(r, "- ahead of {peer} (>= 1x): {}", all.join("; "));
         }
     }
+    r.push_str(&chips::render(&chips::load_all()));
     let _ = writeln!(
         r,
         "\nReproduce: `cargo xtask bench` (needs `{TORCH_INSTALL}` for the PyTorch column; the \
          Linux x86-64 wheel on PyPI pulls in the CUDA runtime wheels, about 3 GB, even though only \
-         the CPU is used)."
+         the CPU is used; \
+         the microcontrollers need qemu-system-arm and llvm-objdump, which the task installs or \
+         names). `cargo xtask bench --chips-only` re-runs the microcontrollers alone."
     );
     r
 }
