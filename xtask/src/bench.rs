@@ -28,8 +28,8 @@ use crate::cmd::{cargo, output, root, run};
 const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render-only]
   (none)          the desktop benchmarks and the microcontrollers (every QEMU board and format)
   --quick         1 s of measurement per desktop benchmark instead of 3 (for trying the pipeline)
-  --chips-only    the microcontrollers alone (a few minutes); the desktop part is re-rendered
-                  from the last run's results
+  --chips-only    the microcontrollers alone (a few minutes): only their section of
+                  docs/BENCHMARKS.md is rewritten, the desktop figures are kept
   --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
                   target/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
 
@@ -97,7 +97,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         )),
     };
     if chips_only {
-        render_only_report(&machine, &problems)?;
+        let path = root().join("docs/BENCHMARKS.md");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        write_report(&splice_chips(&old, &chips::render(&chips::load_all())))?;
         return chips_done();
     }
     let load_before = load_average();
@@ -166,6 +168,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
         &load_after,
     ))?;
     chips_done()
+}
+
+/// The marker of the paragraph that ends the report.
+const REPRODUCE: &str = "\nReproduce: `cargo xtask bench`";
+
+/// `report` with its microcontroller section replaced by `chips` (inserted before the closing
+/// paragraph when it has none): `--chips-only` leaves the desktop figures of the last full run
+/// as they are.
+fn splice_chips(report: &str, chips: &str) -> String {
+    let end = report.find(REPRODUCE).unwrap_or(report.len());
+    let start = report[..end].find(chips::HEADING).unwrap_or(end);
+    format!("{}{chips}{}", &report[..start], &report[end..])
 }
 
 fn write_report(report: &str) -> Result<(), String> {
@@ -623,4 +637,29 @@ fn render(
          names). `cargo xtask bench --chips-only` re-runs the microcontrollers alone."
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice_chips;
+
+    #[test]
+    fn chips_only_replaces_the_chip_section_and_keeps_the_rest() {
+        let desktop = "# Benchmarks\n\n## default target\n\n| a |\n";
+        let end = "\nReproduce: `cargo xtask bench` (needs torch).\n";
+        let first = splice_chips(&format!("{desktop}{end}"), "\n## Microcontrollers\n\nold\n");
+        assert_eq!(
+            first,
+            format!("{desktop}\n## Microcontrollers\n\nold\n{end}")
+        );
+        let second = splice_chips(&first, "\n## Microcontrollers\n\nnew\n");
+        assert_eq!(
+            second,
+            format!("{desktop}\n## Microcontrollers\n\nnew\n{end}")
+        );
+        assert_eq!(
+            splice_chips("", "\n## Microcontrollers\n"),
+            "\n## Microcontrollers\n"
+        );
+    }
 }

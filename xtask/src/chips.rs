@@ -258,7 +258,8 @@ pub fn parse_log(board: &str, lines: &[String]) -> Result<ChipLog, String> {
     let ring_samples = number(between(ram, "ring of ", " samples")).ok_or_else(|| bad(ram))?;
     let ring_bytes = number(between(ram, " samples ", " B")).ok_or_else(|| bad(ram))?;
 
-    let example = "cost: N instructions per training step, X per parameter, Y per parameter per sample";
+    let example =
+        "cost: N instructions per training step, X per parameter, Y per parameter per sample";
     let cost = line("cost: ", example)?;
     let per_step = number(between(cost, "cost: ", " ")).ok_or_else(|| bad(cost))?;
     let unit = between(cost, &format!("{per_step} "), " ").ok_or_else(|| bad(cost))?;
@@ -269,12 +270,13 @@ pub fn parse_log(board: &str, lines: &[String]) -> Result<ChipLog, String> {
         ));
     }
     let per_param = number(between(cost, "step, ", " per parameter,")).ok_or_else(|| bad(cost))?;
-    let per_param_sample =
-        number(between(cost, "parameter, ", " per parameter per sample")).ok_or_else(|| bad(cost))?;
+    let per_param_sample = number(between(cost, "parameter, ", " per parameter per sample"))
+        .ok_or_else(|| bad(cost))?;
 
     let example = "held-out loss on 256 fresh samples: uncalibrated U, calibrated C";
     let held = line("held-out loss on ", example)?;
-    let eval_samples = number(between(held, "held-out loss on ", " fresh")).ok_or_else(|| bad(held))?;
+    let eval_samples =
+        number(between(held, "held-out loss on ", " fresh")).ok_or_else(|| bad(held))?;
     let uncalibrated = number(between(held, "uncalibrated ", ",")).ok_or_else(|| bad(held))?;
     let calibrated =
         number(held.split("calibrated ").last().map(str::trim)).ok_or_else(|| bad(held))?;
@@ -413,7 +415,10 @@ fn load(v: &Variant, dir: &Path) -> Outcome {
         }
         let disasm = read("disasm")?;
         let mut header = disasm.lines();
-        let note = header.next().and_then(|l| l.strip_prefix("note ")).unwrap_or("");
+        let note = header
+            .next()
+            .and_then(|l| l.strip_prefix("note "))
+            .unwrap_or("");
         let tool = header
             .next()
             .and_then(|l| l.strip_prefix("disassembler "))
@@ -448,10 +453,13 @@ fn verdict(measured: Option<f64>, goal: f64, at_most: bool, unit: &str) -> Strin
     }
 }
 
+/// The heading the section starts with.
+pub const HEADING: &str = "\n## Microcontrollers\n";
+
 /// The "Microcontrollers" section of docs/BENCHMARKS.md.
 pub fn render(outcomes: &[Outcome]) -> String {
-    let mut r = String::new();
-    let _ = writeln!(r, "\n## Microcontrollers\n");
+    let mut r = String::from(HEADING);
+    r.push('\n');
     let _ = writeln!(
         r,
         "Every emulated board and scalar format of the firmware (`firmware/`, the on-chip sensor \
@@ -505,7 +513,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
                     r,
                     "| {} | not measured: {} | | | | | | {} | | | | |",
                     label(v),
-                    why.lines().next().unwrap_or("").replace('|', "/"),
+                    short(why).replace('|', "/"),
                     v.floor.show(4)
                 );
             }
@@ -551,7 +559,10 @@ pub fn render(outcomes: &[Outcome]) -> String {
         get("microbit-q16"),
         get("microbit-soft-float"),
     );
-    let _ = writeln!(r, "\nTargets of the performance issue (microcontrollers):\n");
+    let _ = writeln!(
+        r,
+        "\nTargets of the performance issue (microcontrollers):\n"
+    );
     let _ = writeln!(
         r,
         "(A training step of the issue is read per sample: the firmware's step trains on a batch \
@@ -569,9 +580,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
          step (per sample): {}",
         verdict(q12.map(|l| l.per_param_sample), 20.0, true, "")
     );
-    let fewer = |fixed: Option<&ChipLog>| {
-        Some(soft?.per_param_sample / fixed?.per_param_sample)
-    };
+    let fewer = |fixed: Option<&ChipLog>| Some(soft?.per_param_sample / fixed?.per_param_sample);
     let _ = writeln!(
         r,
         "- fixed point >= 5x fewer instructions per weight than soft f32 on the Cortex-M0 \
@@ -598,78 +607,170 @@ pub fn render(outcomes: &[Outcome]) -> String {
     let _ = writeln!(
         r,
         "Disassembled from each ELF: the function that holds the step (found by its demangled \
-         name, `xtask/src/disasm.rs`), the core functions it calls and the arithmetic library \
-         routines they call. Size = instructions in the function; loops = backward branches; an \
-         innermost loop has no loop inside; its length is the static count of its body (a branch \
-         inside may skip some). The listed bodies are the innermost loops that multiply (a \
-         multiply instruction or an arithmetic library call)."
+         name, `xtask/src/disasm.rs`) and the core functions it calls. Size = instructions in the \
+         function; loops = backward branches, innermost = no loop inside. Kernel loops are the \
+         innermost loops that multiply (a multiply instruction or an arithmetic library call) \
+         and call nothing else: each is shown as instructions in its body / multiplies in it \
+         (static counts: a branch inside may skip some; for a loop over weights, instructions \
+         per multiply is its cost per weight). The {LISTED} kernel loops with the most multiplies \
+         are listed under each table."
     );
     for (v, o) in VARIANTS.iter().zip(outcomes) {
         let _ = writeln!(r, "\n#### {}\n", label(v));
-        let Outcome::Measured {
-            functions,
-            note,
-            disassembler,
-            ..
-        } = o
-        else {
-            let _ = writeln!(r, "Not measured (see the table).");
-            continue;
-        };
-        let _ = writeln!(r, "Step function: {note}. Disassembler: `{disassembler}`.\n");
-        let _ = writeln!(
-            r,
-            "| function | role | instructions | loops | innermost loops: instructions in each body (multiplies) |"
-        );
-        let _ = writeln!(r, "|---|---|---|---|---|");
-        let mut bodies = String::new();
-        for f in functions {
-            let inner = f.innermost_loops();
-            let cells: Vec<String> = inner
-                .iter()
-                .map(|l| format!("{} ({})", l.len, l.multiplies))
-                .collect();
-            let _ = writeln!(
-                r,
-                "| `{}` | {} | {} | {} | {} |",
-                f.name.replace('|', "/"),
-                f.role,
-                f.insns.len(),
-                f.loops().len(),
-                if cells.is_empty() {
-                    "none".into()
-                } else {
-                    cells.join(", ")
-                }
-            );
-            for l in inner.iter().filter(|l| l.multiplies > 0) {
-                let _ = writeln!(
-                    bodies,
-                    "{} {:#x}..{:#x}: {} instructions, {} multiplies{}\n{}",
-                    f.name,
-                    l.start,
-                    l.end,
-                    l.len,
-                    l.multiplies,
-                    if l.calls.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", calls {}", l.calls.join(", "))
-                    },
-                    f.listing(l)
-                );
+        match o {
+            Outcome::Measured {
+                functions,
+                note,
+                disassembler,
+                ..
+            } => render_code(&mut r, functions, note, disassembler),
+            Outcome::Missing(_) => {
+                let _ = writeln!(r, "Not measured (see the table).");
             }
-        }
-        if !bodies.is_empty() {
-            let _ = writeln!(
-                r,
-                "\n<details><summary>innermost loops that multiply</summary>\n\n```text\n{}```\n\n</details>",
-                bodies
-            );
         }
     }
     r
 }
+
+/// Kernel loops listed in full per board and format.
+const LISTED: usize = 4;
+/// Kernel loops shown per function in the table.
+const SHOWN: usize = 16;
+
+/// The table of the step's functions and the listing of its busiest kernel loops.
+fn render_code(r: &mut String, functions: &[Function], note: &str, disassembler: &str) {
+    let _ = writeln!(
+        r,
+        "Step function: {note}. Disassembler: `{disassembler}`.\n"
+    );
+    let _ = writeln!(
+        r,
+        "| function | role | instructions | loops (innermost) | kernel loops: instructions / multiplies |"
+    );
+    let _ = writeln!(r, "|---|---|---|---|---|");
+    let mut kernels: Vec<(&Function, crate::disasm::Loop)> = Vec::new();
+    for f in functions.iter().filter(|f| f.role != "library") {
+        let k = f.kernel_loops();
+        let mut cells: Vec<String> = k
+            .iter()
+            .take(SHOWN)
+            .map(|l| format!("{}/{}", l.len, l.multiplies))
+            .collect();
+        if k.len() > SHOWN {
+            cells.push(format!("and {} more", k.len() - SHOWN));
+        }
+        let _ = writeln!(
+            r,
+            "| `{}` | {} | {} | {} ({}) | {} |",
+            f.name.replace('|', "/"),
+            f.role,
+            f.insns.len(),
+            f.loops().len(),
+            f.innermost_loops().len(),
+            if cells.is_empty() {
+                "none".into()
+            } else {
+                cells.join(", ")
+            }
+        );
+        kernels.extend(k.into_iter().map(|l| (f, l)));
+    }
+    // The arithmetic routines the kernels call, with their size.
+    for f in functions
+        .iter()
+        .filter(|f| f.role == "library" && kernels.iter().any(|(_, l)| l.calls.contains(&f.name)))
+    {
+        let _ = writeln!(
+            r,
+            "| `{}` | library | {} | {} | |",
+            f.name,
+            f.insns.len(),
+            f.loops().len()
+        );
+    }
+    kernels.sort_by_key(|(_, l)| (std::cmp::Reverse(l.multiplies), l.len, l.start));
+    // Overlapping loops (branch chains that re-enter a body a few instructions apart) are listed
+    // once.
+    let mut listed: Vec<&(&Function, crate::disasm::Loop)> = Vec::new();
+    for k in &kernels {
+        let overlaps = listed
+            .iter()
+            .any(|(g, o)| g.name == k.0.name && o.start <= k.1.end && k.1.start <= o.end);
+        if !overlaps && listed.len() < LISTED {
+            listed.push(k);
+        }
+    }
+    if listed.is_empty() {
+        return;
+    }
+    let mut bodies = String::new();
+    for (f, l) in listed.iter().map(|k| (k.0, &k.1)) {
+        let _ = writeln!(
+            bodies,
+            "{} {:#x}..{:#x}: {} instructions, {} multiplies ({:.1} instructions per multiply){}\n  mix: {}",
+            f.name,
+            l.start,
+            l.end,
+            l.len,
+            l.multiplies,
+            l.len as f64 / l.multiplies as f64,
+            calls(&l.calls),
+            f.mix(l)
+        );
+        if l.len <= FULL_LISTING {
+            let _ = writeln!(bodies, "{}", f.listing(l));
+        } else {
+            let _ = writeln!(
+                bodies,
+                "  (body longer than {FULL_LISTING} instructions: mix only)\n"
+            );
+        }
+    }
+    let _ = writeln!(
+        r,
+        "\n<details><summary>the {} kernel loops with the most multiplies (of {}; overlapping \
+         ones once): instruction mix, and the listing of bodies up to {FULL_LISTING} \
+         instructions</summary>\n\n```text\n{}```\n\n</details>",
+        listed.len(),
+        kernels.len(),
+        bodies
+    );
+}
+
+/// The first line of a failure, without the command that failed (printed during the run).
+fn short(why: &str) -> &str {
+    let first = why.lines().next().unwrap_or("");
+    first.split(" (`").next().unwrap_or(first)
+}
+
+/// ", calls f x2, g" for a loop's calls, or nothing.
+fn calls(names: &[String]) -> String {
+    let mut counted: Vec<(&str, usize)> = Vec::new();
+    for n in names {
+        match counted.iter_mut().find(|(m, _)| m == n) {
+            Some((_, c)) => *c += 1,
+            None => counted.push((n, 1)),
+        }
+    }
+    let parts: Vec<String> = counted
+        .iter()
+        .map(|&(n, c)| {
+            if c > 1 {
+                format!("{n} x{c}")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", calls {}", parts.join(", "))
+    }
+}
+
+/// Loop bodies up to this many instructions are listed in full.
+const FULL_LISTING: usize = 48;
 
 #[cfg(test)]
 mod tests {
@@ -695,7 +796,10 @@ mod tests {
         let log = parse_log("microbit", &sample_log()).unwrap();
         assert_eq!(log.format, "Q4.12 (16-bit fixed point)");
         assert_eq!((log.d, log.h, log.m, log.params), (3, 16, 23, 2645));
-        assert_eq!((log.param_bytes, log.batch, log.tape_bytes), (5290, 4, 4784));
+        assert_eq!(
+            (log.param_bytes, log.batch, log.tape_bytes),
+            (5290, 4, 4784)
+        );
         assert_eq!((log.ring_samples, log.ring_bytes), (32, 392));
         assert_eq!(log.per_step, 1_353_013);
         assert_eq!((log.per_param, log.per_param_sample), (511.53, 127.88));
@@ -753,8 +857,14 @@ mod tests {
         let s = render(&outcomes);
         assert!(s.contains("| ResNet<Q4.12 (16-bit fixed point), D=3, H=16, M=23> | 2645 | 4 | 1353013 | 511.5 | 127.9 | 11.75 | 10.9x | 5290 B + 4784 B = 10074 B | 7.0e-5 (3.3e-2) | PASS |"), "{s}");
         assert!(s.contains("on the Cortex-M0, <= 20 instructions per weight per training step (per sample): 127.9: missed"), "{s}");
-        assert!(s.contains(">= 4,000 weights: 2645.0 weights: missed"), "{s}");
+        assert!(
+            s.contains(">= 4,000 weights: 2645.0 weights: missed"),
+            "{s}"
+        );
         assert!(s.contains("Q4.12 not measured; Q16.16 not measured"), "{s}");
-        assert!(s.contains("not measured: build failed: out of range"), "{s}");
+        assert!(
+            s.contains("not measured: build failed: out of range"),
+            "{s}"
+        );
     }
 }

@@ -55,8 +55,20 @@ const ARITHMETIC_CALLS: [&str; 10] = [
 
 /// Multiply instructions (Thumb-1, Thumb-2, FPv4).
 const MULTIPLIES: [&str; 14] = [
-    "mul", "muls", "mla", "mls", "smull", "umull", "smlal", "umlal", "vmla.f32", "vmls.f32",
-    "vfma.f32", "vfms.f32", "vmul.f32", "vnmls.f32",
+    "mul",
+    "muls",
+    "mla",
+    "mls",
+    "smull",
+    "umull",
+    "smlal",
+    "umlal",
+    "vmla.f32",
+    "vmls.f32",
+    "vfma.f32",
+    "vfms.f32",
+    "vmul.f32",
+    "vnmls.f32",
 ];
 
 /// A disassembler: its program and the name to show.
@@ -131,21 +143,43 @@ pub struct Insn {
 
 impl Insn {
     /// A line of `llvm-objdump -d --no-show-raw-insn` or GNU objdump: `   4d4:  \tpush\t{r7, lr}`.
-    /// Labels, headers and data (`.word`) are not instructions.
+    /// Labels, headers and data (`.word`, shown with its bytes even without raw instructions)
+    /// are not instructions; comments (`@ imm = #0x10`) are dropped.
     pub fn parse_objdump(line: &str) -> Option<Self> {
         let (addr, rest) = line.split_once(':')?;
         let addr = u64::from_str_radix(addr.trim(), 16).ok()?;
-        let rest = rest.trim();
-        let (mnemonic, operands) = rest
-            .split_once(char::is_whitespace)
-            .map_or((rest, ""), |(m, o)| (m, o.trim()));
-        if mnemonic.is_empty() || mnemonic.starts_with('.') || mnemonic.starts_with('<') {
+        let is_bytes = |f: &str| {
+            f.split_whitespace()
+                .all(|t| matches!(t.len(), 2 | 4 | 8) && t.chars().all(|c| c.is_ascii_hexdigit()))
+        };
+        let mut fields = rest
+            .split('\t')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .skip_while(|f| is_bytes(f));
+        let first = fields.next()?;
+        let (mnemonic, head) = first.split_once(' ').unwrap_or((first, ""));
+        if mnemonic.starts_with('.') || mnemonic.starts_with('<') || mnemonic.starts_with('@') {
             return None;
+        }
+        let mut operands = head.trim().to_string();
+        for f in fields {
+            if !operands.is_empty() {
+                operands.push(' ');
+            }
+            operands.push_str(f);
+        }
+        // The comment, and the `<symbol+offset>` annotation of a branch (the address stays).
+        if let Some(at) = operands.find('@') {
+            operands.truncate(at);
+        }
+        if let Some(at) = operands.find(" <") {
+            operands.truncate(at);
         }
         Some(Self {
             addr,
             mnemonic: mnemonic.to_string(),
-            operands: operands.to_string(),
+            operands: operands.trim().to_string(),
             callee: None,
         })
     }
@@ -269,11 +303,49 @@ impl Function {
             .collect()
     }
 
+    /// The innermost loops that multiply and call nothing but arithmetic routines: the
+    /// candidates for the step's kernels (the sensor, logging and initialisation loops call other
+    /// functions).
+    pub fn kernel_loops(&self) -> Vec<Loop> {
+        self.innermost_loops()
+            .into_iter()
+            .filter(|l| {
+                l.multiplies > 0
+                    && l.calls
+                        .iter()
+                        .all(|c| ARITHMETIC_CALLS.contains(&c.as_str()))
+            })
+            .collect()
+    }
+
+    /// How many of each mnemonic `l` holds, most frequent first: `vldr 150, vmla.f32 100, ...`.
+    pub fn mix(&self, l: &Loop) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for i in self
+            .insns
+            .iter()
+            .filter(|i| i.addr >= l.start && i.addr <= l.end)
+        {
+            *counts.entry(i.mnemonic.as_str()).or_default() += 1;
+        }
+        let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+        counts.sort_by_key(|&(m, n)| (std::cmp::Reverse(n), m));
+        let parts: Vec<String> = counts.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        parts.join(", ")
+    }
+
     /// The instructions of `l`, one per line.
     pub fn listing(&self, l: &Loop) -> String {
         let mut s = String::new();
-        for i in self.insns.iter().filter(|i| i.addr >= l.start && i.addr <= l.end) {
-            s.push_str(&format!("{:8x}:  {:<10} {}", i.addr, i.mnemonic, i.operands));
+        for i in self
+            .insns
+            .iter()
+            .filter(|i| i.addr >= l.start && i.addr <= l.end)
+        {
+            s.push_str(&format!(
+                "{:8x}:  {:<10} {}",
+                i.addr, i.mnemonic, i.operands
+            ));
             if let Some(c) = &i.callee {
                 s.push_str(&format!("  ; {c}"));
             }
@@ -323,16 +395,12 @@ impl Function {
             let mnemonic = parts.next().ok_or_else(bad)?.to_string();
             let operands = parts.next().unwrap_or("").to_string();
             let callee = parts.next().filter(|c| !c.is_empty()).map(String::from);
-            functions
-                .last_mut()
-                .ok_or_else(bad)?
-                .insns
-                .push(Insn {
-                    addr,
-                    mnemonic,
-                    operands,
-                    callee,
-                });
+            functions.last_mut().ok_or_else(bad)?.insns.push(Insn {
+                addr,
+                mnemonic,
+                operands,
+                callee,
+            });
         }
         Ok(functions)
     }
@@ -398,7 +466,10 @@ pub fn step_functions(
     let (step, note) = STEP_PATTERNS
         .iter()
         .find_map(|(pattern, note)| {
-            let hits: Vec<&Symbol> = symbols.iter().filter(|s| matches(pattern, &s.name)).collect();
+            let hits: Vec<&Symbol> = symbols
+                .iter()
+                .filter(|s| matches(pattern, &s.name))
+                .collect();
             (!hits.is_empty()).then_some((hits, *note))
         })
         .ok_or_else(|| {
@@ -455,10 +526,10 @@ mod tests {
      106:      \tadds\tr6, r6, r4
      108:      \tsubs\tr2, #0x1
      10a:      \tbne\t0x102 <f+0x2>
-     10c:      \tbl\t0x200 <__aeabi_lmul>
+     10c:      \tbl\t0x200 <__aeabi_lmul> @ imm = #0xf0
      110:      \tsubs\tr3, #0x1
      112:      \tbne.n\t100 <f>
-     114:      \t.word\t0x3f800000
+     114: 00 00 80 3f  \t.word\t0x3f800000
      118:      \tpop\t{r4, r5, r6, r7, pc}
 ";
 
@@ -480,6 +551,15 @@ mod tests {
         assert_eq!(f.insns[1].operands, "r4, [r0, r1]");
         assert_eq!(f.insns[5].target(), Some(0x102));
         assert_eq!(f.insns[8].target(), Some(0x100), "GNU form without 0x");
+        assert_eq!(
+            f.insns[6].operands, "0x200",
+            "comment and annotation dropped"
+        );
+        let raw = Insn::parse_objdump("  4d4:\tb580      \tpush\t{r7, lr}").unwrap();
+        assert_eq!(
+            (raw.mnemonic.as_str(), raw.operands.as_str()),
+            ("push", "{r7, lr}")
+        );
         let relative = Insn::parse_objdump("  10a:\tbne\t#-12 <f+0x2>").unwrap();
         assert_eq!(relative.target(), Some(0x102));
     }
@@ -494,9 +574,15 @@ mod tests {
         let l = &inner[0];
         assert_eq!((l.start, l.end, l.len, l.multiplies), (0x102, 0x10a, 5, 1));
         let outer = all.iter().find(|l| l.start == 0x100).unwrap();
-        assert_eq!((outer.len, outer.multiplies), (9, 2), "the lmul call counts");
+        assert_eq!(
+            (outer.len, outer.multiplies),
+            (9, 2),
+            "the lmul call counts"
+        );
         assert_eq!(outer.calls, vec!["__aeabi_lmul".to_string()]);
+        assert_eq!(f.kernel_loops(), inner);
         assert!(f.listing(l).contains("ldrsh      r4, [r0, r1]"));
+        assert_eq!(f.mix(l), "adds 1, bne 1, ldrsh 1, muls 1, subs 1");
     }
 
     #[test]
@@ -513,6 +599,9 @@ mod tests {
         assert!(matches("FusedSgd<*>::step", name));
         assert!(matches("train_step", "nearid_firmware::app::train_step"));
         assert!(!matches("train_step", name));
-        assert!(matches("nearid_firmware::app::run", "nearid_firmware::app::run"));
+        assert!(matches(
+            "nearid_firmware::app::run",
+            "nearid_firmware::app::run"
+        ));
     }
 }

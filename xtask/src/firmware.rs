@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::cmd::{root, run};
+use crate::cmd::{root, run_keep_error};
 
 /// A board the firmware builds for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
         features.push(',');
         features.push_str(f);
     }
-    run(cargo().args([
+    run_keep_error(cargo().args([
         "build",
         "--release",
         "--target",

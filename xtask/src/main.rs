@@ -35,7 +35,7 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
                        board and format in QEMU (instructions per weight, floors, disassembly of
                        the step) -> docs/BENCHMARKS.md
   bench --quick        the same with 1 s per desktop benchmark
-  bench --chips-only   the microcontrollers alone (desktop part re-rendered from the last run)
+  bench --chips-only   the microcontrollers alone (their section rewritten, desktop figures kept)
   bench --render-only  rewrite docs/BENCHMARKS.md from the last run's saved results";
 
 fn main() -> ExitCode {
