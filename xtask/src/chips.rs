@@ -565,9 +565,11 @@ pub fn render(outcomes: &[Outcome]) -> String {
     );
     let _ = writeln!(
         r,
-        "(A training step of the issue is read per sample: the firmware's step trains on a batch \
-         of B = 4, and the goals sit just above the B = 1 floors, 7 and 19 to 23; a step of 4 \
-         samples does 4 samples' forward and backward passes.)\n"
+        "(A training step of the issue is read per sample, as a step on one sample: the \
+         firmware's step trains on a batch of B, which does B samples' forward and backward \
+         passes, and the goals are of the order of the B = 1 floors: 7 for f32 on the M4F, 23 for \
+         Q4.12 on the M0 with the core's xorshift32 dither, so that 20 is out of reach at B = 1 \
+         with that dither and within reach at B = 4, floor 11.75.)\n"
     );
     let _ = writeln!(
         r,
@@ -595,7 +597,11 @@ pub fn render(outcomes: &[Outcome]) -> String {
          3.5 KiB reserve fit, a compile-time assertion in `firmware/src/board/microbit.rs`{})",
         verdict(q12.map(|l| l.params as f64), 4000.0, false, " weights"),
         q12.map_or(String::new(), |l| format!(
-            "; training state {} B = {:.1} B per weight, ring {} B",
+            "; training state: parameters {} B + {} tapes {} B = {} B, {:.1} B per weight; \
+             ring {} B",
+            l.param_bytes,
+            l.batch,
+            l.tape_bytes,
             l.param_bytes + l.tape_bytes,
             (l.param_bytes + l.tape_bytes) as f64 / l.params.max(1) as f64,
             l.ring_bytes

@@ -115,8 +115,21 @@ impl Disassembler {
         ))
     }
 
+    /// The program's file name and the version it reports, e.g. `llvm-objdump (LLVM version
+    /// 20.1.8)`, with its path.
     pub fn name(&self) -> String {
-        self.program.display().to_string()
+        let version = Command::new(&self.program)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let version = version
+            .lines()
+            .map(str::trim)
+            .find(|l| l.contains("version") || l.starts_with("GNU objdump"))
+            .unwrap_or("version unknown")
+            .to_string();
+        format!("{} ({version})", self.program.display())
     }
 
     /// The instructions in [start, end) of `elf`.
