@@ -77,9 +77,20 @@ pub struct Disassembler {
 }
 
 impl Disassembler {
-    /// The toolchain's own llvm-objdump (the `llvm-tools` rustup component), else `llvm-objdump`
-    /// or `arm-none-eabi-objdump` on PATH; an error says how to install one.
+    /// `$OBJDUMP` when set, else the toolchain's own llvm-objdump (the `llvm-tools` rustup
+    /// component), else `llvm-objdump` or `arm-none-eabi-objdump` on PATH; an error says how to
+    /// install one.
     pub fn find() -> Result<Self, String> {
+        if let Some(program) = std::env::var_os("OBJDUMP") {
+            let program = PathBuf::from(program);
+            return match Command::new(&program).arg("--version").output() {
+                Ok(o) if o.status.success() => Ok(Self { program }),
+                _ => Err(format!(
+                    "OBJDUMP={} does not run (`--version` failed)",
+                    program.display()
+                )),
+            };
+        }
         let mut candidates = Vec::new();
         let rustc = || {
             let mut c = Command::new("rustc");
