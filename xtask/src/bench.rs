@@ -8,7 +8,9 @@
 //! - the Rust peers (candle, dfdx) in `benches/peers/`, a package of its own that only this task
 //!   builds, with RAYON_NUM_THREADS=1,
 //!
-//! then PyTorch once (`benches/peers/torch_step.py`, one thread) when `import torch` works. Every
+//! then PyTorch once (`benches/peers/torch_step.py`, one thread) when `import torch` works, and
+//! the microcontrollers ([`crate::chips`]: every emulated board and format in QEMU, instruction
+//! counts, floors, disassembly of the step). Every
 //! system trains the same network from the same weights on the same batch (the Rust peers and
 //! PyTorch check their first losses against nearid's before timing). Criterion results are read
 //! from `<target dir>/criterion/**/new/{benchmark,estimates}.json` (median), only those written by
@@ -20,12 +22,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use crate::chips;
 use crate::cmd::{cargo, output, root, run};
 
-const USAGE: &str = "usage: cargo xtask bench [--quick | --render-only]
-  --quick         1 s of measurement per benchmark instead of 3 (for trying the pipeline)
+const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render-only]
+  (none)          the desktop benchmarks and the microcontrollers (every QEMU board and format)
+  --quick         1 s of measurement per desktop benchmark instead of 3 (for trying the pipeline)
+  --chips-only    the microcontrollers alone (a few minutes): only their section of
+                  docs/BENCHMARKS.md is rewritten, the desktop figures are kept
   --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
-                  target/bench-problems/{pytorch.jsonl,load}) without running anything";
+                  target/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
 
 /// The shapes (D, H, M, B) of the performance issue.
 const SHAPES: [(usize, usize, usize, usize); 3] =
@@ -62,18 +68,39 @@ const BUILDS: [Build; 2] = [
 type Times = BTreeMap<(String, String, String), f64>;
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let (mut seconds, mut render_only) = (3, false);
+    let (mut seconds, mut render_only, mut chips_only) = (3, false, false);
     for a in args {
         match a.as_str() {
             "--quick" => seconds = 1,
             "--render-only" => render_only = true,
+            "--chips-only" => chips_only = true,
             _ => return Err(format!("unknown argument `{a}`\n{USAGE}")),
         }
+    }
+    if render_only && chips_only {
+        return Err(format!(
+            "`--render-only` runs nothing, `--chips-only` runs the chips: choose one\n{USAGE}"
+        ));
     }
     let machine = Machine::read();
     let problems = root().join("target/bench-problems");
     if render_only {
         return render_only_report(&machine, &problems);
+    }
+    // The microcontrollers first: a few minutes, and a missing tool shows before the long part.
+    let chip_failures = chips::run_all()?;
+    let chips_done = || match chip_failures.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "the report is written, but some microcontroller runs failed:\n  {}",
+            chip_failures.join("\n  ")
+        )),
+    };
+    if chips_only {
+        let path = root().join("docs/BENCHMARKS.md");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        write_report(&splice_chips(&old, &chips::render(&chips::load_all())))?;
+        return chips_done();
     }
     let load_before = load_average();
     let peers_manifest = root().join("benches/peers/Cargo.toml");
@@ -139,7 +166,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
         &torch,
         &load_before,
         &load_after,
-    ))
+    ))?;
+    chips_done()
+}
+
+/// The marker of the paragraph that ends the report.
+const REPRODUCE: &str = "\nReproduce: `cargo xtask bench`";
+
+/// `report` with its microcontroller section replaced by `chips` (inserted before the closing
+/// paragraph when it has none): `--chips-only` leaves the desktop figures of the last full run
+/// as they are.
+fn splice_chips(report: &str, chips: &str) -> String {
+    let end = report.find(REPRODUCE).unwrap_or(report.len());
+    let start = report[..end].find(chips::HEADING).unwrap_or(end);
+    format!("{}{chips}{}", &report[..start], &report[end..])
 }
 
 fn write_report(report: &str) -> Result<(), String> {
@@ -587,11 +627,39 @@ fn render(
             let _ = writeln!(r, "- ahead of {peer} (>= 1x): {}", all.join("; "));
         }
     }
+    r.push_str(&chips::render(&chips::load_all()));
     let _ = writeln!(
         r,
         "\nReproduce: `cargo xtask bench` (needs `{TORCH_INSTALL}` for the PyTorch column; the \
          Linux x86-64 wheel on PyPI pulls in the CUDA runtime wheels, about 3 GB, even though only \
-         the CPU is used)."
+         the CPU is used; \
+         the microcontrollers need qemu-system-arm and llvm-objdump, which the task installs or \
+         names). `cargo xtask bench --chips-only` re-runs the microcontrollers alone."
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice_chips;
+
+    #[test]
+    fn chips_only_replaces_the_chip_section_and_keeps_the_rest() {
+        let desktop = "# Benchmarks\n\n## default target\n\n| a |\n";
+        let end = "\nReproduce: `cargo xtask bench` (needs torch).\n";
+        let first = splice_chips(&format!("{desktop}{end}"), "\n## Microcontrollers\n\nold\n");
+        assert_eq!(
+            first,
+            format!("{desktop}\n## Microcontrollers\n\nold\n{end}")
+        );
+        let second = splice_chips(&first, "\n## Microcontrollers\n\nnew\n");
+        assert_eq!(
+            second,
+            format!("{desktop}\n## Microcontrollers\n\nnew\n{end}")
+        );
+        assert_eq!(
+            splice_chips("", "\n## Microcontrollers\n"),
+            "\n## Microcontrollers\n"
+        );
+    }
 }

@@ -32,6 +32,36 @@ pub fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// [`run`], with the standard error echoed line by line and the first `error` line it printed
+/// (the compiler's reason, say) added to the error message.
+pub fn run_keep_error(command: &mut Command) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let shown = show(command);
+    println!("\n$ {shown}");
+    let mut child = command
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let mut first_error = None;
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if first_error.is_none() && line.starts_with("error") {
+                first_error = Some(line);
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    match (status.success(), first_error) {
+        (true, _) => Ok(()),
+        (false, Some(e)) => Err(format!("{e} (`{shown}` failed, {status})")),
+        (false, None) => Err(format!("`{shown}` failed ({status})")),
+    }
+}
+
 /// Runs `command`, echoing its standard output line by line as it comes, and returns the
 /// output too (so callers can read test counts while the user watches progress).
 pub fn run_tee(command: &mut Command) -> Result<String, String> {

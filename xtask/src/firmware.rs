@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::cmd::{root, run};
+use crate::cmd::{root, run_keep_error};
 
 /// A board the firmware builds for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,14 +91,27 @@ pub fn build(board: Board) -> Result<PathBuf, String> {
     build_with(board, &[])
 }
 
-/// [`build`] with extra firmware features (`soft-float`, `q16` on the Cortex-M0 boards).
+/// The name of the ELF [`build_with`] leaves in `firmware/target/elf/`: the board, then each
+/// extra feature (`microbit`, `microbit-q16`), so that formats built in one run do not overwrite
+/// each other.
+pub fn elf_name(board: Board, extra: &[String]) -> String {
+    let mut name = String::from(board.name);
+    for f in extra {
+        name.push('-');
+        name.push_str(f);
+    }
+    name
+}
+
+/// [`build`] with extra firmware features (`soft-float`, `q16` on the Cortex-M0 boards); the ELF
+/// is `firmware/target/elf/<board>[-<feature>...]`.
 pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
     let mut features = String::from(board.name);
     for f in extra {
         features.push(',');
         features.push_str(f);
     }
-    run(cargo().args([
+    run_keep_error(cargo().args([
         "build",
         "--release",
         "--target",
@@ -114,7 +127,7 @@ pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
         .join("nearid-firmware");
     let elf_dir = dir().join("target").join("elf");
     std::fs::create_dir_all(&elf_dir).map_err(|e| format!("{}: {e}", elf_dir.display()))?;
-    let elf = elf_dir.join(board.name);
+    let elf = elf_dir.join(elf_name(board, extra));
     std::fs::copy(&built, &elf)
         .map_err(|e| format!("copy {} to {}: {e}", built.display(), elf.display()))?;
     Ok(elf)

@@ -4,10 +4,13 @@
 //!   and show the loss falling.
 //! - `cargo xtask test`: everything CI runs.
 //! - `cargo xtask size`: flash and RAM of the firmware on every board.
-//! - `cargo xtask bench`: side-by-side benchmarks, written to docs/BENCHMARKS.md.
+//! - `cargo xtask bench`: side-by-side benchmarks on the desktop and instruction counts on the
+//!   emulated microcontrollers, written to docs/BENCHMARKS.md.
 
 mod bench;
+mod chips;
 mod cmd;
+mod disasm;
 mod firmware;
 mod qemu;
 mod run;
@@ -28,7 +31,12 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
   test --firmware      the firmware steps alone
   size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board
   bench                side-by-side benchmarks (nearid, candle, dfdx, PyTorch if installed)
-                       for the default target and -C target-cpu=native -> docs/BENCHMARKS.md";
+                       for the default target and -C target-cpu=native, and every emulated
+                       board and format in QEMU (instructions per weight, floors, disassembly of
+                       the step) -> docs/BENCHMARKS.md
+  bench --quick        the same with 1 s per desktop benchmark
+  bench --chips-only   the microcontrollers alone (their section rewritten, desktop figures kept)
+  bench --render-only  rewrite docs/BENCHMARKS.md from the last run's saved results";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
