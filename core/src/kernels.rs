@@ -30,13 +30,13 @@ pub fn base_plus_mat_t_vec<T: Scalar, const R: usize, const C: usize>(
     base: &Vector<T, C>,
 ) -> Vector<T, C> {
     let mut out = *base;
-    let columns = w.as_slice().chunks_exact(R.max(1)).take(C);
     if !VECTOR_UNITS {
-        for (o, column) in out.iter_mut().zip(columns) {
-            *o += T::dot(column, g.as_slice());
+        for (j, column) in w.as_slice().chunks_exact(R.max(1)).enumerate().take(C) {
+            out[j] += T::dot(column, g.as_slice());
         }
         return out;
     }
+    let columns = w.as_slice().chunks_exact(R.max(1)).take(C);
     // Four columns at a time, each with 8 lanes of partial sums along the rows: the loop is
     // then plain vector multiply-adds over contiguous rows (left alone, the compiler vectorises
     // across columns instead, gathering strided elements).
