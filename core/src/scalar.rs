@@ -124,7 +124,8 @@ pub trait Scalar:
     /// bias). Every `us[b]` must be at least as long as `column`; extra entries are ignored.
     ///
     /// Floats fold eta into each sample's column factor, a_b = eta v_b, and sum the scaled
-    /// columns 8 rows at a time before subtracting, so each weight is loaded and stored once and
+    /// columns (8 rows at a time on [`VECTOR_UNITS`] targets, one row at a time elsewhere)
+    /// before subtracting, so each weight is loaded and stored once and
     /// the inner loop is one multiply-add per weight and sample. Fixed point sums the gradient entry first and
     /// rounds eta g once as the dither says ([`Scalar::sub_mul_rounded`]).
     #[inline]
@@ -140,14 +141,26 @@ pub trait Scalar:
             return;
         }
         let a: [Self; B] = core::array::from_fn(|b| eta * vs[b]);
-        let done = column.len() / 8 * 8;
-        let mut rows = column.chunks_exact_mut(8);
         // The step sum_b a_b u_b is summed apart from w (whose rounding is coarser) and
         // subtracted once; it starts from the first product, not from 0 + (which the compiler
         // may not drop: 0 + -0 is +0).
         let ([u0, rest_u @ ..], [a0, rest_a @ ..]) = (us.as_slice(), a.as_slice()) else {
             return;
         };
+        if !VECTOR_UNITS {
+            // Microcontrollers: one row at a time, so that for B = 1 each weight is a load, a
+            // multiply-subtract and a store.
+            for (j, (w, &u)) in column.iter_mut().zip(*u0).enumerate() {
+                let step = rest_u
+                    .iter()
+                    .zip(rest_a)
+                    .fold(*a0 * u, |s, (u, &a)| s + a * u[j]);
+                *w -= step;
+            }
+            return;
+        }
+        let done = column.len() / 8 * 8;
+        let mut rows = column.chunks_exact_mut(8);
         for (c, ws) in (&mut rows).enumerate() {
             let r = 8 * c..8 * c + 8;
             let mut step = [Self::ZERO; 8];

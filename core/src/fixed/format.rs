@@ -122,6 +122,96 @@ macro_rules! fixed_format {
                 }
             }
 
+            /// x clamped to the raw range, adding one to `clamped` when it was outside. The
+            /// common case, x in range, is one test: x survives the round trip through the raw
+            /// type (on a Cortex-M0 a sign extension, a compare and a branch; `clamp` there
+            /// loaded both bounds from the literal pool and compared them every time).
+            #[inline(always)]
+            fn clamp_counted(x: $wide, clamped: &mut u32) -> $wide {
+                if x as $raw as $wide == x {
+                    x
+                } else {
+                    Self::clamp_out_of_range(x, clamped)
+                }
+            }
+
+            /// The rare branch of [`Self::clamp_counted`], out of line so the compiler keeps
+            /// the test a branch (it turned it into selects, which on a Cortex-M0 cost more
+            /// registers than there are).
+            #[cold]
+            #[inline(never)]
+            fn clamp_out_of_range(x: $wide, clamped: &mut u32) -> $wide {
+                *clamped = clamped.saturating_add(1);
+                if x < 0 { <$raw>::MIN as $wide } else { <$raw>::MAX as $wide }
+            }
+
+            /// [`Scalar::sgd_column`](crate::Scalar::sgd_column) with the rounding mode fixed
+            /// at compile time (`NEAREST`: the dither's offset is one half; else one xorshift
+            /// draw per weight), written for a core without a barrel of tricks (Cortex-M0):
+            /// the same arithmetic as the operators it replaces, with the overflow checks that
+            /// cannot fire left out and the clamps counted once per column:
+            ///
+            /// - g <- round((g 2^F + v_b u_b) / 2^F), clamped: as [`Scalar::axpy`] on one entry
+            ///   (and for B = 1 as `u * v`, whose first step starts from g = 0 identically);
+            /// - w <- clamp(w - (eta g + r) / 2^F) with r the dither's offset: as
+            ///   [`Scalar::sub_mul_rounded`], whose `saturating_add` and `saturating_sub` never
+            ///   saturate here: |eta g| <= 2^(2 bits - 2) and r < 2^F, and |w| <= 2^(bits - 1)
+            ///   with |(eta g + r) / 2^F| <= 2^(2 bits - 2 - F) + 1, all far inside the wide type.
+            #[inline(always)]
+            fn sgd_column_as<const B: usize, const NEAREST: bool>(
+                column: &mut [Self],
+                us: &[&[Self]; B],
+                vs: &[Self; B],
+                eta: Self,
+                dither: &mut $crate::fixed::Dither,
+            ) {
+                const HALF: $wide = 1 << ($frac - 1);
+                if us.iter().any(|u| u.len() < column.len()) {
+                    return;
+                }
+                let e = eta.to_bits() as $wide;
+                let v: [$wide; B] = core::array::from_fn(|b| vs[b].to_bits() as $wide);
+                let mut clamped = 0u32;
+                let mut step = |w: &mut Self, g: $wide, clamped: &mut u32| {
+                    let r = if NEAREST {
+                        HALF
+                    } else {
+                        dither.stochastic_offset($frac) as $wide
+                    };
+                    let x = (w.to_bits() as $wide)
+                        .wrapping_sub((e * g).wrapping_add(r) >> $frac);
+                    *w = Self::from_bits(Self::clamp_counted(x, clamped) as $raw);
+                };
+                if let ([u], [v]) = (us.as_slice(), v.as_slice()) {
+                    // One sample: the loop the chips run, a plain walk down two slices.
+                    for (w, &u) in column.iter_mut().zip(*u) {
+                        let s = (*v * u.to_bits() as $wide).wrapping_add(HALF) >> $frac;
+                        let g = Self::clamp_counted(s, &mut clamped);
+                        step(w, g, &mut clamped);
+                    }
+                    for _ in 0..clamped {
+                        $crate::fixed::saturation::record($counter);
+                    }
+                    return;
+                }
+                for (j, w) in column.iter_mut().enumerate() {
+                    let mut g: $wide = 0;
+                    for (u, &v) in us.iter().zip(&v) {
+                        if let Some(&u) = u.get(j) {
+                            let s = (g << $frac)
+                                .wrapping_add(v * u.to_bits() as $wide)
+                                .wrapping_add(HALF)
+                                >> $frac;
+                            g = Self::clamp_counted(s, &mut clamped);
+                        }
+                    }
+                    step(w, g, &mut clamped);
+                }
+                for _ in 0..clamped {
+                    $crate::fixed::saturation::record($counter);
+                }
+            }
+
             /// The value as f32 (exact when |raw| < 2^24).
             #[inline]
             pub fn to_f32(self) -> f32 {
@@ -322,6 +412,9 @@ macro_rules! fixed_format {
             /// g_j = sum_b vs[b] us[b][j] summed as [`Scalar::axpy`] does (one rounding per
             /// sample), then w_j - eta g_j with eta g_j formed exactly and rounded once by the
             /// dither: eta v_b folded first would lose most of its bits in 16-bit formats.
+            /// Bit for bit `w.sub_mul_rounded(eta, g, dither)` after `g = u v` (B = 1) or
+            /// `axpy(v_b, [u_b], [g])` for each sample in order (see [`Self::sgd_column_as`]
+            /// for how it is kept cheap).
             #[inline]
             fn sgd_column<const B: usize>(
                 column: &mut [Self],
@@ -330,18 +423,10 @@ macro_rules! fixed_format {
                 eta: Self,
                 dither: &mut $crate::fixed::Dither,
             ) {
-                for (j, w) in column.iter_mut().enumerate() {
-                    let mut g = Self::ZERO;
-                    for (u, &v) in us.iter().zip(vs) {
-                        if let Some(&u) = u.get(j) {
-                            if B == 1 {
-                                g = u * v;
-                            } else {
-                                Self::axpy(v, &[u], core::slice::from_mut(&mut g));
-                            }
-                        }
-                    }
-                    *w = w.sub_mul_rounded(eta, g, dither);
+                if dither.is_nearest() {
+                    Self::sgd_column_as::<B, true>(column, us, vs, eta, dither);
+                } else {
+                    Self::sgd_column_as::<B, false>(column, us, vs, eta, dither);
                 }
             }
 

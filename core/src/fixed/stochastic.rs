@@ -76,6 +76,15 @@ impl Dither {
         if self.state == 0 {
             return 1 << (bits - 1);
         }
+        self.stochastic_offset(bits)
+    }
+
+    /// The next stochastic offset in [0, 2^bits), for a dither known not to be rounding to
+    /// nearest (state != 0; `bits` in 1..=31, as [`Dither::offset`] clamps it): one xorshift32
+    /// draw, no test. Kernels check [`Dither::is_nearest`] once per column and then call this
+    /// per weight.
+    #[inline(always)]
+    pub(crate) fn stochastic_offset(&mut self, bits: u32) -> u32 {
         let mut x = self.state;
         x ^= x << 13;
         x ^= x >> 17;

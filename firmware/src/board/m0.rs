@@ -33,7 +33,7 @@ mod format {
     /// Name of `T` as logged.
     pub const SCALAR: &str = "Q4.12 (16-bit fixed point)";
     /// Blocks: the most that fit the micro:bit in this format.
-    pub const M: usize = 23;
+    pub const M: usize = 40;
 }
 
 pub use format::{M, SCALAR, T};

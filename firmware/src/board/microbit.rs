@@ -17,7 +17,7 @@ pub use super::m0::{M, SCALAR, T};
 /// Hidden width.
 pub const H: usize = 16;
 /// Mini-batch size.
-pub const B: usize = 4;
+pub const B: usize = 1;
 /// Samples kept in the ring buffer the batches are drawn from.
 pub const RING: usize = 32;
 /// Training steps (one new sample per step).
@@ -25,7 +25,7 @@ pub const STEPS: u32 = 600;
 /// Log every this many steps.
 pub const LOG_EVERY: u32 = 100;
 /// Learning rate.
-pub const LEARNING_RATE: f64 = 0.02;
+pub const LEARNING_RATE: f64 = 0.01;
 
 /// All of RAM.
 pub const RAM_BYTES: usize = 16 * 1024;

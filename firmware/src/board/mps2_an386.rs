@@ -16,7 +16,7 @@ pub const H: usize = 16;
 /// Blocks.
 pub const M: usize = 8;
 /// Mini-batch size.
-pub const B: usize = 4;
+pub const B: usize = 1;
 /// Samples kept in the ring buffer the batches are drawn from.
 pub const RING: usize = 64;
 /// Training steps (one new sample per step).
