@@ -13,7 +13,7 @@ mod format {
     /// Name of `T` as logged.
     pub const SCALAR: &str = "f32 (soft float)";
     /// Blocks: the most that fit the micro:bit in this format.
-    pub const M: usize = 11;
+    pub const M: usize = 19;
 }
 
 #[cfg(all(feature = "q16", not(feature = "soft-float")))]
@@ -23,7 +23,7 @@ mod format {
     /// Name of `T` as logged.
     pub const SCALAR: &str = "Q16.16 (32-bit fixed point)";
     /// Blocks: the most that fit the micro:bit in this format.
-    pub const M: usize = 11;
+    pub const M: usize = 19;
 }
 
 #[cfg(not(any(feature = "soft-float", feature = "q16")))]
