@@ -3,8 +3,7 @@
 //! `q16` for Q16.16, `soft-float` for f32 in software (`soft-float` wins when both are set).
 //!
 //! The depth `M` is per format: the largest that fits the micro:bit's 16 KiB (asserted at
-//! compile time in `microbit.rs`). The Pico stays in soft f32 for now: its fat-LTO release build
-//! in Q4.12 fails to link (LLVM: "out of range pc-relative fixup value" on thumbv6m).
+//! compile time in `microbit.rs`). The Pico trains in Q4.12 too (`pico.rs`).
 
 #[cfg(feature = "soft-float")]
 mod format {

@@ -16,7 +16,9 @@ pub const NAME: &str = "microbit (Cortex-M0, 16 KiB RAM, QEMU)";
 pub use super::m0::{M, SCALAR, T};
 /// Hidden width.
 pub const H: usize = 16;
-/// Mini-batch size.
+/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
+/// once forward, once backward and once to update, the instruction floor per weight; larger
+/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
 pub const B: usize = 1;
 /// Samples kept in the ring buffer the batches are drawn from.
 pub const RING: usize = 32;

@@ -15,7 +15,9 @@ pub const SCALAR: &str = "f32 (FPU)";
 pub const H: usize = 16;
 /// Blocks.
 pub const M: usize = 8;
-/// Mini-batch size.
+/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
+/// once forward, once backward and once to update, the instruction floor per weight; larger
+/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
 pub const B: usize = 1;
 /// Samples kept in the ring buffer the batches are drawn from.
 pub const RING: usize = 64;
