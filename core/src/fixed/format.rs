@@ -63,11 +63,22 @@ macro_rules! fixed_format {
             /// range; clamping is counted.
             #[inline(always)]
             pub(crate) fn saturate(w: $wide) -> Self {
-                let c = w.clamp(<$raw>::MIN as $wide, <$raw>::MAX as $wide);
-                if c != w {
-                    $crate::fixed::saturation::record($counter);
+                // In range exactly when w survives the round trip through the raw type: one
+                // test on the common path (`clamp` compares with both bounds, which a
+                // Cortex-M0 loads from the literal pool).
+                if w as $raw as $wide == w {
+                    Self::from_bits(w as $raw)
+                } else {
+                    Self::saturate_out_of_range(w)
                 }
-                Self::from_bits(c as $raw)
+            }
+
+            /// The rare branch of [`Self::saturate`]: clamp and count.
+            #[cold]
+            #[inline(never)]
+            fn saturate_out_of_range(w: $wide) -> Self {
+                $crate::fixed::saturation::record($counter);
+                Self::from_bits(if w < 0 { <$raw>::MIN } else { <$raw>::MAX })
             }
 
             /// w / 2^F rounded to nearest (ties up), for a wide value with 2F fractional bits
@@ -83,6 +94,14 @@ macro_rules! fixed_format {
             /// is exact in any order; the carries are folded in at the end, in the wider type.
             #[inline]
             fn dot_exact(a: &[Self], b: &[Self]) -> $wider {
+                let (acc, carries) = Self::dot_wide(a, b);
+                Self::fold_carries(acc, carries)
+            }
+
+            /// The sum of [`Self::dot_exact`] as the wide type's wrapped sum and the count of
+            /// its overflows (signed: +1 for each wrap upward, -1 downward).
+            #[inline(always)]
+            fn dot_wide(a: &[Self], b: &[Self]) -> ($wide, i32) {
                 let mut acc: $wide = 0;
                 let mut carries: i32 = 0;
                 for (&x, &y) in a.iter().zip(b) {
@@ -96,6 +115,12 @@ macro_rules! fixed_format {
                     }
                     acc = s;
                 }
+                (acc, carries)
+            }
+
+            /// acc + carries 2^bits(wide), exactly, in the wider type.
+            #[inline(always)]
+            fn fold_carries(acc: $wide, carries: i32) -> $wider {
                 if carries == 0 {
                     acc as $wider
                 } else {
@@ -373,9 +398,19 @@ macro_rules! fixed_format {
                 $crate::fixed::saturation::count($counter)
             }
 
+            /// When no partial sum overflowed the wide type and adding the half does not
+            /// either (the common case), the rounding and the saturation run in the wide type,
+            /// with the same result as in the wider one (on a Cortex-M0 the wider type is i64,
+            /// two registers and a carry chain).
             #[inline]
             fn dot(a: &[Self], b: &[Self]) -> Self {
-                Self::saturate_wider(Self::round_wider(Self::dot_exact(a, b)))
+                let (acc, carries) = Self::dot_wide(a, b);
+                if carries == 0 {
+                    if let Some(s) = acc.checked_add(1 << ($frac - 1)) {
+                        return Self::saturate(s >> $frac);
+                    }
+                }
+                Self::saturate_wider(Self::round_wider(Self::fold_carries(acc, carries)))
             }
 
             /// Both dot products rounded once to F fractional bits but kept unsaturated in
@@ -398,11 +433,8 @@ macro_rules! fixed_format {
                     // y 2^F + alpha x, exact: |y 2^F| <= 2^(bits + F - 1) and
                     // |alpha x| <= 2^(2 bits - 2) leave the wide type a bit to spare.
                     let w = ((yi.to_bits() as $wide) << $frac).wrapping_add(a * xi.to_bits() as $wide);
-                    // Clamp without a branch and count afterwards, so the loop can vectorise.
                     let r = Self::round_frac(w);
-                    let c = r.clamp(<$raw>::MIN as $wide, <$raw>::MAX as $wide);
-                    saturated += u32::from(c != r);
-                    *yi = Self::from_bits(c as $raw);
+                    *yi = Self::from_bits(Self::clamp_counted(r, &mut saturated) as $raw);
                 }
                 for _ in 0..saturated {
                     $crate::fixed::saturation::record($counter);
