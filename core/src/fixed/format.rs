@@ -497,6 +497,91 @@ pub(crate) fn isqrt(n: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::Scalar;
+    use crate::fixed::{Dither, Q12, Q16};
+
+    /// The fast `sgd_column` against the operators it replaces (`u * v` or `axpy` per sample,
+    /// then `sub_mul_rounded`), bit for bit and saturation for saturation, with values large
+    /// enough that g and w saturate, for B = 1 and 3 and both roundings.
+    fn sgd_column_matches_the_operators<T: Scalar>(scale: f64) {
+        let mut rng = crate::Rng::new(11);
+        let mut draw = |n: usize| -> [T; 16] {
+            core::array::from_fn(|i| {
+                if i < n {
+                    T::from_f64(scale * rng.normal())
+                } else {
+                    T::ZERO
+                }
+            })
+        };
+        for (seed, n) in [(0u32, 16usize), (5, 3), (9, 16)] {
+            let (u0, u1, u2, w) = (draw(n), draw(n), draw(n), draw(n));
+            let v16 = draw(3);
+            let v = [v16[0], v16[1], v16[2]];
+            let eta = T::from_f64(0.3);
+            for dither in [Dither::nearest(), Dither::stochastic(seed)] {
+                // B = 1.
+                let (mut fast, mut slow) = (w, w);
+                let (mut d_fast, mut d_slow) = (dither, dither);
+                let before = T::saturations();
+                T::sgd_column(&mut fast[..n], &[&u0[..n]], &[v[0]], eta, &mut d_fast);
+                let fast_saturations = T::saturations() - before;
+                let before = T::saturations();
+                for (w, &u) in slow[..n].iter_mut().zip(&u0) {
+                    *w = w.sub_mul_rounded(eta, u * v[0], &mut d_slow);
+                }
+                assert_eq!(fast, slow);
+                assert_eq!(d_fast, d_slow);
+                assert_eq!(fast_saturations, T::saturations() - before);
+                // B = 3.
+                let (mut fast, mut slow) = (w, w);
+                let (mut d_fast, mut d_slow) = (dither, dither);
+                let us = [&u0[..n], &u1[..n], &u2[..n]];
+                let before = T::saturations();
+                T::sgd_column(&mut fast[..n], &us, &v, eta, &mut d_fast);
+                let fast_saturations = T::saturations() - before;
+                let before = T::saturations();
+                for (j, w) in slow[..n].iter_mut().enumerate() {
+                    let mut g = T::ZERO;
+                    for (u, &v) in us.iter().zip(&v) {
+                        T::axpy(v, &u[j..=j], core::slice::from_mut(&mut g));
+                    }
+                    *w = w.sub_mul_rounded(eta, g, &mut d_slow);
+                }
+                assert_eq!(fast, slow);
+                assert_eq!(d_fast, d_slow);
+                assert_eq!(fast_saturations, T::saturations() - before);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_sgd_column_is_the_operators_bit_for_bit() {
+        // Scale 3: products of two entries often leave Q4.12's [-8, 8), so both clamps fire.
+        sgd_column_matches_the_operators::<Q12>(3.0);
+        sgd_column_matches_the_operators::<Q12>(0.2);
+        sgd_column_matches_the_operators::<Q16>(200.0);
+        sgd_column_matches_the_operators::<Q16>(0.2);
+        assert!(Q12::saturations() > 0, "the test never saturated");
+    }
+
+    #[test]
+    fn fixed_dot_fast_path_matches_the_wide_sum() {
+        // Short sums (fast path) and sums whose partial sums overflow i32 (carry path).
+        let big = Q12::from_bits(i16::MIN);
+        let a = [big; 5];
+        assert_eq!(Q12::dot(&a, &a), Q12::MAX);
+        let x = [Q12::from_f64(0.5), Q12::from_f64(-1.25), Q12::from_f64(2.0)];
+        let y = [Q12::from_f64(1.5), Q12::from_f64(0.75), Q12::from_f64(-0.5)];
+        assert_eq!(Q12::dot(&x, &y).to_f64(), 0.75 - 0.9375 - 1.0);
+        let mut c = [big, big, Q12::from_bits(i16::MAX), Q12::from_bits(i16::MAX)];
+        let d = [big, big, big, big];
+        // 2 * 2^30 - 2 * (2^15 - 1) 2^15 = 2^16: a partial sum overflows, the total does not.
+        assert_eq!(Q12::dot(&c, &d).to_bits(), 16);
+        c[3] = Q12::ZERO;
+        assert_eq!(Q12::dot(&c, &d), Q12::MAX);
+    }
+
     #[test]
     fn isqrt_is_the_floor_of_the_square_root() {
         for n in (0u64..5000).chain([u64::MAX, (1 << 47) - 1, 1 << 47, 999_999_999_999]) {
