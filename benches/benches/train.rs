@@ -26,8 +26,9 @@ fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usi
     group.throughput(Throughput::Elements(params * B as u64));
     group.bench_function(&name, |b| {
         b.iter(|| {
-            xs.iter()
-                .map(|x| black_box(&*net).apply(black_box(x)))
+            black_box(&*net)
+                .apply_batch(black_box(&xs))
+                .iter()
                 .fold(T::ZERO, |s, y| s + y[0])
         })
     });

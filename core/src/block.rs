@@ -3,6 +3,7 @@
 
 use core::marker::PhantomData;
 
+use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
 
@@ -89,6 +90,62 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         b.w1.iter_mut()
             .for_each(|w| *w = T::from_f64(scale * rng.normal()));
         b
+    }
+
+    /// [`Model::apply`] for a batch of B samples with the batch kernels of [`crate::batch`]
+    /// (each layer once per batch): the same results to the bit.
+    pub fn apply_batch<const B: usize>(&self, xs: &[Vector<T, D>; B]) -> [Vector<T, D>; B] {
+        // z = W1 x + b1: (H) per sample; a = s(z)
+        let mut zs = [self.b1; B];
+        mat_mat_add(&self.w1, xs, &mut zs);
+        let activations = zs.map(|z| z.map(S::apply));
+        // y = x + b2 + W2 a: (D) per sample
+        let mut ys = xs.map(|x| x + self.b2);
+        mat_mat_add(&self.w2, &activations, &mut ys);
+        ys
+    }
+
+    /// [`Model::forward_tape`] for a batch of B samples with the batch kernels of
+    /// [`crate::batch`], `tapes[b]` recording sample b: the same tapes and outputs to the bit.
+    pub fn forward_tape_batch<const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+        tapes: [&mut BlockTape<T, D, H>; B],
+    ) -> [Vector<T, D>; B] {
+        let mut zs = [self.b1; B];
+        mat_mat_add(&self.w1, xs, &mut zs);
+        let activations = zs.map(|z| z.map(S::apply));
+        let mut ys = xs.map(|x| x + self.b2);
+        mat_mat_add(&self.w2, &activations, &mut ys);
+        for ((tape, x), a) in tapes.into_iter().zip(xs).zip(&activations) {
+            tape.x = *x;
+            tape.a = *a;
+        }
+        ys
+    }
+
+    /// [`Model::backward`] for a batch of B samples with the batch kernels of [`crate::batch`]:
+    /// given dL/dy of each sample, fills `tapes[b]` with its signals and returns each dL/dx,
+    /// the same to the bit.
+    pub fn backward_batch<const B: usize>(
+        &self,
+        dys: &[Vector<T, D>; B],
+        mut tapes: [&mut BlockTape<T, D, H>; B],
+    ) -> [Vector<T, D>; B] {
+        // da = W2^T dy: (H) per sample; dz = da * s'(z)
+        let mut das = [zeros::<T, H, 1>(); B];
+        base_plus_mat_t_mat(&self.w2, dys, &mut das);
+        let dzs: [Vector<T, H>; B] = core::array::from_fn(|b| {
+            das[b].zip_map(&tapes[b].a, |g, a| g * S::derivative_from_output(a))
+        });
+        // dx = dy + W1^T dz: (D) per sample
+        let mut dxs = *dys;
+        base_plus_mat_t_mat(&self.w1, &dzs, &mut dxs);
+        for ((tape, dy), dz) in tapes.iter_mut().zip(dys).zip(&dzs) {
+            tape.dy = *dy;
+            tape.dz = *dz;
+        }
+        dxs
     }
 
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.

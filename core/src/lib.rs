@@ -10,6 +10,8 @@
 //!   blocks ([`resnet`]), [`LinearResNet`] (I + A_M)...(I + A_1) ([`linear`]), activations
 //!   [`Relu`], [`Tanh`], [`Softplus`], [`Identity`] ([`activation`]). They all implement
 //!   [`Model`]: forward with a tape, backward into the tape, parameters as flat tensors.
+//! - **Batches** — register-blocked matrix-matrix kernels that run a mini-batch layer by layer
+//!   on desktop targets, equal to the per-sample kernels to the bit, in [`batch`].
 //! - **Training** — the quadratic loss ([`loss`]), [`FusedSgd`] (no gradient buffer) and
 //!   [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and synthetic tasks
 //!   [`LinearTask`], [`SmoothTask`] ([`data`]).
@@ -53,6 +55,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod batch;
 pub mod block;
 pub mod certificate;
 pub mod data;

@@ -45,6 +45,12 @@ pub trait Model<T: Scalar, const D: usize>: Clone {
     /// and returns dL/dx.
     fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D>;
 
+    /// [`Model::apply`] for every sample of a batch. Networks of several layers override it to
+    /// run layer by layer, as [`Model::forward_tape_batch`].
+    fn apply_batch<const B: usize>(&self, xs: &[Vector<T, D>; B]) -> [Vector<T, D>; B] {
+        core::array::from_fn(|b| self.apply(&xs[b]))
+    }
+
     /// [`Model::forward_tape`] for every sample of a batch, returning the outputs. Networks of
     /// several layers override it to run layer by layer, so each layer's weights are read once
     /// per batch instead of once per sample.

@@ -1,5 +1,6 @@
 //! A deep residual network: M residual blocks applied in order, block 1 first.
 
+use crate::batch::batched;
 use crate::{Activation, BlockTape, Model, Relu, ResidualBlock, Rng, Scalar, Vector};
 
 /// x -> f_M(...f_1(x)), f_i(x) = x + W2_i s(W1_i x + b1_i) + b2_i: M blocks of width D with
@@ -98,5 +99,47 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
             .zip(tape.iter_mut())
             .rev()
             .fold(*dy, |g, (b, t)| b.backward(&g, t))
+    }
+
+    /// Block by block for the whole batch with the kernels of [`crate::batch`] when they apply
+    /// ([`batched`]: B > 1 floats on desktop targets), so each block's weights are read once
+    /// per batch; otherwise sample by sample. The same outputs and tapes to the bit.
+    fn apply_batch<const B: usize>(&self, xs: &[Vector<T, D>; B]) -> [Vector<T, D>; B] {
+        if !batched::<T, B>() {
+            return core::array::from_fn(|b| self.apply(&xs[b]));
+        }
+        self.blocks.iter().fold(*xs, |xs, block| block.apply_batch(&xs))
+    }
+
+    /// Block by block for the whole batch when [`batched`], else sample by sample; see
+    /// [`ResNet::apply_batch`].
+    fn forward_tape_batch<const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+        tapes: &mut [Self::Tape; B],
+    ) -> [Vector<T, D>; B] {
+        if !batched::<T, B>() {
+            return core::array::from_fn(|b| self.forward_tape(&xs[b], &mut tapes[b]));
+        }
+        let mut xs = *xs;
+        for (i, block) in self.blocks.iter().enumerate() {
+            xs = block.forward_tape_batch(&xs, tapes.each_mut().map(|t| &mut t[i]));
+        }
+        xs
+    }
+
+    /// Block by block (last first) for the whole batch when [`batched`], else sample by
+    /// sample.
+    fn backward_batch<const B: usize>(&self, dys: &[Vector<T, D>; B], tapes: &mut [Self::Tape; B]) {
+        if !batched::<T, B>() {
+            for (dy, tape) in dys.iter().zip(tapes) {
+                self.backward(dy, tape);
+            }
+            return;
+        }
+        let mut gs = *dys;
+        for (i, block) in self.blocks.iter().enumerate().rev() {
+            gs = block.backward_batch(&gs, tapes.each_mut().map(|t| &mut t[i]));
+        }
     }
 }

@@ -23,6 +23,7 @@
 //! Weight decay pulls every parameter toward zero, which for a residual network is the identity
 //! map (zero residual), not the zero map.
 
+use crate::batch::{self, batched};
 use crate::fixed::{Dither, Rounding};
 use crate::loss::{quadratic, quadratic_grad};
 use crate::scalar::all_finite;
@@ -174,7 +175,12 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         let dither = &mut self.dither;
         for i in 0..N::TENSORS {
             let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            if rule.plain_gradient {
+            if rule.plain_gradient && batched::<T, B>() {
+                // The same bits as sgd_columns, register-blocked over columns and rows.
+                let us = factors.map(|(u, _)| u);
+                let vs = factors.map(|(_, v)| v);
+                batch::sgd_update(net.tensor_mut(i), &us, &vs, rule.eta);
+            } else if rule.plain_gradient {
                 sgd_columns(net.tensor_mut(i), &factors, rule.eta, dither);
             } else {
                 for_each_entry(net.tensor_mut(i), &factors, |w, g| {
