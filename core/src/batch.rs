@@ -141,35 +141,16 @@ fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, co
 ) {
     const JT: usize = 2;
     let columns: &[[T; R]; C] = &w.data.0;
-    let chunks = R / 8;
-    let rest = R % 8;
     let mut b0 = 0;
     while b0 + NT <= B {
-        let g: [&[T; R]; NT] = core::array::from_fn(|s| &gs[b0 + s].data.0[0]);
+        let g: [&[T]; NT] = core::array::from_fn(|s| gs[b0 + s].as_slice());
         let mut j0 = 0;
         while j0 + JT <= C {
-            let mut lanes = [[[T::ZERO; 8]; NT]; JT];
-            for c in 0..chunks {
-                let wc: [&[T]; JT] = core::array::from_fn(|t| &columns[j0 + t][8 * c..8 * c + 8]);
-                let gc: [&[T]; NT] = core::array::from_fn(|s| &g[s][8 * c..8 * c + 8]);
-                for t in 0..JT {
-                    for s in 0..NT {
-                        for l in 0..8 {
-                            lanes[t][s][l] += wc[t][l] * gc[s][l];
-                        }
-                    }
-                }
-            }
-            for l in 0..rest {
-                for t in 0..JT {
-                    for s in 0..NT {
-                        lanes[t][s][l] += columns[j0 + t][8 * chunks + l] * g[s][8 * chunks + l];
-                    }
-                }
-            }
+            let a: [&[T]; JT] = core::array::from_fn(|t| columns[j0 + t].as_slice());
+            let d = dots::<T, JT, NT>(&a, &g);
             for t in 0..JT {
                 for s in 0..NT {
-                    outs[b0 + s].data.0[0][j0 + t] += reduce(&lanes[t][s]);
+                    outs[b0 + s].data.0[0][j0 + t] += d[t][s];
                 }
             }
             j0 += JT;
@@ -183,6 +164,45 @@ fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, co
     }
     for b in b0..B {
         outs[b] = base_plus_mat_t_vec(w, &gs[b], &outs[b]);
+    }
+}
+
+/// d[t][s] = a[t] . b[s] over the common length n of all the slices, each with the 8 partial
+/// sums of [`Scalar::dot`] (lanes i mod 8, added pairwise at the end), so each equals
+/// `T::dot(a[t], b[s])` to the bit on targets with vector units. The JT x NT x 8 sums stay in
+/// registers; each chunk of 8 entries of every slice is loaded once.
+#[inline(always)]
+pub fn dots<T: Scalar, const JT: usize, const NT: usize>(
+    a: &[&[T]; JT],
+    b: &[&[T]; NT],
+) -> [[T; NT]; JT] {
+    let n = a.iter().chain(b).map(|v| v.len()).min().unwrap_or(0);
+    let ac: [(&[[T; 8]], &[T]); JT] = core::array::from_fn(|t| a[t][..n].as_chunks::<8>());
+    let bc: [(&[[T; 8]], &[T]); NT] = core::array::from_fn(|s| b[s][..n].as_chunks::<8>());
+    let chunks = n / 8;
+    let mut lanes = [[[T::ZERO; 8]; NT]; JT];
+    for c in 0..chunks {
+        for t in 0..JT {
+            for s in 0..NT {
+                mul_add8(&mut lanes[t][s], &ac[t].0[c], &bc[s].0[c]);
+            }
+        }
+    }
+    for t in 0..JT {
+        for s in 0..NT {
+            for (l, (&x, &y)) in ac[t].1.iter().zip(bc[s].1).enumerate() {
+                lanes[t][s][l] += x * y;
+            }
+        }
+    }
+    core::array::from_fn(|t| core::array::from_fn(|s| reduce(&lanes[t][s])))
+}
+
+/// acc[l] += a[l] b[l] for the 8 lanes.
+#[inline(always)]
+fn mul_add8<T: Scalar>(acc: &mut [T; 8], a: &[T; 8], b: &[T; 8]) {
+    for l in 0..8 {
+        acc[l] += a[l] * b[l];
     }
 }
 
@@ -297,4 +317,38 @@ fn update_rows<T: Scalar, const B: usize, const RT: usize, const KT: usize>(
         r0 += RT;
     }
     r0
+}
+
+/// The Gram matrix of B vectors, upper triangle: g[b][c] = xs[b] . xs[c] for c >= b (entries
+/// below the diagonal are unspecified), each equal to `T::dot(xs[b], xs[c])` to the bit on
+/// targets with vector units. Tiles of 2 x 4 dot products share their loads ([`dots`]).
+pub fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
+    const JT: usize = 2;
+    const NT: usize = 4;
+    let mut g = [[T::ZERO; B]; B];
+    let mut b0 = 0;
+    while b0 + JT <= B {
+        let a: [&[T]; JT] = core::array::from_fn(|t| xs[b0 + t]);
+        let mut c0 = b0;
+        while c0 + NT <= B {
+            let b: [&[T]; NT] = core::array::from_fn(|s| xs[c0 + s]);
+            let d = dots::<T, JT, NT>(&a, &b);
+            for t in 0..JT {
+                g[b0 + t][c0..c0 + NT].copy_from_slice(&d[t]);
+            }
+            c0 += NT;
+        }
+        for c in c0..B {
+            for t in 0..JT {
+                g[b0 + t][c] = T::dot(xs[b0 + t], xs[c]);
+            }
+        }
+        b0 += JT;
+    }
+    for b in b0..B {
+        for c in b..B {
+            g[b][c] = T::dot(xs[b], xs[c]);
+        }
+    }
+    g
 }

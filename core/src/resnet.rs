@@ -108,7 +108,9 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
         if !batched::<T, B>() {
             return core::array::from_fn(|b| self.apply(&xs[b]));
         }
-        self.blocks.iter().fold(*xs, |xs, block| block.apply_batch(&xs))
+        self.blocks
+            .iter()
+            .fold(*xs, |xs, block| block.apply_batch(&xs))
     }
 
     /// Block by block for the whole batch when [`batched`], else sample by sample; see

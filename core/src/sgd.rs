@@ -330,6 +330,9 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
 fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     tapes: &[N::Tape; B],
 ) -> T {
+    if batched::<T, B>() {
+        return grad_norm_sq_gram::<T, N, D, B>(tapes);
+    }
     let mut total = T::ZERO;
     for i in 0..N::TENSORS {
         let f = factors_of::<T, N, D, B>(tapes, i);
@@ -342,6 +345,43 @@ fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
             total += term(fb, fb);
             for fc in &f[b + 1..] {
                 let t = term(fb, fc);
+                total += t + t;
+            }
+        }
+    }
+    total
+}
+
+/// [`grad_norm_sq`] for B > 1 floats on desktop targets ([`batched`]), to the bit: the Gram
+/// matrices (u_b . u_c) and (v_b . v_c) come from the register-blocked [`batch::gram_upper`]
+/// (the same dot products), a tensor whose u's are the previous tensor's (a bias after its
+/// weight: both take dL/dz) reuses that Gram matrix, and the terms are summed in the same order.
+fn grad_norm_sq_gram<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+    tapes: &[N::Tape; B],
+) -> T {
+    let mut total = T::ZERO;
+    let mut previous: Option<([&[T]; B], [[T; B]; B])> = None;
+    for i in 0..N::TENSORS {
+        let f = factors_of::<T, N, D, B>(tapes, i);
+        let us = f.map(|(u, _)| u);
+        let gu = match previous {
+            Some((p, g)) if p.iter().zip(&us).all(|(p, u)| core::ptr::eq(*p, *u)) => g,
+            _ => batch::gram_upper(&us),
+        };
+        previous = Some((us, gu));
+        let vs: Option<[&[T]; B]> = f
+            .iter()
+            .all(|(_, v)| v.is_some())
+            .then(|| f.map(|(_, v)| v.unwrap_or(&[])));
+        let gv = vs.map(|vs| batch::gram_upper(&vs));
+        let term = |b: usize, c: usize| match &gv {
+            Some(gv) => gu[b][c] * gv[b][c],
+            None => gu[b][c],
+        };
+        for b in 0..B {
+            total += term(b, b);
+            for c in b + 1..B {
+                let t = term(b, c);
                 total += t + t;
             }
         }

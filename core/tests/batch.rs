@@ -45,7 +45,7 @@ fn check_step<N: Model<f32, D>, const D: usize, const B: usize>(net: &N, seed: u
     let eta = 0.0123f32;
     let mut sgd = FusedSgd::<f32, N, D, B>::new(Sgd::new(eta)).unwrap();
     let mut trained = net.clone();
-    sgd.step(&mut trained, &xs, &ys).unwrap();
+    let report = sgd.step(&mut trained, &xs, &ys).unwrap();
     // The per-sample tapes of the same step.
     let mut tapes = [N::new_tape(); B];
     for b in 0..B {
@@ -54,6 +54,30 @@ fn check_step<N: Model<f32, D>, const D: usize, const B: usize>(net: &N, seed: u
         net.backward(&dy, &mut tapes[b]);
     }
     assert_eq!(format!("{:?}", sgd.tapes()), format!("{tapes:?}"));
+    // ||grad||^2 in the Gram form sum_{b,c} (u_b . u_c)(v_b . v_c), diagonal once and each pair
+    // b < c doubled, in this order, with the per-sample dot products.
+    let mut norm = 0.0f32;
+    for i in 0..N::TENSORS {
+        let term = |b: usize, c: usize| {
+            let ((ub, vb), (uc, vc)) =
+                (N::grad_factors(&tapes[b], i), N::grad_factors(&tapes[c], i));
+            let uu = <f32 as Scalar>::dot(ub, uc);
+            vb.zip(vc)
+                .map_or(uu, |(vb, vc)| uu * <f32 as Scalar>::dot(vb, vc))
+        };
+        for b in 0..B {
+            norm += term(b, b);
+            for c in b + 1..B {
+                let t = term(b, c);
+                norm += t + t;
+            }
+        }
+    }
+    assert_eq!(
+        report.grad_norm_sq.to_bits(),
+        norm.to_bits(),
+        "grad_norm_sq"
+    );
     for i in 0..N::TENSORS {
         let rows = N::grad_factors(&tapes[0], i).0.len();
         for (e, (&w, &new)) in net.tensor(i).iter().zip(trained.tensor(i)).enumerate() {
