@@ -121,17 +121,13 @@ fn rows_tile<T: Scalar, const R: usize, const C: usize, const RT: usize>(
 /// outs[b] += W^T gs[b] for every sample b, with W: (R, C), gs[b]: (R), outs[b]: (C) holding
 /// the base on entry: outs[b][j] = base + W[:, j] . gs[b], as [`base_plus_mat_t_vec`] computes
 /// it, to the bit: each dot product keeps the 8 partial sums of [`Scalar::dot`] (lanes i mod 8,
-/// added pairwise at the end). Tiles of 2 columns x NT samples of 8-lane sums stay in registers.
+/// added pairwise at the end). Tiles of 2 columns x 2 samples of 8-lane sums stay in registers ([`dots`]).
 pub fn base_plus_mat_t_mat<T: Scalar, const R: usize, const C: usize, const B: usize>(
     w: &Matrix<T, R, C>,
     gs: &[Vector<T, R>; B],
     outs: &mut [Vector<T, C>; B],
 ) {
-    if WIDE && core::mem::size_of::<T>() == 4 {
-        mat_t_mat_tiled::<T, R, C, B, 4>(w, gs, outs)
-    } else {
-        mat_t_mat_tiled::<T, R, C, B, 2>(w, gs, outs)
-    }
+    mat_t_mat_tiled::<T, R, C, B, 2>(w, gs, outs)
 }
 
 fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, const NT: usize>(
@@ -139,71 +135,93 @@ fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, co
     gs: &[Vector<T, R>; B],
     outs: &mut [Vector<T, C>; B],
 ) {
-    const JT: usize = 2;
-    let columns: &[[T; R]; C] = &w.data.0;
-    let mut b0 = 0;
-    while b0 + NT <= B {
-        let g: [&[T]; NT] = core::array::from_fn(|s| gs[b0 + s].as_slice());
-        let mut j0 = 0;
-        while j0 + JT <= C {
-            let a: [&[T]; JT] = core::array::from_fn(|t| columns[j0 + t].as_slice());
-            let d = dots::<T, JT, NT>(&a, &g);
-            for t in 0..JT {
-                for s in 0..NT {
-                    outs[b0 + s].data.0[0][j0 + t] += d[t][s];
-                }
-            }
-            j0 += JT;
+    let pairs = B / 2 * 2;
+    for (o, g) in outs.chunks_exact_mut(2).zip(gs.chunks_exact(2)) {
+        if let ([o0, o1], [g0, g1]) = (o, g) {
+            let outs = [o0.as_mut_slice(), o1.as_mut_slice()];
+            dot_tiles(w.as_slice(), R, [g0.as_slice(), g1.as_slice()], outs);
         }
-        for j in j0..C {
-            for s in 0..NT {
-                outs[b0 + s].data.0[0][j] += T::dot(&columns[j], g[s]);
-            }
-        }
-        b0 += NT;
     }
-    for b in b0..B {
+    for b in pairs..B {
         outs[b] = base_plus_mat_t_vec(w, &gs[b], &outs[b]);
     }
 }
 
-/// d[t][s] = a[t] . b[s] over the common length n of all the slices, each with the 8 partial
-/// sums of [`Scalar::dot`] (lanes i mod 8, added pairwise at the end), so each equals
-/// `T::dot(a[t], b[s])` to the bit on targets with vector units. The JT x NT x 8 sums stay in
-/// registers; each chunk of 8 entries of every slice is loaded once.
+/// outs[s][j] += w[:, j] . g[s] for the columns of the column-major `w` with `rows` rows and
+/// two samples, in tiles of 2 columns x 2 samples ([`dots`]). Not inlined, so the row count is
+/// a run-time value here: with it known the compiler unrolls the chunk loop and interleaves the
+/// tile's loads badly (seen in the profile: scalar gathers and spills).
+#[inline(never)]
+fn dot_tiles<T: Scalar>(w: &[T], rows: usize, g: [&[T]; 2], outs: [&mut [T]; 2]) {
+    let [o0, o1] = outs;
+    let mut columns = w.chunks_exact(rows.max(1));
+    let mut j = 0;
+    while let (Some(c0), Some(c1)) = (columns.next(), columns.next()) {
+        let d = dots([c0, c1], g);
+        if let (Some(o00), Some(o01)) = (o0.get_mut(j), o1.get_mut(j)) {
+            *o00 += d[0][0];
+            *o01 += d[0][1];
+        }
+        if let (Some(o10), Some(o11)) = (o0.get_mut(j + 1), o1.get_mut(j + 1)) {
+            *o10 += d[1][0];
+            *o11 += d[1][1];
+        }
+        j += 2;
+    }
+    // An odd last column: `columns` is empty unless C is odd, when the last `next` above
+    // returned it as c0 with no c1 and the loop ended; take it again from w.
+    let done = j * rows;
+    if let Some(c) = w.get(done..done + rows)
+        && done + rows == w.len()
+    {
+        if let Some(o) = o0.get_mut(j) {
+            *o += T::dot(c, g[0]);
+        }
+        if let Some(o) = o1.get_mut(j) {
+            *o += T::dot(c, g[1]);
+        }
+    }
+}
+
+/// d[t][s] = a[t] . b[s] for a 2 x 2 tile, over the common length n of the slices, each with the
+/// 8 partial sums of [`Scalar::dot`] (lanes i mod 8, added pairwise at the end), so each equals
+/// `T::dot(a[t], b[s])` to the bit on targets with vector units. The four 8-lane sums are
+/// separate locals passed by value, which keeps them in registers; each chunk of 8 entries of
+/// every slice is loaded once.
 #[inline(always)]
-pub fn dots<T: Scalar, const JT: usize, const NT: usize>(
-    a: &[&[T]; JT],
-    b: &[&[T]; NT],
-) -> [[T; NT]; JT] {
-    let n = a.iter().chain(b).map(|v| v.len()).min().unwrap_or(0);
-    let ac: [(&[[T; 8]], &[T]); JT] = core::array::from_fn(|t| a[t][..n].as_chunks::<8>());
-    let bc: [(&[[T; 8]], &[T]); NT] = core::array::from_fn(|s| b[s][..n].as_chunks::<8>());
-    let chunks = n / 8;
-    let mut lanes = [[[T::ZERO; 8]; NT]; JT];
-    for c in 0..chunks {
-        for t in 0..JT {
-            for s in 0..NT {
-                mul_add8(&mut lanes[t][s], &ac[t].0[c], &bc[s].0[c]);
-            }
-        }
+pub fn dots<T: Scalar>(a: [&[T]; 2], b: [&[T]; 2]) -> [[T; 2]; 2] {
+    let n = a.iter().chain(&b).map(|v| v.len()).min().unwrap_or(0);
+    let (a0, a0r) = a[0][..n].as_chunks::<8>();
+    let (a1, a1r) = a[1][..n].as_chunks::<8>();
+    let (b0, b0r) = b[0][..n].as_chunks::<8>();
+    let (b1, b1r) = b[1][..n].as_chunks::<8>();
+    let zero = [T::ZERO; 8];
+    let (mut l00, mut l01, mut l10, mut l11) = (zero, zero, zero, zero);
+    for (((x0, x1), y0), y1) in a0.iter().zip(a1).zip(b0).zip(b1) {
+        l00 = mul_add8(l00, x0, y0);
+        l01 = mul_add8(l01, x0, y1);
+        l10 = mul_add8(l10, x1, y0);
+        l11 = mul_add8(l11, x1, y1);
     }
-    for t in 0..JT {
-        for s in 0..NT {
-            for (l, (&x, &y)) in ac[t].1.iter().zip(bc[s].1).enumerate() {
-                lanes[t][s][l] += x * y;
-            }
+    let rest = |mut l: [T; 8], x: &[T], y: &[T]| {
+        for (l, (&x, &y)) in l.iter_mut().zip(x.iter().zip(y)) {
+            *l += x * y;
         }
-    }
-    core::array::from_fn(|t| core::array::from_fn(|s| reduce(&lanes[t][s])))
+        reduce(&l)
+    };
+    [
+        [rest(l00, a0r, b0r), rest(l01, a0r, b1r)],
+        [rest(l10, a1r, b0r), rest(l11, a1r, b1r)],
+    ]
 }
 
 /// acc[l] += a[l] b[l] for the 8 lanes.
 #[inline(always)]
-fn mul_add8<T: Scalar>(acc: &mut [T; 8], a: &[T; 8], b: &[T; 8]) {
+fn mul_add8<T: Scalar>(mut acc: [T; 8], a: &[T; 8], b: &[T; 8]) -> [T; 8] {
     for l in 0..8 {
         acc[l] += a[l] * b[l];
     }
+    acc
 }
 
 /// The pairwise sum of 8 lanes in [`Scalar::dot`]'s order.
@@ -321,18 +339,17 @@ fn update_rows<T: Scalar, const B: usize, const RT: usize, const KT: usize>(
 
 /// The Gram matrix of B vectors, upper triangle: g[b][c] = xs[b] . xs[c] for c >= b (entries
 /// below the diagonal are unspecified), each equal to `T::dot(xs[b], xs[c])` to the bit on
-/// targets with vector units. Tiles of 2 x 4 dot products share their loads ([`dots`]).
+/// targets with vector units. Tiles of 2 x 2 dot products share their loads ([`dots`]).
 pub fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
     const JT: usize = 2;
-    const NT: usize = 4;
+    const NT: usize = 2;
     let mut g = [[T::ZERO; B]; B];
     let mut b0 = 0;
     while b0 + JT <= B {
-        let a: [&[T]; JT] = core::array::from_fn(|t| xs[b0 + t]);
+        let a = [xs[b0], xs[b0 + 1]];
         let mut c0 = b0;
         while c0 + NT <= B {
-            let b: [&[T]; NT] = core::array::from_fn(|s| xs[c0 + s]);
-            let d = dots::<T, JT, NT>(&a, &b);
+            let d = dots(a, [xs[c0], xs[c0 + 1]]);
             for t in 0..JT {
                 g[b0 + t][c0..c0 + NT].copy_from_slice(&d[t]);
             }
