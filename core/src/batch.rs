@@ -250,6 +250,9 @@ pub fn sgd_update<T: Scalar, const B: usize>(
     }
 }
 
+/// Scalars in the packed column factors of [`sgd_update`]: 16 KiB of f32 on the stack.
+const PACKED: usize = 4096;
+
 fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
     tensor: &mut [T],
     us: &[&[T]; B],
@@ -266,75 +269,119 @@ fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
     if !fits {
         return;
     }
-    let mut k0 = 0;
-    while k0 + NB <= cols {
-        columns_tile::<T, B, RT, NB>(tensor, rows, k0, us, vs, eta);
-        k0 += NB;
-    }
-    while k0 < cols {
-        columns_tile::<T, B, RT, 1>(tensor, rows, k0, us, vs, eta);
-        k0 += 1;
-    }
-}
-
-/// Columns k0..k0 + KT of the update (all rows).
-#[inline(always)]
-fn columns_tile<T: Scalar, const B: usize, const RT: usize, const KT: usize>(
-    tensor: &mut [T],
-    rows: usize,
-    k0: usize,
-    us: &[&[T]; B],
-    vs: &[Option<&[T]>; B],
-    eta: T,
-) {
-    // a[t][b] = eta v_b[k0 + t]: each sample's factor for each column of the tile.
-    let a: [[T; B]; KT] = core::array::from_fn(|t| {
-        core::array::from_fn(|b| eta * vs[b].map_or(T::ONE, |v| v[k0 + t]))
-    });
-    let block = &mut tensor[k0 * rows..(k0 + KT) * rows];
-    let mut r0 = 0;
-    r0 = update_rows::<T, B, RT, KT>(block, rows, r0, us, &a);
-    r0 = update_rows::<T, B, 8, KT>(block, rows, r0, us, &a);
-    for r in r0..rows {
-        for t in 0..KT {
-            let step = us
-                .iter()
-                .zip(&a[t])
-                .fold(T::ZERO, |s, (u, &a)| s + a * u[r]);
-            block[t * rows + r] -= step;
+    if B > PACKED {
+        // More samples than the packed factors hold: column by column, the same sums.
+        let mut dither = crate::fixed::Dither::new(crate::fixed::Rounding::default());
+        for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
+            let v: [T; B] = core::array::from_fn(|b| vs[b].map_or(T::ONE, |v| v[k]));
+            T::sgd_column(column, us, &v, eta, &mut dither);
         }
+        return;
+    }
+    // The factors sit in B tapes a multiple of 4 KiB apart, which map to the same L1 cache set:
+    // read in place, the samples of one tile evicted each other (profile). So both are packed:
+    // a[k][b] = eta v_b[k] for a group of columns, and u_b's rows of one row tile.
+    let group = (PACKED / B).max(1);
+    let mut a = [T::ZERO; PACKED];
+    let mut k0 = 0;
+    while k0 < cols {
+        let k1 = (k0 + group).min(cols);
+        for k in k0..k1 {
+            for (b, v) in vs.iter().enumerate() {
+                a[(k - k0) * B + b] = eta * v.map_or(T::ONE, |v| v[k]);
+            }
+        }
+        let a = a.get(..(k1 - k0) * B).unwrap_or(&[]);
+        let block = &mut tensor[k0 * rows..k1 * rows];
+        let mut r0 = 0;
+        r0 = update_rows::<T, B, RT>(block, rows, r0, us, a);
+        r0 = update_rows::<T, B, 8>(block, rows, r0, us, a);
+        for r in r0..rows {
+            for (w, a) in block[r..].iter_mut().step_by(rows).zip(a.chunks_exact(B)) {
+                let step = us
+                    .iter()
+                    .zip(a)
+                    .fold(T::ZERO, |s, (u, &a)| s + a * u[r]);
+                *w -= step;
+            }
+        }
+        k0 = k1;
     }
 }
 
-/// Row tiles of RT rows from r0 on for the KT columns in `block`; returns the first row not done.
+/// Row tiles of RT rows from r0 on, for the columns of `block` whose factors are packed in `a`
+/// (B per column); returns the first row not done.
 #[inline(always)]
-fn update_rows<T: Scalar, const B: usize, const RT: usize, const KT: usize>(
+fn update_rows<T: Scalar, const B: usize, const RT: usize>(
     block: &mut [T],
     rows: usize,
     mut r0: usize,
     us: &[&[T]; B],
-    a: &[[T; B]; KT],
+    a: &[T],
 ) -> usize {
     while r0 + RT <= rows {
-        let mut step = [[T::ZERO; RT]; KT];
-        for b in 0..B {
-            let u = &us[b][r0..r0 + RT];
-            for t in 0..KT {
-                let ab = a[t][b];
-                for r in 0..RT {
-                    step[t][r] += ab * u[r];
-                }
-            }
+        let mut panel = [[T::ZERO; RT]; B];
+        for (p, u) in panel.iter_mut().zip(us) {
+            p.copy_from_slice(&u[r0..r0 + RT]);
         }
-        for (t, step) in step.iter().enumerate() {
-            let w = &mut block[t * rows + r0..t * rows + r0 + RT];
-            for (w, &s) in w.iter_mut().zip(step) {
-                *w -= s;
-            }
-        }
+        update_tile::<T, B, RT>(block, rows, r0, &panel, a);
         r0 += RT;
     }
     r0
+}
+
+/// Rows r0..r0 + RT of every column of `block`, 4 columns at a time, from the packed u rows
+/// and column factors.
+#[inline(never)]
+fn update_tile<T: Scalar, const B: usize, const RT: usize>(
+    block: &mut [T],
+    rows: usize,
+    r0: usize,
+    panel: &[[T; RT]; B],
+    a: &[T],
+) {
+    let mut columns = block.chunks_exact_mut(rows.max(1)).zip(a.chunks_exact(B));
+    loop {
+        let (Some((w0, a0)), Some((w1, a1)), Some((w2, a2)), Some((w3, a3))) = (
+            columns.next(),
+            columns.next(),
+            columns.next(),
+            columns.next(),
+        ) else {
+            break;
+        };
+        let (mut s0, mut s1, mut s2, mut s3) = ([T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT]);
+        for ((((u, &a0), &a1), &a2), &a3) in panel.iter().zip(a0).zip(a1).zip(a2).zip(a3) {
+            for r in 0..RT {
+                s0[r] += a0 * u[r];
+                s1[r] += a1 * u[r];
+                s2[r] += a2 * u[r];
+                s3[r] += a3 * u[r];
+            }
+        }
+        for (w, s) in [(w0, s0), (w1, s1), (w2, s2), (w3, s3)] {
+            for (w, s) in w[r0..r0 + RT].iter_mut().zip(s) {
+                *w -= s;
+            }
+        }
+    }
+    // The last cols mod 4 columns (the iterator is exhausted by then unless cols mod 4 != 0:
+    // those columns were taken by the failed match above, so redo them from the end).
+    let cols = block.len() / rows.max(1);
+    for k in cols / 4 * 4..cols {
+        let Some(ak) = a.get(k * B..k * B + B) else {
+            continue;
+        };
+        let mut s = [T::ZERO; RT];
+        for (u, &ak) in panel.iter().zip(ak) {
+            for r in 0..RT {
+                s[r] += ak * u[r];
+            }
+        }
+        for (w, s) in block[k * rows + r0..k * rows + r0 + RT].iter_mut().zip(s) {
+            *w -= s;
+        }
+    }
 }
 
 /// The Gram matrix of B vectors, upper triangle: g[b][c] = xs[b] . xs[c] for c >= b (entries
