@@ -286,9 +286,10 @@ fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
     let mut k0 = 0;
     while k0 < cols {
         let k1 = (k0 + group).min(cols);
-        for k in k0..k1 {
-            for (b, v) in vs.iter().enumerate() {
-                a[(k - k0) * B + b] = eta * v.map_or(T::ONE, |v| v[k]);
+        // Sample by sample, so each v_b is read front to back.
+        for (b, v) in vs.iter().enumerate() {
+            for (k, a) in (k0..k1).zip(a[b..].iter_mut().step_by(B)) {
+                *a = eta * v.map_or(T::ONE, |v| v[k]);
             }
         }
         let a = a.get(..(k1 - k0) * B).unwrap_or(&[]);
@@ -298,10 +299,7 @@ fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
         r0 = update_rows::<T, B, 8>(block, rows, r0, us, a);
         for r in r0..rows {
             for (w, a) in block[r..].iter_mut().step_by(rows).zip(a.chunks_exact(B)) {
-                let step = us
-                    .iter()
-                    .zip(a)
-                    .fold(T::ZERO, |s, (u, &a)| s + a * u[r]);
+                let step = us.iter().zip(a).fold(T::ZERO, |s, (u, &a)| s + a * u[r]);
                 *w -= step;
             }
         }
@@ -350,7 +348,8 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
         ) else {
             break;
         };
-        let (mut s0, mut s1, mut s2, mut s3) = ([T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT]);
+        let (mut s0, mut s1, mut s2, mut s3) =
+            ([T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT]);
         for ((((u, &a0), &a1), &a2), &a3) in panel.iter().zip(a0).zip(a1).zip(a2).zip(a3) {
             for r in 0..RT {
                 s0[r] += a0 * u[r];
@@ -388,6 +387,22 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
 /// below the diagonal are unspecified), each equal to `T::dot(xs[b], xs[c])` to the bit on
 /// targets with vector units. Tiles of 2 x 2 dot products share their loads ([`dots`]).
 pub fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
+    // Vectors read from B tapes a multiple of 4 KiB apart share L1 sets: copy them next to each
+    // other first when they fit (the copy is B n scalars, the products B^2 n / 2).
+    let n = xs.iter().map(|x| x.len()).min().unwrap_or(0);
+    let mut packed = [T::ZERO; PACKED];
+    if n > 0 && B * n <= PACKED {
+        for (p, x) in packed.chunks_exact_mut(n).zip(xs) {
+            p.copy_from_slice(&x[..n]);
+        }
+        let mut chunks = packed.chunks_exact(n);
+        let copies: [&[T]; B] = core::array::from_fn(|_| chunks.next().unwrap_or(&[]));
+        return gram_upper_in_place(&copies);
+    }
+    gram_upper_in_place(xs)
+}
+
+fn gram_upper_in_place<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
     const JT: usize = 2;
     const NT: usize = 2;
     let mut g = [[T::ZERO; B]; B];
