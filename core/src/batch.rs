@@ -234,7 +234,7 @@ fn reduce<T: Scalar>(lanes: &[T; 8]) -> T {
 /// The fused plain SGD update of one column-major tensor of shape (rows, len / rows):
 /// W <- W - sum_b (eta v_b) u_b^T, with us[b]: (rows) and vs[b]: (columns), or `None` for a
 /// bias (v_b = 1). Each entry sums its B terms (eta v_b[k]) u_b[j] in order b = 0, 1, ... from
-/// zero and subtracts the sum once, as [`Scalar::sgd_column`] does for floats, so the result is
+/// the first and subtracts the sum once, as [`Scalar::sgd_column`] does for floats, so the result is
 /// the same to the bit. Tiles of rows x 4 columns stay in registers while the samples stream
 /// past. Factors that do not fit the tensor leave it alone.
 pub fn sgd_update<T: Scalar, const B: usize>(
@@ -299,7 +299,9 @@ fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
         r0 = update_rows::<T, B, 8>(block, rows, r0, us, a);
         for r in r0..rows {
             for (w, a) in block[r..].iter_mut().step_by(rows).zip(a.chunks_exact(B)) {
-                let step = us.iter().zip(a).fold(T::ZERO, |s, (u, &a)| s + a * u[r]);
+                let mut terms = us.iter().zip(a).map(|(u, &a)| a * u[r]);
+                let first = terms.next().unwrap_or(T::ZERO);
+                let step = terms.fold(first, |s, t| s + t);
                 *w -= step;
             }
         }
@@ -348,9 +350,22 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
         ) else {
             break;
         };
-        let (mut s0, mut s1, mut s2, mut s3) =
-            ([T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT], [T::ZERO; RT]);
-        for ((((u, &a0), &a1), &a2), &a3) in panel.iter().zip(a0).zip(a1).zip(a2).zip(a3) {
+        // Each step starts from its first product, as in Scalar::sgd_column (0 + -0 is +0).
+        let (Some(u), Some(&b0), Some(&b1), Some(&b2), Some(&b3)) = (
+            panel.first(),
+            a0.first(),
+            a1.first(),
+            a2.first(),
+            a3.first(),
+        ) else {
+            break;
+        };
+        let mut s0: [T; RT] = core::array::from_fn(|r| b0 * u[r]);
+        let mut s1: [T; RT] = core::array::from_fn(|r| b1 * u[r]);
+        let mut s2: [T; RT] = core::array::from_fn(|r| b2 * u[r]);
+        let mut s3: [T; RT] = core::array::from_fn(|r| b3 * u[r]);
+        let rest = panel.iter().zip(a0).zip(a1).zip(a2).zip(a3).skip(1);
+        for ((((u, &a0), &a1), &a2), &a3) in rest {
             for r in 0..RT {
                 s0[r] += a0 * u[r];
                 s1[r] += a1 * u[r];
@@ -371,8 +386,11 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
         let Some(ak) = a.get(k * B..k * B + B) else {
             continue;
         };
-        let mut s = [T::ZERO; RT];
-        for (u, &ak) in panel.iter().zip(ak) {
+        let (Some(u), Some(&a0)) = (panel.first(), ak.first()) else {
+            continue;
+        };
+        let mut s: [T; RT] = core::array::from_fn(|r| a0 * u[r]);
+        for (u, &ak) in panel.iter().zip(ak).skip(1) {
             for r in 0..RT {
                 s[r] += ak * u[r];
             }

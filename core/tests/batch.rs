@@ -37,7 +37,7 @@ fn check<N: Model<T, D>, T: Scalar, const D: usize, const B: usize>(net: &N, see
 }
 
 /// The fused plain SGD step against its definition, entry by entry: w - sum_b (eta v_b[k])
-/// u_b[j], the sum from zero in order b, with (u_b, v_b) from the per-sample tapes.
+/// u_b[j], the sum from the first term in order b, with (u_b, v_b) from the per-sample tapes.
 fn check_step<N: Model<f32, D>, const D: usize, const B: usize>(net: &N, seed: u64) {
     let mut rng = Rng::new(seed);
     let xs = batch_of::<f32, D, B>(&mut rng);
@@ -82,10 +82,12 @@ fn check_step<N: Model<f32, D>, const D: usize, const B: usize>(net: &N, seed: u
         let rows = N::grad_factors(&tapes[0], i).0.len();
         for (e, (&w, &new)) in net.tensor(i).iter().zip(trained.tensor(i)).enumerate() {
             let (j, k) = (e % rows, e / rows);
-            let step = tapes.iter().fold(0.0f32, |s, t| {
+            let mut terms = tapes.iter().map(|t| {
                 let (u, v) = N::grad_factors(t, i);
-                s + eta * v.map_or(1.0, |v| v[k]) * u[j]
+                eta * v.map_or(1.0, |v| v[k]) * u[j]
             });
+            let first = terms.next().unwrap();
+            let step = terms.fold(first, |s, t| s + t);
             assert_eq!(new.to_bits(), (w - step).to_bits(), "tensor {i} entry {e}");
         }
     }
