@@ -341,15 +341,12 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
     a: &[T],
 ) {
     let mut columns = block.chunks_exact_mut(rows.max(1)).zip(a.chunks_exact(B));
-    loop {
-        let (Some((w0, a0)), Some((w1, a1)), Some((w2, a2)), Some((w3, a3))) = (
-            columns.next(),
-            columns.next(),
-            columns.next(),
-            columns.next(),
-        ) else {
-            break;
-        };
+    while let (Some((w0, a0)), Some((w1, a1)), Some((w2, a2)), Some((w3, a3))) = (
+        columns.next(),
+        columns.next(),
+        columns.next(),
+        columns.next(),
+    ) {
         // Each step starts from its first product, as in Scalar::sgd_column (0 + -0 is +0).
         let (Some(u), Some(&b0), Some(&b1), Some(&b2), Some(&b3)) = (
             panel.first(),

@@ -360,7 +360,7 @@ fn grad_norm_sq_gram<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     tapes: &[N::Tape; B],
 ) -> T {
     let mut total = T::ZERO;
-    let mut previous: Option<([&[T]; B], [[T; B]; B])> = None;
+    let mut previous: Option<FactorsGram<'_, T, B>> = None;
     for i in 0..N::TENSORS {
         let f = factors_of::<T, N, D, B>(tapes, i);
         let us = f.map(|(u, _)| u);
@@ -388,6 +388,9 @@ fn grad_norm_sq_gram<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     }
     total
 }
+
+/// One factor of a tensor's gradient for every sample, and their Gram matrix.
+type FactorsGram<'a, T, const B: usize> = ([&'a [T]; B], [[T; B]; B]);
 
 type Factors<'a, T> = (&'a [T], Option<&'a [T]>);
 
