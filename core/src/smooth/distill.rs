@@ -15,7 +15,7 @@ pub struct Distill<T> {
     /// SGD steps (mini-batches) per block.
     pub block_steps: usize,
     /// SGD for the blocks ([`BufferedSgd`]: momentum allowed; with momentum 0 it is plain SGD,
-    /// bit for bit what [`crate::FusedSgd`] does).
+    /// what [`crate::FusedSgd`] does up to rounding).
     pub block_sgd: Sgd<T>,
     /// SGD steps on the whole network afterwards (0: none).
     pub fine_tune_steps: usize,
