@@ -40,9 +40,9 @@ fn tile_rows<T>() -> usize {
     2 * lanes
 }
 
-/// ys[b] += W xs[b] for every sample b, with W: (R, C), xs[b]: (C), ys[b]: (R).
+/// `ys[b] += W xs[b]` for every sample b, with W: (R, C), `xs[b]`: (C), `ys[b]`: (R).
 ///
-/// Each entry of ys[b] adds its C products x_j W[r, j] in column order j = 0, 1, ..., as
+/// Each entry of `ys[b]` adds its C products `x_j W[r, j]` in column order j = 0, 1, ..., as
 /// [`mat_vec_add`] does (C axpys), so the result is the same to the bit. Tiles of rows x 4
 /// samples stay in registers while the columns stream past.
 pub fn mat_mat_add<T: Scalar, const R: usize, const C: usize, const B: usize>(
@@ -118,8 +118,8 @@ fn rows_tile<T: Scalar, const R: usize, const C: usize, const RT: usize>(
     r0
 }
 
-/// outs[b] += W^T gs[b] for every sample b, with W: (R, C), gs[b]: (R), outs[b]: (C) holding
-/// the base on entry: outs[b][j] = base + W[:, j] . gs[b], as [`base_plus_mat_t_vec`] computes
+/// `outs[b] += W^T gs[b]` for every sample b, with W: (R, C), `gs[b]`: (R), `outs[b]`: (C) holding
+/// the base on entry: `outs[b][j] = base + W[:, j] . gs[b]`, as [`base_plus_mat_t_vec`] computes
 /// it, to the bit: each dot product keeps the 8 partial sums of [`Scalar::dot`] (lanes i mod 8,
 /// added pairwise at the end). Tiles of 2 columns x 2 samples of 8-lane sums stay in registers ([`dots`]).
 pub fn base_plus_mat_t_mat<T: Scalar, const R: usize, const C: usize, const B: usize>(
@@ -183,7 +183,7 @@ fn dot_tiles<T: Scalar>(w: &[T], rows: usize, g: [&[T]; 2], outs: [&mut [T]; 2])
     }
 }
 
-/// d[t][s] = a[t] . b[s] for a 2 x 2 tile, over the common length n of the slices, each with the
+/// `d[t][s] = a[t] . b[s]` for a 2 x 2 tile, over the common length n of the slices, each with the
 /// 8 partial sums of [`Scalar::dot`] (lanes i mod 8, added pairwise at the end), so each equals
 /// `T::dot(a[t], b[s])` to the bit on targets with vector units. The four 8-lane sums are
 /// separate locals passed by value, which keeps them in registers; each chunk of 8 entries of
@@ -232,8 +232,8 @@ fn reduce<T: Scalar>(lanes: &[T; 8]) -> T {
 }
 
 /// The fused plain SGD update of one column-major tensor of shape (rows, len / rows):
-/// W <- W - sum_b (eta v_b) u_b^T, with us[b]: (rows) and vs[b]: (columns), or `None` for a
-/// bias (v_b = 1). Each entry sums its B terms (eta v_b[k]) u_b[j] in order b = 0, 1, ... from
+/// W <- W - sum_b (eta v_b) u_b^T, with `us[b]`: (rows) and `vs[b]`: (columns), or `None` for a
+/// bias (v_b = 1). Each entry sums its B terms `(eta v_b[k]) u_b[j]` in order b = 0, 1, ... from
 /// the first and subtracts the sum once, as [`Scalar::sgd_column`] does for floats, so the result is
 /// the same to the bit. Tiles of rows x 4 columns stay in registers while the samples stream
 /// past. Factors that do not fit the tensor leave it alone.
@@ -398,7 +398,7 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
     }
 }
 
-/// The Gram matrix of B vectors, upper triangle: g[b][c] = xs[b] . xs[c] for c >= b (entries
+/// The Gram matrix of B vectors, upper triangle: `g[b][c] = xs[b] . xs[c]` for c >= b (entries
 /// below the diagonal are unspecified), each equal to `T::dot(xs[b], xs[c])` to the bit on
 /// targets with vector units. Tiles of 2 x 2 dot products share their loads ([`dots`]).
 pub fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {

@@ -120,7 +120,7 @@ pub trait Scalar:
     }
 
     /// One column of the fused SGD update W <- W - eta sum_b u_b v_b^T: w_j <- w_j - eta
-    /// sum_b vs[b] us[b][j] for every row j of `column` (vs[b] = v_b[k] for column k, 1 for a
+    /// `sum_b vs[b] us[b][j]` for every row j of `column` (`vs[b] = v_b[k]` for column k, 1 for a
     /// bias). Every `us[b]` must be at least as long as `column`; extra entries are ignored.
     ///
     /// Floats fold eta into each sample's column factor, a_b = eta v_b, and sum the scaled

@@ -453,11 +453,11 @@ macro_rules! fixed_format {
                 }
             }
 
-            /// g_j = sum_b vs[b] us[b][j] summed as [`Scalar::axpy`] does (one rounding per
+            /// `g_j = sum_b vs[b] us[b][j]` summed as [`crate::Scalar::axpy`] does (one rounding per
             /// sample), then w_j - eta g_j with eta g_j formed exactly and rounded once by the
             /// dither: eta v_b folded first would lose most of its bits in 16-bit formats.
             /// Bit for bit `w.sub_mul_rounded(eta, g, dither)` after `g = u v` (B = 1) or
-            /// `axpy(v_b, [u_b], [g])` for each sample in order (see [`Self::sgd_column_as`]
+            /// `axpy(v_b, [u_b], [g])` for each sample in order (see `sgd_column_as`
             /// for how it is kept cheap).
             #[inline]
             fn sgd_column<const B: usize>(
