@@ -9,8 +9,9 @@
 //! weight matrix, W <- W - sum_b (eta v_b) u_b^T column by column ([`Scalar::sgd_column`]): it
 //! agrees with [`BufferedSgd`] at momentum 0 to rounding. With weight decay or clipping both
 //! compute each update with the same expression in the same order and agree to the bit. Both
-//! take the step only when everything it depends on is finite: a NaN or infinite input, target, output, loss or gradient returns
-//! [`Error::NonFinite`] before any weight (or momentum) is written.
+//! take the step only when everything it depends on is finite: a NaN or infinite input,
+//! target, output, loss or gradient returns [`Error::NonFinite`] before any weight (or momentum)
+//! is written.
 //!
 //! The step minimises the mean over the batch of the quadratic loss 1/2 ||y^ - y||^2 and reads,
 //! for every parameter w with gradient g (the batch mean),
