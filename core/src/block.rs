@@ -4,7 +4,9 @@
 use core::marker::PhantomData;
 
 use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
-use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
+use crate::batch::batched;
+use crate::fixed::Dither;
+use crate::kernels::{base_plus_mat_t_vec, mat_vec_add, sgd_bias, sgd_outer};
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
 
 /// y = x + W2 s(W1 x + b1) + b2 with x, y: (D), hidden width H, activation `S`.
@@ -148,6 +150,21 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         dxs
     }
 
+    /// [`Model::sgd_plain`] from one tape per sample, in the order of [`Model::tensor`]:
+    /// dW1 = dz x^T, db1 = dz, dW2 = dy a^T, db2 = dy (summed over the batch).
+    pub fn sgd_plain_from<const B: usize>(
+        &mut self,
+        tapes: &[&BlockTape<T, D, H>; B],
+        eta: T,
+        dither: &mut Dither,
+    ) {
+        let (dz, dy) = (tapes.map(|t| &t.dz), tapes.map(|t| &t.dy));
+        sgd_outer(&mut self.w1, &dz, &tapes.map(|t| &t.x), eta, dither);
+        sgd_bias(&mut self.b1, &dz, eta, dither);
+        sgd_outer(&mut self.w2, &dy, &tapes.map(|t| &t.a), eta, dither);
+        sgd_bias(&mut self.b2, &dy, eta, dither);
+    }
+
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.
     pub fn random(rng: &mut Rng, scale: f64) -> Self {
         let mut b = Self::identity();
@@ -199,6 +216,16 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
             2 => (tape.dy.as_slice(), Some(tape.a.as_slice())), // dW2 = dy a^T
             3 => (tape.dy.as_slice(), None),                    // db2 = dy
             _ => (&[], None),
+        }
+    }
+
+    /// With the shapes fixed by the types ([`ResidualBlock::sgd_plain_from`]); B > 1 floats on
+    /// desktop targets take the batch kernels of the default.
+    fn sgd_plain<const B: usize>(&mut self, tapes: &[Self::Tape; B], eta: T, dither: &mut Dither) {
+        if batched::<T, B>() {
+            crate::sgd::plain_update::<T, Self, D, B>(self, tapes, eta, dither);
+        } else {
+            self.sgd_plain_from(&tapes.each_ref(), eta, dither);
         }
     }
 

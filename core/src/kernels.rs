@@ -5,6 +5,7 @@
 //! matrix once, front to back, and vectorise. The scalar type supplies `dot` and `axpy`
 //! (fixed-point types accumulate wide there).
 
+use crate::fixed::Dither;
 use crate::scalar::VECTOR_UNITS;
 use crate::{Matrix, Scalar, Vector};
 
@@ -66,4 +67,34 @@ pub fn base_plus_mat_t_vec<T: Scalar, const R: usize, const C: usize>(
         *o += T::dot(column, g);
     }
     out
+}
+
+/// The plain SGD update of a weight matrix, W <- W - eta sum_b u_b v_b^T with W: (R, C),
+/// u_b: (R), v_b: (C): column k through [`Scalar::sgd_column`] with the factors v_b[k]. The
+/// shapes are in the types, so after inlining every loop has a known length.
+#[inline]
+pub fn sgd_outer<T: Scalar, const R: usize, const C: usize, const B: usize>(
+    w: &mut Matrix<T, R, C>,
+    us: &[&Vector<T, R>; B],
+    vs: &[&Vector<T, C>; B],
+    eta: T,
+    dither: &mut Dither,
+) {
+    let us = us.map(|u| u.as_slice());
+    for (k, column) in w.as_mut_slice().chunks_exact_mut(R.max(1)).enumerate() {
+        let v: [T; B] = core::array::from_fn(|b| vs[b][k]);
+        T::sgd_column(column, &us, &v, eta, dither);
+    }
+}
+
+/// The plain SGD update of a bias, b <- b - eta sum_b u_b with b, u_b: (R) (a one-column
+/// [`sgd_outer`] whose factors v_b are 1).
+#[inline]
+pub fn sgd_bias<T: Scalar, const R: usize, const B: usize>(
+    bias: &mut Vector<T, R>,
+    us: &[&Vector<T, R>; B],
+    eta: T,
+    dither: &mut Dither,
+) {
+    T::sgd_column(bias.as_mut_slice(), &us.map(|u| u.as_slice()), &[T::ONE; B], eta, dither);
 }

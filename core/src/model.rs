@@ -7,6 +7,7 @@
 //! gradient of a mini-batch never has to be stored to be applied: [`Model::grad_factors`] hands
 //! out (u, v) and the fused optimiser updates each weight from sum_b u_b v_b^T directly.
 
+use crate::fixed::Dither;
 use crate::{Error, Result, Scalar, Vector, scalar::all_finite};
 
 /// A trainable map R^D -> R^D.
@@ -68,6 +69,16 @@ pub trait Model<T: Scalar, const D: usize>: Clone {
         for (dy, tape) in dys.iter().zip(tapes) {
             self.backward(dy, tape);
         }
+    }
+
+    /// Plain SGD on every parameter from the tapes of a batch (after
+    /// [`Model::backward_batch`]): W <- W - eta sum_b u_b v_b^T for each tensor in order,
+    /// column by column through [`Scalar::sgd_column`]. Networks override it to hand each
+    /// tensor over with its shape fixed by the types, so the compiler knows every loop's
+    /// length (on a Cortex-M4F the update of a ResNet<f32, 3, 16, 8> is then straight-line
+    /// code per column); the result is the same to the bit.
+    fn sgd_plain<const B: usize>(&mut self, tapes: &[Self::Tape; B], eta: T, dither: &mut Dither) {
+        crate::sgd::plain_update::<T, Self, D, B>(self, tapes, eta, dither);
     }
 
     /// Inference: the output for `x`, or [`Error::NonFinite`] when `x` or the output is not

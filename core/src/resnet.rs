@@ -1,6 +1,7 @@
 //! A deep residual network: M residual blocks applied in order, block 1 first.
 
 use crate::batch::batched;
+use crate::fixed::Dither;
 use crate::{Activation, BlockTape, Model, Relu, ResidualBlock, Rng, Scalar, Vector};
 
 /// x -> f_M(...f_1(x)), f_i(x) = x + W2_i s(W1_i x + b1_i) + b2_i: M blocks of width D with
@@ -80,6 +81,18 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
         tape.get(i / 4).map_or((&[], None), |t| {
             ResidualBlock::<T, D, H, S>::grad_factors(t, i % 4)
         })
+    }
+
+    /// Block by block with the shapes fixed by the types ([`ResidualBlock::sgd_plain_from`]);
+    /// B > 1 floats on desktop targets take the batch kernels of the default.
+    fn sgd_plain<const B: usize>(&mut self, tapes: &[Self::Tape; B], eta: T, dither: &mut Dither) {
+        if batched::<T, B>() {
+            crate::sgd::plain_update::<T, Self, D, B>(self, tapes, eta, dither);
+            return;
+        }
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            block.sgd_plain_from(&tapes.each_ref().map(|t| &t[i]), eta, dither);
+        }
     }
 
     fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {

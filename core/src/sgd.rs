@@ -174,16 +174,11 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         let mut step = forward_backward(net, &mut self.tapes, xs, ys)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
         let dither = &mut self.dither;
-        for i in 0..N::TENSORS {
-            let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            if rule.plain_gradient && batched::<T, B>() {
-                // The same bits as sgd_columns, register-blocked over columns and rows.
-                let us = factors.map(|(u, _)| u);
-                let vs = factors.map(|(_, v)| v);
-                batch::sgd_update(net.tensor_mut(i), &us, &vs, rule.eta);
-            } else if rule.plain_gradient {
-                sgd_columns(net.tensor_mut(i), &factors, rule.eta, dither);
-            } else {
+        if rule.plain_gradient {
+            net.sgd_plain(&self.tapes, rule.eta, dither);
+        } else {
+            for i in 0..N::TENSORS {
+                let factors = factors_of::<T, N, D, B>(&self.tapes, i);
                 for_each_entry(net.tensor_mut(i), &factors, |w, g| {
                     *w = rule.plain(*w, g, dither)
                 });
@@ -437,6 +432,28 @@ fn for_each_entry<T: Scalar, const B: usize>(
                     f(w, s);
                 }
             }
+        }
+    }
+}
+
+/// Plain SGD W <- W - eta sum_b u_b v_b^T on every tensor of `net` from the tapes of a batch,
+/// tensor by tensor through the flat [`Model`] interface: what [`Model::sgd_plain`] does unless
+/// a network overrides it. B > 1 floats on desktop targets ([`batched`]) take the
+/// register-blocked [`batch::sgd_update`], the same bits as [`Scalar::sgd_column`].
+pub fn plain_update<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+    net: &mut N,
+    tapes: &[N::Tape; B],
+    eta: T,
+    dither: &mut Dither,
+) {
+    for i in 0..N::TENSORS {
+        let factors = factors_of::<T, N, D, B>(tapes, i);
+        if batched::<T, B>() {
+            let us = factors.map(|(u, _)| u);
+            let vs = factors.map(|(_, v)| v);
+            batch::sgd_update(net.tensor_mut(i), &us, &vs, eta);
+        } else {
+            sgd_columns(net.tensor_mut(i), &factors, eta, dither);
         }
     }
 }
