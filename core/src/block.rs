@@ -3,8 +3,8 @@
 
 use core::marker::PhantomData;
 
-use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::batch::batched;
+use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::fixed::Dither;
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add, sgd_bias, sgd_outer};
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};

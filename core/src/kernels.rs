@@ -70,8 +70,8 @@ pub fn base_plus_mat_t_vec<T: Scalar, const R: usize, const C: usize>(
 }
 
 /// The plain SGD update of a weight matrix, W <- W - eta sum_b u_b v_b^T with W: (R, C),
-/// u_b: (R), v_b: (C): column k through [`Scalar::sgd_column`] with the factors v_b[k]. The
-/// shapes are in the types, so after inlining every loop has a known length.
+/// u_b: (R), v_b: (C), through [`Scalar::sgd_outer`]. The shapes are in the types, so after
+/// inlining every loop has a known length.
 #[inline]
 pub fn sgd_outer<T: Scalar, const R: usize, const C: usize, const B: usize>(
     w: &mut Matrix<T, R, C>,
@@ -80,11 +80,8 @@ pub fn sgd_outer<T: Scalar, const R: usize, const C: usize, const B: usize>(
     eta: T,
     dither: &mut Dither,
 ) {
-    let us = us.map(|u| u.as_slice());
-    for (k, column) in w.as_mut_slice().chunks_exact_mut(R.max(1)).enumerate() {
-        let v: [T; B] = core::array::from_fn(|b| vs[b][k]);
-        T::sgd_column(column, &us, &v, eta, dither);
-    }
+    let (us, vs) = (us.map(|u| u.as_slice()), vs.map(|v| v.as_slice()));
+    T::sgd_outer(w.as_mut_slice(), &us, &vs, eta, dither);
 }
 
 /// The plain SGD update of a bias, b <- b - eta sum_b u_b with b, u_b: (R) (a one-column
@@ -96,5 +93,11 @@ pub fn sgd_bias<T: Scalar, const R: usize, const B: usize>(
     eta: T,
     dither: &mut Dither,
 ) {
-    T::sgd_column(bias.as_mut_slice(), &us.map(|u| u.as_slice()), &[T::ONE; B], eta, dither);
+    T::sgd_column(
+        bias.as_mut_slice(),
+        &us.map(|u| u.as_slice()),
+        &[T::ONE; B],
+        eta,
+        dither,
+    );
 }

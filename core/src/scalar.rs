@@ -186,6 +186,28 @@ pub trait Scalar:
         }
     }
 
+    /// The plain SGD update of a column-major matrix, W <- W - eta sum_b u_b v_b^T with
+    /// W: (R, C), R the length of the `us[b]` and C of the `vs[b]`: [`Scalar::sgd_column`] on
+    /// column k with the factors v_b[k], in order. Factors that do not fit W leave it alone.
+    /// Fixed point overrides it to walk the whole matrix in one call (on a Cortex-M0 a call per
+    /// column of 3 rows cost more than the column).
+    #[inline]
+    fn sgd_outer<const B: usize>(
+        w: &mut [Self],
+        us: &[&[Self]; B],
+        vs: &[&[Self]; B],
+        eta: Self,
+        dither: &mut Dither,
+    ) {
+        let Some((rows, cols)) = outer_shape(w, us, vs) else {
+            return;
+        };
+        for (k, column) in w.chunks_exact_mut(rows).enumerate().take(cols) {
+            let v: [Self; B] = core::array::from_fn(|b| vs[b][k]);
+            Self::sgd_column(column, us, &v, eta, dither);
+        }
+    }
+
     /// y += alpha x over the common length.
     #[inline]
     fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
@@ -193,6 +215,22 @@ pub trait Scalar:
             *yi += alpha * xi;
         }
     }
+}
+
+/// (R, C) of a column-major matrix W whose update is sum_b u_b v_b^T, or `None` when the
+/// factors do not fit it: every u_b of length R > 0, every v_b of length C, W of R C entries.
+#[inline]
+pub(crate) fn outer_shape<T, const B: usize>(
+    w: &[T],
+    us: &[&[T]; B],
+    vs: &[&[T]; B],
+) -> Option<(usize, usize)> {
+    let rows = us.first().map(|u| u.len()).filter(|&r| r > 0)?;
+    let cols = w.len() / rows;
+    let fits = w.len() == rows * cols
+        && us.iter().all(|u| u.len() == rows)
+        && vs.iter().all(|v| v.len() == cols);
+    fits.then_some((rows, cols))
 }
 
 /// True on targets whose f32 arithmetic runs on vector units (x86, 64-bit Arm, wasm with

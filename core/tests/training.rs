@@ -168,3 +168,41 @@ fn identity_initialised_relu_network_learns_a_positive_definite_map() {
     // the 1e-6 of the linear network in this budget; we require two orders of magnitude.
     assert!(end < 1e-2 * start);
 }
+
+/// `Model::sgd_plain` of a ResNet (tensors handed over with their shapes in the types) against
+/// the generic tensor-by-tensor update `sgd::plain_update`, from the same tapes: the same
+/// weights to the bit, and the same dither stream after, for f32 and Q4.12 (stochastic
+/// rounding), one sample and three.
+fn sgd_plain_matches_the_generic_update<T: nearid::Scalar, const B: usize>() {
+    use nearid::fixed::{Dither, Rounding};
+    let mut rng = Rng::new(31);
+    let mut draw = |scale: f64| T::from_f64(scale * rng.normal());
+    let mut net = ResNet::<T, 3, 5, 4>::identity();
+    for i in 0..<ResNet<T, 3, 5, 4> as Model<T, 3>>::TENSORS {
+        net.tensor_mut(i).iter_mut().for_each(|w| *w = draw(0.5));
+    }
+    let xs: [Vector<T, 3>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| draw(1.0)));
+    let dys: [Vector<T, 3>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| draw(0.3)));
+    let mut tapes = [ResNet::<T, 3, 5, 4>::new_tape(); B];
+    net.forward_tape_batch(&xs, &mut tapes);
+    net.backward_batch(&dys, &mut tapes);
+    let eta = T::from_f64(0.07);
+    let (mut hooked, mut generic) = (net, net);
+    let (mut d1, mut d2) = (
+        Dither::new(Rounding::default()),
+        Dither::new(Rounding::default()),
+    );
+    hooked.sgd_plain(&tapes, eta, &mut d1);
+    nearid::sgd::plain_update::<T, _, 3, B>(&mut generic, &tapes, eta, &mut d2);
+    assert_ne!(hooked, net, "the update moved no weight");
+    assert_eq!(hooked, generic);
+    assert_eq!(d1, d2);
+}
+
+#[test]
+fn sgd_plain_of_a_resnet_is_the_generic_update_to_the_bit() {
+    sgd_plain_matches_the_generic_update::<f32, 1>();
+    sgd_plain_matches_the_generic_update::<f32, 3>();
+    sgd_plain_matches_the_generic_update::<nearid::fixed::Q12, 1>();
+    sgd_plain_matches_the_generic_update::<nearid::fixed::Q12, 3>();
+}

@@ -237,6 +237,25 @@ macro_rules! fixed_format {
                 }
             }
 
+            /// [`Scalar::sgd_outer`](crate::Scalar::sgd_outer) with the rounding mode fixed at
+            /// compile time: [`Self::sgd_column_as`] on each column, in one function.
+            #[inline(never)]
+            fn sgd_outer_as<const B: usize, const NEAREST: bool>(
+                w: &mut [Self],
+                us: &[&[Self]; B],
+                vs: &[&[Self]; B],
+                eta: Self,
+                dither: &mut $crate::fixed::Dither,
+            ) {
+                let Some((rows, cols)) = $crate::scalar::outer_shape(w, us, vs) else {
+                    return;
+                };
+                for (k, column) in w.chunks_exact_mut(rows).enumerate().take(cols) {
+                    let v: [Self; B] = core::array::from_fn(|b| vs[b][k]);
+                    Self::sgd_column_as::<B, NEAREST>(column, us, &v, eta, dither);
+                }
+            }
+
             /// The value as f32 (exact when |raw| < 2^24).
             #[inline]
             pub fn to_f32(self) -> f32 {
@@ -471,6 +490,23 @@ macro_rules! fixed_format {
                     Self::sgd_column_as::<B, true>(column, us, vs, eta, dither);
                 } else {
                     Self::sgd_column_as::<B, false>(column, us, vs, eta, dither);
+                }
+            }
+
+            /// Every column in one call: `sgd_column` per column, with the loop over columns
+            /// inside the function that holds the kernel.
+            #[inline]
+            fn sgd_outer<const B: usize>(
+                w: &mut [Self],
+                us: &[&[Self]; B],
+                vs: &[&[Self]; B],
+                eta: Self,
+                dither: &mut $crate::fixed::Dither,
+            ) {
+                if dither.is_nearest() {
+                    Self::sgd_outer_as::<B, true>(w, us, vs, eta, dither);
+                } else {
+                    Self::sgd_outer_as::<B, false>(w, us, vs, eta, dither);
                 }
             }
 
