@@ -7,6 +7,7 @@ use crate::batch::batched;
 use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::fixed::Dither;
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add, sgd_bias, sgd_outer};
+use crate::scalar::VECTOR_UNITS;
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
 
 /// y = x + W2 s(W1 x + b1) + b2 with x, y: (D), hidden width H, activation `S`.
@@ -165,6 +166,52 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         sgd_bias(&mut self.b2, &dy, eta, dither);
     }
 
+    /// [`Model::forward_tape`] one hidden unit at a time: z_j = b1_j + W1[j, :] x, a_j = s(z_j),
+    /// y += W2[:, j] a_j, so each weight is read once and z_j, a_j stay in registers. Every
+    /// sum runs in the order of the column kernels ([`mat_vec_add`]: k = 0, 1, ... for z_j,
+    /// j = 0, 1, ... for y), with plain `+` and `*`: the same bits as [`Model::forward_tape`]
+    /// wherever [`Scalar::axpy`] is the plain one (floats; [`by_hidden_unit`]).
+    pub fn forward_tape_by_unit(
+        &self,
+        x: &Vector<T, D>,
+        tape: &mut BlockTape<T, D, H>,
+    ) -> Vector<T, D> {
+        tape.x = *x;
+        let mut y = x + self.b2;
+        for j in 0..H {
+            let z = (0..D).fold(self.b1[j], |z, k| z + x[k] * self.w1[(j, k)]);
+            let a = S::apply(z);
+            tape.a[j] = a;
+            for k in 0..D {
+                y[k] += a * self.w2[(k, j)];
+            }
+        }
+        y
+    }
+
+    /// [`Model::backward`] one hidden unit at a time: da_j = W2[:, j] . dy, dz_j = da_j s'(a_j),
+    /// then W1^T dz accumulated row by row (acc_k += W1[j, k] dz_j, j = 0, 1, ...) and added
+    /// to dy: each weight read once, the order of the column kernels' in-order dot products
+    /// ([`base_plus_mat_t_vec`] on targets without vector units), the same bits wherever
+    /// [`Scalar::dot`] is the plain fold (floats; [`by_hidden_unit`]).
+    pub fn backward_by_unit(
+        &self,
+        dy: &Vector<T, D>,
+        tape: &mut BlockTape<T, D, H>,
+    ) -> Vector<T, D> {
+        tape.dy = *dy;
+        let mut acc = zeros::<T, D, 1>();
+        for j in 0..H {
+            let da = (0..D).fold(T::ZERO, |s, k| s + self.w2[(k, j)] * dy[k]);
+            let dz = da * S::derivative_from_output(tape.a[j]);
+            tape.dz[j] = dz;
+            for k in 0..D {
+                acc[k] += self.w1[(j, k)] * dz;
+            }
+        }
+        dy + acc
+    }
+
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.
     pub fn random(rng: &mut Rng, scale: f64) -> Self {
         let mut b = Self::identity();
@@ -173,6 +220,18 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
             .for_each(|w| *w = T::from_f64(scale * rng.normal()));
         b
     }
+}
+
+/// True for floats on targets without vector units ([`VECTOR_UNITS`]): there `dot` and `axpy`
+/// are the plain in-order folds of `+` and `*`, so a block may walk its hidden units one by one
+/// ([`ResidualBlock::forward_tape_by_unit`], [`ResidualBlock::backward_by_unit`]) with the same
+/// bits as the column kernels, in fewer instructions (each hidden value stays in a register).
+/// Fixed point accumulates wide inside its kernels and keeps them.
+fn by_hidden_unit<T: Scalar>() -> bool {
+    use core::any::TypeId;
+    let float =
+        TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    float && !VECTOR_UNITS
 }
 
 impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
@@ -235,6 +294,9 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
     }
 
     fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        if by_hidden_unit::<T>() {
+            return self.forward_tape_by_unit(x, tape);
+        }
         tape.x = *x;
         // z = W1 x + b1: (H); a = s(z)
         let mut z = self.b1;
@@ -247,11 +309,48 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
     }
 
     fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+        if by_hidden_unit::<T>() {
+            return self.backward_by_unit(dy, tape);
+        }
         tape.dy = *dy;
         // dz = (W2^T dy) * s'(z): (H)
         let da = base_plus_mat_t_vec(&self.w2, dy, &zeros());
         tape.dz = da.zip_map(&tape.a, |g, a| g * S::derivative_from_output(a));
         // dx = dy + W1^T dz: (D), the skip connection carries dy through unchanged.
         base_plus_mat_t_vec(&self.w1, &tape.dz, dy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The by-unit passes against the column kernels on values whose sums are exact in f32
+    /// (multiples of 1/8 below 2^10), so any summation order gives the same bits and the test
+    /// checks the indexing; the order itself is the column kernels' on targets without vector
+    /// units, where the firmware's QEMU runs compare the trained weights' loss.
+    fn by_unit_matches_the_column_kernels<const D: usize, const H: usize>() {
+        let mut rng = Rng::new(5);
+        let mut eighth = || (rng.normal() * 16.0).round() as f32 / 8.0;
+        let mut block = ResidualBlock::<f32, D, H>::identity();
+        for i in 0..4 {
+            block.tensor_mut(i).iter_mut().for_each(|w| *w = eighth());
+        }
+        let x = Vector::<f32, D>::from_fn(|_, _| eighth());
+        let dy = Vector::<f32, D>::from_fn(|_, _| eighth());
+        let (mut by_unit, mut by_column) = (BlockTape::zeros(), BlockTape::zeros());
+        let y = block.forward_tape_by_unit(&x, &mut by_unit);
+        assert_eq!(y, block.forward_tape(&x, &mut by_column));
+        let dx = block.backward_by_unit(&dy, &mut by_unit);
+        assert_eq!(dx, block.backward(&dy, &mut by_column));
+        assert_eq!(by_unit, by_column);
+        assert!(by_unit.a.iter().any(|&a| a > 0.0) && by_unit.dz.iter().any(|&d| d != 0.0));
+    }
+
+    #[test]
+    fn by_unit_passes_match_the_column_kernels() {
+        by_unit_matches_the_column_kernels::<3, 16>();
+        by_unit_matches_the_column_kernels::<5, 7>();
+        by_unit_matches_the_column_kernels::<1, 1>();
     }
 }
