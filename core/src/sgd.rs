@@ -332,20 +332,25 @@ fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     let mut total = T::ZERO;
     for i in 0..N::TENSORS {
         let f = factors_of::<T, N, D, B>(tapes, i);
-        let term = |(ub, vb): &Factors<'_, T>, (uc, vc): &Factors<'_, T>| match (vb, vc) {
-            (Some(vb), Some(vc)) => T::dot_times_dot(ub, uc, vb, vc),
-            _ => T::dot(ub, uc),
-        };
-        // The sum is symmetric in (b, c): the diagonal once, each pair b < c twice.
-        for (b, fb) in f.iter().enumerate() {
-            total += term(fb, fb);
-            for fc in &f[b + 1..] {
-                let t = term(fb, fc);
-                total += t + t;
-            }
-        }
+        add_symmetric::<T, B>(&mut total, |b, c| match (f[b], f[c]) {
+            ((ub, Some(vb)), (uc, Some(vc))) => T::dot_times_dot(ub, uc, vb, vc),
+            ((ub, _), (uc, _)) => T::dot(ub, uc),
+        });
     }
     total
+}
+
+/// total += sum_{b, c < B} term(b, c) for a term symmetric in (b, c): the diagonal once and
+/// each pair b < c twice, in the order both gradient norms sum (so they agree to the bit).
+#[inline]
+fn add_symmetric<T: Scalar, const B: usize>(total: &mut T, term: impl Fn(usize, usize) -> T) {
+    for b in 0..B {
+        *total += term(b, b);
+        for c in b + 1..B {
+            let t = term(b, c);
+            *total += t + t;
+        }
+    }
 }
 
 /// [`grad_norm_sq`] for B > 1 floats on desktop targets ([`batched`]), to the bit: the Gram
@@ -370,17 +375,10 @@ fn grad_norm_sq_gram<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
             .all(|(_, v)| v.is_some())
             .then(|| f.map(|(_, v)| v.unwrap_or(&[])));
         let gv = vs.map(|vs| batch::gram_upper(&vs));
-        let term = |b: usize, c: usize| match &gv {
+        add_symmetric::<T, B>(&mut total, |b, c| match &gv {
             Some(gv) => gu[b][c] * gv[b][c],
             None => gu[b][c],
-        };
-        for b in 0..B {
-            total += term(b, b);
-            for c in b + 1..B {
-                let t = term(b, c);
-                total += t + t;
-            }
-        }
+        });
     }
     total
 }
