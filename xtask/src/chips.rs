@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::cmd::root;
 use crate::disasm::{Disassembler, Function, step_functions};
 use crate::firmware::{self, Board};
+use crate::profile::{self, Profile};
 use crate::qemu;
 use crate::run::QEMU_TIMEOUT;
 use crate::test::ensure_targets;
@@ -28,6 +29,8 @@ pub struct Variant {
     /// A fragment the logged format must contain (the floor is that format's).
     pub format_tag: &'static str,
     pub floor: Floor,
+    /// Traced for the phase profile (`crate::profile`): the formats the issue sets goals for.
+    pub profile: bool,
 }
 
 /// Every emulated board and format: f32 on the Cortex-M4F; Q4.12, Q16.16 and soft f32 on the M0.
@@ -38,6 +41,7 @@ pub const VARIANTS: [Variant; 4] = [
         features: &[],
         chip: "Cortex-M4F",
         format_tag: "f32 (FPU)",
+        profile: true,
         floor: F32_M4F,
     },
     Variant {
@@ -46,6 +50,7 @@ pub const VARIANTS: [Variant; 4] = [
         features: &[],
         chip: "Cortex-M0",
         format_tag: "Q4.12",
+        profile: true,
         floor: Q12_M0,
     },
     Variant {
@@ -54,6 +59,7 @@ pub const VARIANTS: [Variant; 4] = [
         features: &["q16"],
         chip: "Cortex-M0",
         format_tag: "Q16.16",
+        profile: false,
         floor: Q16_M0,
     },
     Variant {
@@ -62,6 +68,7 @@ pub const VARIANTS: [Variant; 4] = [
         features: &["soft-float"],
         chip: "Cortex-M0",
         format_tag: "soft float",
+        profile: false,
         floor: SOFT_F32_M0,
     },
 ];
@@ -310,6 +317,10 @@ pub fn parse_log(board: &str, lines: &[String]) -> Result<ChipLog, String> {
 }
 
 /// What one variant gave: its log's figures and its step's disassembly, or why there are none.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "four values per report, built once: boxing would only add indirection"
+)]
 pub enum Outcome {
     Measured {
         log: ChipLog,
@@ -317,6 +328,8 @@ pub enum Outcome {
         /// How the step's function was found (see `disasm::STEP_PATTERNS`).
         note: String,
         disassembler: String,
+        /// Where the step's instructions go (traced variants only).
+        profile: Option<Box<Profile>>,
     },
     Missing(String),
 }
@@ -361,7 +374,7 @@ pub fn run_all() -> Result<Vec<String>, String> {
 fn run_one(v: &Variant, board: Board, tool: &Disassembler, dir: &Path) -> Result<(), String> {
     let features: Vec<String> = v.features.iter().map(|f| f.to_string()).collect();
     // The previous results of this variant must not survive a failed run.
-    for ext in ["log", "disasm"] {
+    for ext in ["log", "disasm", "profile"] {
         let _ = std::fs::remove_file(dir.join(format!("{}.{ext}", v.key)));
     }
     let elf = firmware::build_with(board, &features)?;
@@ -384,7 +397,13 @@ fn run_one(v: &Variant, board: Board, tool: &Disassembler, dir: &Path) -> Result
     let (functions, note) = step_functions(tool, &elf)?;
     let mut saved = format!("note {note}\ndisassembler {}\n", tool.name());
     saved.push_str(&Function::save(&functions));
-    write(&dir.join(format!("{}.disasm", v.key)), &saved)
+    write(&dir.join(format!("{}.disasm", v.key)), &saved)?;
+    if v.profile {
+        println!("{}: tracing the run for the phase profile", v.key);
+        let p = profile::profile(board, &elf)?;
+        write(&dir.join(format!("{}.profile", v.key)), &p.save())?;
+    }
+    Ok(())
 }
 
 /// The saved results of every variant.
@@ -426,11 +445,16 @@ fn load(v: &Variant, dir: &Path) -> Outcome {
             .and_then(|l| l.strip_prefix("disassembler "))
             .unwrap_or("");
         let body: String = disasm.lines().skip(2).flat_map(|l| [l, "\n"]).collect();
+        let profile = match v.profile {
+            true => Some(Box::new(Profile::load(&read("profile")?)?)),
+            false => None,
+        };
         Ok(Outcome::Measured {
             log,
             functions: Function::load(&body)?,
             note: note.to_string(),
             disassembler: tool.to_string(),
+            profile,
         })
     };
     measured().unwrap_or_else(Outcome::Missing)
@@ -618,6 +642,8 @@ pub fn render(outcomes: &[Outcome]) -> String {
         ))
     );
 
+    render_profiles(&mut r, outcomes);
+
     // Disassembly.
     let _ = writeln!(r, "\n### The training step's code\n");
     let _ = writeln!(
@@ -646,6 +672,60 @@ pub fn render(outcomes: &[Outcome]) -> String {
         }
     }
     r
+}
+
+/// Where the traced variants' steps spend their instructions (`cargo xtask profile`).
+fn render_profiles(r: &mut String, outcomes: &[Outcome]) {
+    let _ = writeln!(r, "\n### Where a step's instructions go\n");
+    let _ = writeln!(
+        r,
+        "QEMU's execution trace of the same firmware (`-d in_asm,exec,nochain`; \
+         `xtask/src/profile.rs`, also `cargo xtask profile [--board NAME]`): every instruction \
+         executed between an entry into `train_step` and its return, summed over the run's steps \
+         (the evaluation's forward passes are outside), and attributed to a phase by the DWARF \
+         inline frames of its address: the first frame, innermost first, that is one of the \
+         core's forward, backward, gradient-norm or update functions. The traced total per step \
+         and the firmware's own clock count differ by the clock reads around the call."
+    );
+    for (v, o) in VARIANTS.iter().zip(outcomes) {
+        let Outcome::Measured {
+            log,
+            profile: Some(p),
+            ..
+        } = o
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            r,
+            "\n{}, ResNet<{}, D={}, H={}, M={}>, {} parameters: {:.0} instructions per step \
+             traced over {} steps ({} by the firmware's clock).\n",
+            label(v),
+            log.format,
+            log.d,
+            log.h,
+            log.m,
+            log.params,
+            p.per_step(),
+            p.steps,
+            log.per_step
+        );
+        r.push_str(&p.table(Some(log.params)));
+        let out_of_line: Vec<String> = p
+            .functions
+            .iter()
+            .filter(|(name, _)| !name.ends_with("train_step"))
+            .take(5)
+            .map(|(name, n)| format!("`{name}` {:.0}", *n as f64 / p.steps as f64))
+            .collect();
+        if !out_of_line.is_empty() {
+            let _ = writeln!(
+                r,
+                "\nCalled out of line (instructions per step, inside the phases above): {}.",
+                out_of_line.join(", ")
+            );
+        }
+    }
 }
 
 /// Kernel loops listed in full per board and format.
@@ -869,8 +949,25 @@ mod tests {
             functions: Vec::new(),
             note: "the firmware's training step".into(),
             disassembler: "llvm-objdump".into(),
+            profile: Some(Box::new(Profile {
+                steps: 2,
+                phases: vec![("forward".into(), 1_000_000), ("update".into(), 1_706_026)],
+                functions: vec![
+                    ("nearid_firmware::app::train_step".into(), 2_000_000),
+                    ("nearid::fixed::q12::Q12::sgd_outer_as".into(), 706_026),
+                ],
+            })),
         };
         let s = render(&outcomes);
+        assert!(s.contains("| forward | 500000 | 189.04 | 37.0% |"), "{s}");
+        assert!(
+            s.contains("| **step** | 1353013 | 511.54 | 100.0% |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("`nearid::fixed::q12::Q12::sgd_outer_as` 353013"),
+            "{s}"
+        );
         assert!(s.contains("| ResNet<Q4.12 (16-bit fixed point), D=3, H=16, M=23> | 2645 | 4 | 1353013 | 511.5 | 127.9 | 11.75 | 10.9x | 5290 B + 4784 B = 10074 B | 7.0e-5 (3.3e-2) | PASS |"), "{s}");
         assert!(s.contains("on the Cortex-M0, <= 20 instructions per weight per training step (per sample): 127.9: missed"), "{s}");
         assert!(s.contains(">= 4,000 weights: 2645 weights: missed"), "{s}");

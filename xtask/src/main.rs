@@ -6,12 +6,14 @@
 //! - `cargo xtask size`: flash and RAM of the firmware on every board.
 //! - `cargo xtask bench`: side-by-side benchmarks on the desktop and instruction counts on the
 //!   emulated microcontrollers, written to docs/BENCHMARKS.md.
+//! - `cargo xtask profile`: where a training step's instructions go on an emulated chip.
 
 mod bench;
 mod chips;
 mod cmd;
 mod disasm;
 mod firmware;
+mod profile;
 mod qemu;
 mod run;
 mod size;
@@ -19,7 +21,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
+const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile>
   run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
@@ -36,7 +38,11 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench>
                        the step) -> docs/BENCHMARKS.md
   bench --quick        the same with 1 s per desktop benchmark
   bench --chips-only   the microcontrollers alone (their section rewritten, desktop figures kept)
-  bench --render-only  rewrite docs/BENCHMARKS.md from the last run's saved results";
+  bench --render-only  rewrite docs/BENCHMARKS.md from the last run's saved results
+  profile [--board NAME] [--features LIST]
+                       trace an emulated board's run in QEMU and show where a training step's
+                       instructions go: per phase (forward, backward, gradient norm, update) and
+                       per function";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Some("test") => test::main(&args[1..]),
         Some("size") => size::main(&args[1..]),
         Some("bench") => bench::main(&args[1..]),
+        Some("profile") => profile::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
