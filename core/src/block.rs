@@ -8,6 +8,7 @@ use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::fixed::Dither;
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add, sgd_bias, sgd_outer};
 use crate::scalar::VECTOR_UNITS;
+use crate::sgd::add_symmetric;
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
 
 /// y = x + W2 s(W1 x + b1) + b2 with x, y: (D), hidden width H, activation `S`.
@@ -212,6 +213,23 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         dy + acc
     }
 
+    /// Adds this block's part of [`Model::grad_norm_sq`] to `total`, from one tape per sample,
+    /// in the order of [`Model::tensor`]: W1 (dz, x), b1 (dz), W2 (dy, a), b2 (dy).
+    pub fn add_grad_norm_sq<const B: usize>(tapes: &[&BlockTape<T, D, H>; B], total: &mut T) {
+        let (dz, x) = (
+            tapes.map(|t| t.dz.as_slice()),
+            tapes.map(|t| t.x.as_slice()),
+        );
+        let (dy, a) = (
+            tapes.map(|t| t.dy.as_slice()),
+            tapes.map(|t| t.a.as_slice()),
+        );
+        add_symmetric::<T, B>(total, |b, c| T::dot_times_dot(dz[b], dz[c], x[b], x[c]));
+        add_symmetric::<T, B>(total, |b, c| T::dot(dz[b], dz[c]));
+        add_symmetric::<T, B>(total, |b, c| T::dot_times_dot(dy[b], dy[c], a[b], a[c]));
+        add_symmetric::<T, B>(total, |b, c| T::dot(dy[b], dy[c]));
+    }
+
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.
     pub fn random(rng: &mut Rng, scale: f64) -> Self {
         let mut b = Self::identity();
@@ -286,6 +304,17 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
         } else {
             self.sgd_plain_from(&tapes.each_ref(), eta, dither);
         }
+    }
+
+    /// With the lengths fixed by the types ([`ResidualBlock::add_grad_norm_sq`]); B > 1 floats
+    /// on desktop targets take the Gram kernels of the default.
+    fn grad_norm_sq<const B: usize>(tapes: &[Self::Tape; B]) -> T {
+        if batched::<T, B>() {
+            return crate::sgd::grad_norm_sq::<T, Self, D, B>(tapes);
+        }
+        let mut total = T::ZERO;
+        Self::add_grad_norm_sq(&tapes.each_ref(), &mut total);
+        total
     }
 
     fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {

@@ -81,6 +81,14 @@ pub trait Model<T: Scalar, const D: usize>: Clone {
         crate::sgd::plain_update::<T, Self, D, B>(self, tapes, eta, dither);
     }
 
+    /// ||grad L||_F^2 of the batch recorded in the tapes (after [`Model::backward_batch`]),
+    /// from the factors: sum over tensors of sum_{b,c} (u_b . u_c)(v_b . v_c), tensor by tensor
+    /// in order. Networks override it to hand the factors over with their lengths in the types;
+    /// the result is the same to the bit.
+    fn grad_norm_sq<const B: usize>(tapes: &[Self::Tape; B]) -> T {
+        crate::sgd::grad_norm_sq::<T, Self, D, B>(tapes)
+    }
+
     /// Inference: the output for `x`, or [`Error::NonFinite`] when `x` or the output is not
     /// finite.
     fn forward(&self, x: &Vector<T, D>) -> Result<Vector<T, D>> {

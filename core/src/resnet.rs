@@ -95,6 +95,23 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
         }
     }
 
+    /// Block by block with the lengths fixed by the types
+    /// ([`ResidualBlock::add_grad_norm_sq`]); B > 1 floats on desktop targets take the Gram
+    /// kernels of the default.
+    fn grad_norm_sq<const B: usize>(tapes: &[Self::Tape; B]) -> T {
+        if batched::<T, B>() {
+            return crate::sgd::grad_norm_sq::<T, Self, D, B>(tapes);
+        }
+        let mut total = T::ZERO;
+        for i in 0..M {
+            ResidualBlock::<T, D, H, S>::add_grad_norm_sq(
+                &tapes.each_ref().map(|t| &t[i]),
+                &mut total,
+            );
+        }
+        total
+    }
+
     fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {
         self.blocks.iter().fold(*x, |x, b| b.apply(&x))
     }

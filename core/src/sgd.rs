@@ -309,7 +309,7 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     // The Gram form below sums (u_b . u_c)(v_b . v_c) over every tensor, with b = c among the
     // terms: an infinite or NaN backward signal makes it infinite or NaN, so this one test also
     // covers every signal the update will read.
-    let grad_norm_sq = grad_norm_sq::<T, N, D, B>(tapes);
+    let grad_norm_sq = N::grad_norm_sq(tapes);
     if !grad_norm_sq.is_finite() {
         return Err(Error::NonFinite);
     }
@@ -322,8 +322,8 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
 
 /// ||sum_b u_b v_b^T||_F^2 summed over tensors, from the tapes alone:
 /// sum_{b,c} (u_b . u_c)(v_b . v_c), which is O(B^2 (D + H) / 2) per tensor instead of
-/// O(B D H).
-fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
+/// O(B D H): what [`Model::grad_norm_sq`] does unless a network overrides it.
+pub fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     tapes: &[N::Tape; B],
 ) -> T {
     if batched::<T, B>() {
@@ -343,7 +343,10 @@ fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
 /// total += sum_{b, c < B} term(b, c) for a term symmetric in (b, c): the diagonal once and
 /// each pair b < c twice, in the order both gradient norms sum (so they agree to the bit).
 #[inline]
-fn add_symmetric<T: Scalar, const B: usize>(total: &mut T, term: impl Fn(usize, usize) -> T) {
+pub(crate) fn add_symmetric<T: Scalar, const B: usize>(
+    total: &mut T,
+    term: impl Fn(usize, usize) -> T,
+) {
     for b in 0..B {
         *total += term(b, b);
         for c in b + 1..B {

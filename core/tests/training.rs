@@ -169,10 +169,10 @@ fn identity_initialised_relu_network_learns_a_positive_definite_map() {
     assert!(end < 1e-2 * start);
 }
 
-/// `Model::sgd_plain` of a ResNet (tensors handed over with their shapes in the types) against
-/// the generic tensor-by-tensor update `sgd::plain_update`, from the same tapes: the same
-/// weights to the bit, and the same dither stream after, for f32 and Q4.12 (stochastic
-/// rounding), one sample and three.
+/// `Model::sgd_plain` and `Model::grad_norm_sq` of a ResNet (tensors handed over with their
+/// shapes in the types) against the generic tensor-by-tensor `sgd::plain_update` and
+/// `sgd::grad_norm_sq`, from the same tapes: the same norm and weights to the bit, and the same
+/// dither stream after, for f32 and Q4.12 (stochastic rounding), one sample and three.
 fn sgd_plain_matches_the_generic_update<T: nearid::Scalar, const B: usize>() {
     use nearid::fixed::{Dither, Rounding};
     let mut rng = Rng::new(31);
@@ -186,6 +186,9 @@ fn sgd_plain_matches_the_generic_update<T: nearid::Scalar, const B: usize>() {
     let mut tapes = [ResNet::<T, 3, 5, 4>::new_tape(); B];
     net.forward_tape_batch(&xs, &mut tapes);
     net.backward_batch(&dys, &mut tapes);
+    let generic_norm = nearid::sgd::grad_norm_sq::<T, ResNet<T, 3, 5, 4>, 3, B>(&tapes);
+    assert_eq!(ResNet::<T, 3, 5, 4>::grad_norm_sq(&tapes), generic_norm);
+    assert!(generic_norm > T::ZERO);
     let eta = T::from_f64(0.07);
     let (mut hooked, mut generic) = (net, net);
     let (mut d1, mut d2) = (
@@ -200,7 +203,7 @@ fn sgd_plain_matches_the_generic_update<T: nearid::Scalar, const B: usize>() {
 }
 
 #[test]
-fn sgd_plain_of_a_resnet_is_the_generic_update_to_the_bit() {
+fn sgd_plain_and_grad_norm_of_a_resnet_are_the_generic_ones_to_the_bit() {
     sgd_plain_matches_the_generic_update::<f32, 1>();
     sgd_plain_matches_the_generic_update::<f32, 3>();
     sgd_plain_matches_the_generic_update::<nearid::fixed::Q12, 1>();
