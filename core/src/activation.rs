@@ -24,6 +24,11 @@ pub trait Activation: Copy + Default + core::fmt::Debug + 'static {
     fn apply<T: Scalar>(z: T) -> T;
     /// s'(z), given a = s(z).
     fn derivative_from_output<T: Scalar>(a: T) -> T;
+    /// g s'(z), given a = s(z): a backward signal through the activation.
+    #[inline]
+    fn backward_from_output<T: Scalar>(g: T, a: T) -> T {
+        g * Self::derivative_from_output(a)
+    }
 }
 
 /// max(z, 0).
@@ -39,6 +44,13 @@ impl Activation for Relu {
     #[inline]
     fn derivative_from_output<T: Scalar>(a: T) -> T {
         if a > T::ZERO { T::ONE } else { T::ZERO }
+    }
+    /// A select where the default multiplies by 1 or 0: the same value (g 1 = g exactly, in
+    /// floats and fixed point; g 0 kept, so an infinite g still gives NaN), one multiply
+    /// fewer per active unit.
+    #[inline]
+    fn backward_from_output<T: Scalar>(g: T, a: T) -> T {
+        if a > T::ZERO { g } else { g * T::ZERO }
     }
 }
 
@@ -116,6 +128,40 @@ mod tests {
         check::<Tanh>();
         check::<Softplus>();
         check::<Identity>();
+    }
+
+    /// ReLU's select against the default g s'(a), bit for bit, on signed zeros, infinities
+    /// and NaN in f32 and on Q4.12 values up to its range.
+    #[test]
+    fn relu_backward_is_the_product_with_its_derivative() {
+        let special = [
+            0.0f32,
+            -0.0,
+            1.5,
+            -2.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for &g in &special {
+            for &a in &[-1.0f32, 0.0, -0.0, 2.0, f32::NAN] {
+                let (select, product) = (
+                    Relu::backward_from_output(g, a),
+                    g * Relu::derivative_from_output(a),
+                );
+                let same =
+                    select.to_bits() == product.to_bits() || (select.is_nan() && product.is_nan());
+                assert!(same, "g = {g}, a = {a}: {select} vs {product}");
+            }
+        }
+        use crate::fixed::Q12;
+        for &g in &[-8.0, -3.25, -0.000244140625, 0.0, 0.5, 7.999755859375] {
+            for &a in &[-1.0, 0.0, 0.25] {
+                let (g, a) = (Q12::from_f64(g), Q12::from_f64(a));
+                let product = g * Relu::derivative_from_output(a);
+                assert_eq!(Relu::backward_from_output(g, a), product);
+            }
+        }
     }
 
     #[test]

@@ -139,9 +139,8 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         // da = W2^T dy: (H) per sample; dz = da * s'(z)
         let mut das = [zeros::<T, H, 1>(); B];
         base_plus_mat_t_mat(&self.w2, dys, &mut das);
-        let dzs: [Vector<T, H>; B] = core::array::from_fn(|b| {
-            das[b].zip_map(&tapes[b].a, |g, a| g * S::derivative_from_output(a))
-        });
+        let dzs: [Vector<T, H>; B] =
+            core::array::from_fn(|b| das[b].zip_map(&tapes[b].a, S::backward_from_output));
         // dx = dy + W1^T dz: (D) per sample
         let mut dxs = *dys;
         base_plus_mat_t_mat(&self.w1, &dzs, &mut dxs);
@@ -160,6 +159,10 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         eta: T,
         dither: &mut Dither,
     ) {
+        if by_hidden_unit::<T>() {
+            self.sgd_plain_by_unit(tapes, eta);
+            return;
+        }
         let (dz, dy) = (tapes.map(|t| &t.dz), tapes.map(|t| &t.dy));
         sgd_outer(&mut self.w1, &dz, &tapes.map(|t| &t.x), eta, dither);
         sgd_bias(&mut self.b1, &dz, eta, dither);
@@ -195,6 +198,7 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
     /// to dy: each weight read once, the order of the column kernels' in-order dot products
     /// ([`base_plus_mat_t_vec`] on targets without vector units), the same bits wherever
     /// [`Scalar::dot`] is the plain fold (floats; [`by_hidden_unit`]).
+    #[inline(never)]
     pub fn backward_by_unit(
         &self,
         dy: &Vector<T, D>,
@@ -204,13 +208,42 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         let mut acc = zeros::<T, D, 1>();
         for j in 0..H {
             let da = (0..D).fold(T::ZERO, |s, k| s + self.w2[(k, j)] * dy[k]);
-            let dz = da * S::derivative_from_output(tape.a[j]);
+            let dz = S::backward_from_output(da, tape.a[j]);
             tape.dz[j] = dz;
             for k in 0..D {
                 acc[k] += self.w1[(j, k)] * dz;
             }
         }
         dy + acc
+    }
+
+    /// [`ResidualBlock::sgd_plain_from`] one hidden unit at a time: W1's row j and b1_j share
+    /// the signal dz_j (loaded once), W2's column j takes a_j. Each weight gets the expression of
+    /// [`Scalar::sgd_column`] on targets without vector units, w - sum_b (eta v_b) u_b summed
+    /// from b = 0 (a bias's v_b = 1), and the weights' updates are independent of each other:
+    /// the same bits in another order (floats only, [`by_hidden_unit`]; fixed point's dither
+    /// must be drawn in the column order).
+    fn sgd_plain_by_unit<const B: usize>(&mut self, tapes: &[&BlockTape<T, D, H>; B], eta: T) {
+        let step = |a: [T; B], u: [T; B]| (1..B).fold(a[0] * u[0], |s, b| s + a[b] * u[b]);
+        // eta v_b for W1's columns (v = x), W2's columns (v = a) and the biases (v = 1).
+        let ax: [[T; B]; D] = core::array::from_fn(|k| tapes.map(|t| eta * t.x[k]));
+        let one = [eta * T::ONE; B];
+        for j in 0..H {
+            let dz = tapes.map(|t| t.dz[j]);
+            for (k, ax) in ax.iter().enumerate() {
+                self.w1[(j, k)] -= step(*ax, dz);
+            }
+            self.b1[j] -= step(one, dz);
+        }
+        for j in 0..H {
+            let aa = tapes.map(|t| eta * t.a[j]);
+            for k in 0..D {
+                self.w2[(k, j)] -= step(aa, tapes.map(|t| t.dy[k]));
+            }
+        }
+        for k in 0..D {
+            self.b2[k] -= step(one, tapes.map(|t| t.dy[k]));
+        }
     }
 
     /// Adds this block's part of [`Model::grad_norm_sq`] to `total`, from one tape per sample,
@@ -344,7 +377,7 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
         tape.dy = *dy;
         // dz = (W2^T dy) * s'(z): (H)
         let da = base_plus_mat_t_vec(&self.w2, dy, &zeros());
-        tape.dz = da.zip_map(&tape.a, |g, a| g * S::derivative_from_output(a));
+        tape.dz = da.zip_map(&tape.a, S::backward_from_output);
         // dx = dy + W1^T dz: (D), the skip connection carries dy through unchanged.
         base_plus_mat_t_vec(&self.w1, &tape.dz, dy)
     }
