@@ -219,6 +219,16 @@ pub struct ChipLog {
     pub passed: bool,
 }
 
+impl ChipLog {
+    /// The network as the tables show it: `ResNet<FORMAT, D=3, H=16, M=8>`.
+    pub fn network(&self) -> String {
+        format!(
+            "ResNet<{}, D={}, H={}, M={}>",
+            self.format, self.d, self.h, self.m
+        )
+    }
+}
+
 /// The text between `start` and the next `end` in `s`.
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = &s[s.find(start)? + start.len()..];
@@ -521,12 +531,9 @@ pub fn render(outcomes: &[Outcome]) -> String {
                 };
                 let _ = writeln!(
                     r,
-                    "| {} | ResNet<{}, D={}, H={}, M={}> | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} B + {} B = {} B | {:.1e} ({:.1e}) | {} |",
+                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} B + {} B = {} B | {:.1e} ({:.1e}) | {} |",
                     label(v),
-                    log.format,
-                    log.d,
-                    log.h,
-                    log.m,
+                    log.network(),
                     log.params,
                     log.batch,
                     log.per_step,
@@ -698,13 +705,10 @@ fn render_profiles(r: &mut String, outcomes: &[Outcome]) {
         };
         let _ = writeln!(
             r,
-            "\n{}, ResNet<{}, D={}, H={}, M={}>, {} parameters: {:.0} instructions per step \
-             traced over {} steps ({} by the firmware's clock).\n",
+            "\n{}, {}, {} parameters: {:.0} instructions per step traced over {} steps ({} by \
+             the firmware's clock).\n",
             label(v),
-            log.format,
-            log.d,
-            log.h,
-            log.m,
+            log.network(),
             log.params,
             p.per_step(),
             p.steps,

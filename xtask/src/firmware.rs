@@ -72,6 +72,29 @@ pub fn board(name: &str) -> Result<Board, String> {
         })
 }
 
+/// The board and extra firmware features of a command line: `--board NAME` (default
+/// mps2-an386) and `--features LIST` (comma-separated); anything else is an error naming
+/// `task`.
+pub fn board_and_features(args: &[String], task: &str) -> Result<(Board, Vec<String>), String> {
+    let mut board = BOARDS[0];
+    let mut features: Vec<String> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--board" => {
+                let name = rest.next().ok_or("`--board` needs a board name")?;
+                board = self::board(name)?;
+            }
+            "--features" => {
+                let list = rest.next().ok_or("`--features` needs a feature list")?;
+                features.extend(list.split(',').map(String::from));
+            }
+            other => return Err(format!("`{task}` does not take `{other}` (see --help)")),
+        }
+    }
+    Ok((board, features))
+}
+
 /// The firmware directory.
 pub fn dir() -> PathBuf {
     root().join("firmware")

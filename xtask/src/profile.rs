@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use addr2line::Context;
 use gimli::{EndianSlice, RunTimeEndian};
@@ -25,22 +25,7 @@ use crate::{chips, qemu, test::ensure_targets};
 /// `cargo xtask profile [--board NAME] [--features LIST]`: builds the firmware, traces its run
 /// and prints where a step's instructions go.
 pub fn main(args: &[String]) -> Result<(), String> {
-    let mut board = firmware::BOARDS[0];
-    let mut features: Vec<String> = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--board" => {
-                let name = rest.next().ok_or("`--board` needs a board name")?;
-                board = firmware::board(name)?;
-            }
-            "--features" => {
-                let list = rest.next().ok_or("`--features` needs a feature list")?;
-                features.extend(list.split(',').map(String::from));
-            }
-            other => return Err(format!("`profile` does not take `{other}` (see --help)")),
-        }
-    }
+    let (board, features) = firmware::board_and_features(args, "profile")?;
     ensure_targets(&[board.target])?;
     qemu::ensure()?;
     let elf = firmware::build_with(board, &features)?;
@@ -195,31 +180,11 @@ pub fn profile(board: Board, elf: &Path) -> Result<Profile, String> {
         ));
     }
 
-    let mut qemu = Command::new("qemu-system-arm");
-    qemu.args(["-machine", machine]);
-    if let Some(cpu) = cpu {
-        qemu.args(["-cpu", cpu]);
-    }
-    qemu.args([
-        "-nographic",
-        "-monitor",
-        "none",
-        "-serial",
-        "none",
-        "-icount",
-        "shift=0",
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-d",
-        "in_asm,exec,nochain",
-        "-D",
-        "/dev/stderr",
-        "-kernel",
-    ])
-    .arg(elf)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    // The trace goes to stderr (stdout carries the firmware's log, not needed here).
+    let mut qemu = qemu::command(machine, cpu, elf);
+    qemu.args(["-d", "in_asm,exec,nochain", "-D", "/dev/stderr"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = qemu
         .spawn()
         .map_err(|e| format!("could not start qemu-system-arm: {e}"))?;

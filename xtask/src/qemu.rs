@@ -64,19 +64,10 @@ impl Outcome {
     }
 }
 
-/// Runs `elf` on the board's QEMU machine for at most `timeout`, printing each decoded log line
-/// as it arrives when `echo` is set. Instructions are counted: `-icount shift=0`.
-pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Result<Outcome, String> {
-    let Some((machine, cpu)) = board.qemu else {
-        return Err(format!(
-            "{} is a real board: flash it with probe-rs",
-            board.name
-        ));
-    };
-    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
-    let table = Table::parse(&bytes)
-        .map_err(|e| format!("{}: defmt table: {e}", elf.display()))?
-        .ok_or_else(|| format!("{}: no defmt table in the ELF", elf.display()))?;
+/// `qemu-system-arm` running `elf` on a machine (and CPU) with instructions counted
+/// (`-icount shift=0`), semihosting for the firmware's log and exit, no display or monitor,
+/// stdin closed.
+pub fn command(machine: &str, cpu: Option<&str>, elf: &Path) -> Command {
     let mut qemu = Command::new(QEMU);
     qemu.args(["-machine", machine]);
     if let Some(cpu) = cpu {
@@ -95,8 +86,25 @@ pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Resul
         "-kernel",
     ])
     .arg(elf)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped());
+    .stdin(Stdio::null());
+    qemu
+}
+
+/// Runs `elf` on the board's QEMU machine for at most `timeout`, printing each decoded log line
+/// as it arrives when `echo` is set. Instructions are counted: `-icount shift=0`.
+pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Result<Outcome, String> {
+    let Some((machine, cpu)) = board.qemu else {
+        return Err(format!(
+            "{} is a real board: flash it with probe-rs",
+            board.name
+        ));
+    };
+    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let table = Table::parse(&bytes)
+        .map_err(|e| format!("{}: defmt table: {e}", elf.display()))?
+        .ok_or_else(|| format!("{}: no defmt table in the ELF", elf.display()))?;
+    let mut qemu = command(machine, cpu, elf);
+    qemu.stdout(Stdio::piped());
     if echo {
         println!(
             "\n$ {QEMU} -machine {machine} ... -kernel {}",

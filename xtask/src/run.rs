@@ -18,23 +18,13 @@ use crate::{firmware, qemu, test::ensure_targets};
 pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let mut board = firmware::BOARDS[0];
-    let mut features: Vec<String> = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--host" => return host(),
-            "--board" => {
-                let name = rest.next().ok_or("`--board` needs a board name")?;
-                board = firmware::board(name)?;
-            }
-            "--features" => {
-                let list = rest.next().ok_or("`--features` needs a feature list")?;
-                features.extend(list.split(',').map(String::from));
-            }
-            other => return Err(format!("`run` does not take `{other}` (see --help)")),
-        }
+    if args.iter().any(|a| a == "--host") {
+        return match args {
+            [_] => host(),
+            _ => Err("`run --host` takes no other argument".into()),
+        };
     }
+    let (board, features) = firmware::board_and_features(args, "run")?;
     ensure_targets(&[board.target])?;
     if board.qemu.is_none() {
         // A real board: build, then flash and stream the log with probe-rs if it is installed.
