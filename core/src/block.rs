@@ -173,8 +173,9 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
     /// [`Model::forward_tape`] one hidden unit at a time: z_j = b1_j + W1[j, :] x, a_j = s(z_j),
     /// y += W2[:, j] a_j, so each weight is read once and z_j, a_j stay in registers. Every
     /// sum runs in the order of the column kernels ([`mat_vec_add`]: k = 0, 1, ... for z_j,
-    /// j = 0, 1, ... for y), with plain `+` and `*`: the same bits as [`Model::forward_tape`]
-    /// wherever [`Scalar::axpy`] is the plain one (floats; [`by_hidden_unit`]).
+    /// j = 0, 1, ... for y), each term added as one entry of [`Scalar::axpy`]
+    /// ([`Scalar::add_product`]): the same bits as the column kernels in every format. The
+    /// forward pass on targets without vector units.
     pub fn forward_tape_by_unit(
         &self,
         x: &Vector<T, D>,
@@ -183,11 +184,11 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         tape.x = *x;
         let mut y = x + self.b2;
         for j in 0..H {
-            let z = (0..D).fold(self.b1[j], |z, k| z + x[k] * self.w1[(j, k)]);
+            let z = (0..D).fold(self.b1[j], |z, k| z.add_product(x[k], self.w1[(j, k)]));
             let a = S::apply(z);
             tape.a[j] = a;
             for k in 0..D {
-                y[k] += a * self.w2[(k, j)];
+                y[k] = y[k].add_product(a, self.w2[(k, j)]);
             }
         }
         y
@@ -356,7 +357,7 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
     }
 
     fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
-        if by_hidden_unit::<T>() {
+        if !VECTOR_UNITS {
             return self.forward_tape_by_unit(x, tape);
         }
         tape.x = *x;
@@ -407,6 +408,38 @@ mod tests {
         assert_eq!(dx, block.backward(&dy, &mut by_column));
         assert_eq!(by_unit, by_column);
         assert!(by_unit.a.iter().any(|&a| a > 0.0) && by_unit.dz.iter().any(|&d| d != 0.0));
+    }
+
+    /// The by-unit forward pass against the column kernels in Q4.12, where both round every
+    /// product (one entry of `axpy` each) in the same order: the same bits, saturations included.
+    #[test]
+    fn by_unit_forward_matches_the_column_kernels_in_fixed_point() {
+        use crate::fixed::{Q12, saturation};
+        let mut rng = Rng::new(8);
+        let mut block = ResidualBlock::<Q12, 3, 16>::identity();
+        for i in 0..4 {
+            block
+                .tensor_mut(i)
+                .iter_mut()
+                .for_each(|w| *w = Q12::from_f64(1.5 * rng.normal()));
+        }
+        let mut saturated = 0;
+        for _ in 0..50 {
+            let x = Vector::<Q12, 3>::from_fn(|_, _| Q12::from_f64(2.0 * rng.normal()));
+            let (mut by_unit, mut by_column) = (BlockTape::zeros(), BlockTape::zeros());
+            let before = saturation::count(saturation::Format::Q12);
+            let y = block.forward_tape_by_unit(&x, &mut by_unit);
+            let counted = saturation::count(saturation::Format::Q12) - before;
+            let before = saturation::count(saturation::Format::Q12);
+            assert_eq!(y, block.forward_tape(&x, &mut by_column));
+            assert_eq!(by_unit, by_column);
+            assert_eq!(counted, saturation::count(saturation::Format::Q12) - before);
+            saturated += counted;
+        }
+        assert!(
+            saturated > 0,
+            "no sample reached the range: the counts were not compared"
+        );
     }
 
     #[test]

@@ -208,6 +208,13 @@ pub trait Scalar:
         }
     }
 
+    /// self + a b, rounded as one entry of [`Scalar::axpy`] (y + alpha x): floats exactly
+    /// that expression, fixed point with the product kept wide and rounded once.
+    #[inline]
+    fn add_product(self, a: Self, b: Self) -> Self {
+        self + a * b
+    }
+
     /// y += alpha x over the common length.
     #[inline]
     fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {

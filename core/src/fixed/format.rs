@@ -517,6 +517,15 @@ macro_rules! fixed_format {
                 let step = p.saturating_add(r) >> $frac;
                 Self::saturate((self.to_bits() as $wide).saturating_sub(step))
             }
+
+            /// One entry of [`Scalar::axpy`](crate::Scalar::axpy): self 2^F + a b exact in
+            /// the wide type, rounded to nearest once, saturated and counted.
+            #[inline]
+            fn add_product(self, a: Self, b: Self) -> Self {
+                let w = ((self.to_bits() as $wide) << $frac)
+                    .wrapping_add(a.to_bits() as $wide * b.to_bits() as $wide);
+                Self::saturate(Self::round_frac(w))
+            }
         }
     };
 }
