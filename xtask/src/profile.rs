@@ -264,31 +264,36 @@ fn step_symbol(file: &object::File) -> Option<(u32, u32)> {
 /// The addresses just after every Thumb `BL` to `target` in the executable sections: where
 /// the step returns to.
 fn return_addresses(file: &object::File, target: u32) -> Vec<u32> {
+    file.sections()
+        .filter(|s| s.kind() == object::SectionKind::Text)
+        .filter_map(|s| Some(calls_to(s.data().ok()?, s.address() as u32, target)))
+        .flatten()
+        .map(|bl| bl + 4)
+        .collect()
+}
+
+/// The addresses of the Thumb `BL` instructions to `target` in `code`, which starts at `base`
+/// (halfword-aligned scan; BL is the 32-bit T1 encoding on every Cortex-M).
+fn calls_to(code: &[u8], base: u32, target: u32) -> Vec<u32> {
+    let halfwords: Vec<u32> = code
+        .chunks_exact(2)
+        .map(|h| u32::from(u16::from_le_bytes([h[0], h[1]])))
+        .collect();
     let mut found = Vec::new();
-    for section in file.sections() {
-        if section.kind() != object::SectionKind::Text {
+    for (i, pair) in halfwords.windows(2).enumerate() {
+        let (h1, h2) = (pair[0], pair[1]);
+        if h1 & 0xF800 != 0xF000 || h2 & 0xD000 != 0xD000 {
             continue;
         }
-        let (Ok(data), base) = (section.data(), section.address() as u32) else {
-            continue;
-        };
-        let halfword = |i: usize| u32::from(u16::from_le_bytes([data[i], data[i + 1]]));
-        for i in (0..data.len().saturating_sub(3)).step_by(2) {
-            let (h1, h2) = (halfword(i), halfword(i + 2));
-            if h1 & 0xF800 != 0xF000 || h2 & 0xD000 != 0xD000 {
-                continue;
-            }
-            // BL (T1): imm32 = SignExtend(S:I1:I2:imm10:imm11:0), I = NOT(J EOR S).
-            let s = (h1 >> 10) & 1;
-            let (j1, j2) = ((h2 >> 13) & 1, (h2 >> 11) & 1);
-            let (i1, i2) = (1 ^ (j1 ^ s), 1 ^ (j2 ^ s));
-            let imm =
-                (s << 24) | (i1 << 23) | (i2 << 22) | ((h1 & 0x3FF) << 12) | ((h2 & 0x7FF) << 1);
-            let offset = ((imm << 7) as i32) >> 7;
-            let pc = base + i as u32;
-            if pc.wrapping_add(4).wrapping_add(offset as u32) == target {
-                found.push(pc + 4);
-            }
+        // imm32 = SignExtend(S:I1:I2:imm10:imm11:0), I = NOT(J EOR S).
+        let s = (h1 >> 10) & 1;
+        let (j1, j2) = ((h2 >> 13) & 1, (h2 >> 11) & 1);
+        let (i1, i2) = (1 ^ (j1 ^ s), 1 ^ (j2 ^ s));
+        let imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((h1 & 0x3FF) << 12) | ((h2 & 0x7FF) << 1);
+        let offset = ((imm << 7) as i32) >> 7;
+        let pc = base + 2 * i as u32;
+        if pc.wrapping_add(4).wrapping_add(offset as u32) == target {
+            found.push(pc);
         }
     }
     found
@@ -416,6 +421,23 @@ mod tests {
     fn executed_pc_reads_the_second_field() {
         let line = "0: 0x7f3c2c000100 [00000000/0000126c/00000000/ff200000] train_step";
         assert_eq!(executed_pc(line), Some(0x126c));
+    }
+
+    /// BL encodings worked out by hand from the Armv7-M manual (T1): forward by 0x268 and
+    /// backward by 0xd9a, both to 0x126c.
+    #[test]
+    fn calls_are_found_by_their_bl_encoding() {
+        let halfwords =
+            |hs: &[u16]| -> Vec<u8> { hs.iter().flat_map(|h| h.to_le_bytes()).collect() };
+        // At 0x1000: bl 0x126c (imm32 = 0x268: S = 0, J1 = J2 = 1, imm11 = 0x134).
+        assert_eq!(
+            calls_to(&halfwords(&[0xF000, 0xF934]), 0x1000, 0x126c),
+            vec![0x1000]
+        );
+        // At 0x2002, after a nop: bl 0x126c (imm32 = -0xd9a: S = 1, imm10 = 0x3ff, imm11 = 0x133).
+        let code = halfwords(&[0xBF00, 0xF7FF, 0xF933]);
+        assert_eq!(calls_to(&code, 0x2000, 0x126c), vec![0x2002]);
+        assert_eq!(calls_to(&code, 0x2000, 0x1270), Vec::<u32>::new());
     }
 
     #[test]
