@@ -434,7 +434,7 @@ mod tests {
             calls_to(&halfwords(&[0xF000, 0xF934]), 0x1000, 0x126c),
             vec![0x1000]
         );
-        // At 0x2002, after a nop: bl 0x126c (imm32 = -0xd9a: S = 1, imm10 = 0x3ff, imm11 = 0x133).
+        // At 0x2002, after a nop: bl 0x126c (imm32 = -0xd9a: S = 1, imm10 = 0x3ff, imm11 0x133).
         let code = halfwords(&[0xBF00, 0xF7FF, 0xF933]);
         assert_eq!(calls_to(&code, 0x2000, 0x126c), vec![0x2002]);
         assert_eq!(calls_to(&code, 0x2000, 0x1270), Vec::<u32>::new());
