@@ -6,7 +6,9 @@
 //! - [`BufferedSgd`]: SGD with a gradient buffer and momentum (heavy ball).
 //!
 //! Plain SGD in [`FusedSgd`] folds eta into each column's factor and makes one pass over each
-//! weight matrix, W <- W - sum_b (eta v_b) u_b^T column by column ([`Scalar::sgd_column`]): it
+//! weight matrix, W <- W - sum_b (eta v_b) u_b^T column by column ([`Scalar::sgd_column`]),
+//! through the network's [`Model::sgd_plain`] (residual networks hand each tensor over with its
+//! shape in the types, so on a microcontroller the loops are straight-line code): it
 //! agrees with [`BufferedSgd`] at momentum 0 to rounding. With weight decay or clipping both
 //! compute each update with the same expression in the same order and agree to the bit. Both
 //! take the step only when everything it depends on is finite: a NaN or infinite input,
