@@ -198,7 +198,7 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
     /// then W1^T dz accumulated row by row (acc_k += W1[j, k] dz_j, j = 0, 1, ...) and added
     /// to dy: each weight read once, the order of the column kernels' in-order dot products
     /// ([`base_plus_mat_t_vec`] on targets without vector units), the same bits wherever
-    /// [`Scalar::dot`] is the plain fold (floats; [`by_hidden_unit`]).
+    /// [`Scalar::dot`] is the plain fold (floats on targets without vector units).
     #[inline(never)]
     pub fn backward_by_unit(
         &self,

@@ -188,7 +188,7 @@ pub trait Scalar:
 
     /// The plain SGD update of a column-major matrix, W <- W - eta sum_b u_b v_b^T with
     /// W: (R, C), R the length of the `us[b]` and C of the `vs[b]`: [`Scalar::sgd_column`] on
-    /// column k with the factors v_b[k], in order. Factors that do not fit W leave it alone.
+    /// column k with the factors `v_b[k]`, in order. Factors that do not fit W leave it alone.
     /// Fixed point overrides it to walk the whole matrix in one call (on a Cortex-M0 a call per
     /// column of 3 rows cost more than the column).
     #[inline]
