@@ -199,7 +199,8 @@ pub fn profile(board: Board, elf: &Path) -> Result<Profile, String> {
     for line in BufReader::new(trace).lines() {
         let line = line.map_err(|e| format!("reading QEMU's trace: {e}"))?;
         if let Some(pc) = line.strip_prefix("Trace ").and_then(executed_pc) {
-            if pc == entry {
+            if pc == entry && !inside {
+                // Once per call: an interrupt taken in the first block re-enters it.
                 inside = true;
                 steps += 1;
             } else if returns.contains(&pc) {
