@@ -160,6 +160,22 @@ macro_rules! fixed_format {
                 }
             }
 
+            /// [`Self::clamp_counted`] with the range test written as x >> (bits - 1) ==
+            /// x >> (wide bits - 1) (the bits above the raw sign bit all copy the sign): two
+            /// shifts and a compare, no constant. LLVM rewrites the round trip of
+            /// `clamp_counted` as x + 2^(bits-1) <u 2^bits, two constants that a Cortex-M0 keeps
+            /// in registers or reloads from the stack: that form is the cheaper one where
+            /// registers are free (`axpy`: 326k instructions per micro:bit step with this form
+            /// there, 307k without), this one in the update loop, which needs every register.
+            #[inline(always)]
+            fn clamp_counted_by_shifts(x: $wide, clamped: &mut u32) -> $wide {
+                if (x >> (<$raw>::BITS - 1)) == (x >> (<$wide>::BITS - 1)) {
+                    x
+                } else {
+                    Self::clamp_out_of_range(x, clamped)
+                }
+            }
+
             /// The rare branch of [`Self::clamp_counted`], out of line so the compiler keeps
             /// the test a branch (it turned it into selects, which on a Cortex-M0 cost more
             /// registers than there are).
@@ -169,6 +185,9 @@ macro_rules! fixed_format {
                 *clamped = clamped.saturating_add(1);
                 if x < 0 { <$raw>::MIN as $wide } else { <$raw>::MAX as $wide }
             }
+
+            /// The largest magnitude of a raw value, 2^(bits - 1).
+            const U_BOUND: $wide = 1 << (<$raw>::BITS - 1);
 
             /// [`Scalar::sgd_column`](crate::Scalar::sgd_column) with the rounding mode fixed
             /// at compile time (`NEAREST`: the dither's offset is one half; else one xorshift
@@ -182,6 +201,12 @@ macro_rules! fixed_format {
             ///   [`Scalar::sub_mul_rounded`], whose `saturating_add` and `saturating_sub` never
             ///   saturate here: |eta g| <= 2^(2 bits - 2) and r < 2^F, and |w| <= 2^(bits - 1)
             ///   with |(eta g + r) / 2^F| <= 2^(2 bits - 2 - F) + 1, all far inside the wide type.
+            ///
+            /// For B = 1, `u_bound` >= max_j |u_j| (the raw range's 2^(bits - 1) when unknown):
+            /// a column whose |v| u_bound < 2^(bits - 1 + F) - 2^(F - 1) cannot clamp g and
+            /// takes a loop without that test, and a column with v = 0 only draws the dither.
+            /// A row with g = 0 keeps its weight. The results are the same bits either way
+            /// (tests below).
             #[inline(always)]
             fn sgd_column_as<const B: usize, const NEAREST: bool>(
                 column: &mut [Self],
@@ -189,8 +214,11 @@ macro_rules! fixed_format {
                 vs: &[Self; B],
                 eta: Self,
                 dither: &mut $crate::fixed::Dither,
+                u_bound: $wide,
             ) {
                 const HALF: $wide = 1 << ($frac - 1);
+                // |v u| below this keeps round(v u / 2^F) inside the raw range.
+                const LIMIT: $wide = (1 << (<$raw>::BITS - 1 + $frac)) - HALF;
                 if us.iter().any(|u| u.len() < column.len()) {
                     return;
                 }
@@ -203,16 +231,40 @@ macro_rules! fixed_format {
                     } else {
                         dither.stochastic_offset($frac) as $wide
                     };
-                    let x = (w.to_bits() as $wide)
-                        .wrapping_sub((e * g).wrapping_add(r) >> $frac);
-                    *w = Self::from_bits(Self::clamp_counted(x, clamped) as $raw);
+                    // g = 0 leaves w as it is, (0 + r) >> F = 0 for r < 2^F (a dead ReLU
+                    // unit's row or column); the draw above still happens, so the dither
+                    // stays in step.
+                    if g != 0 {
+                        let x = (w.to_bits() as $wide)
+                            .wrapping_sub((e * g).wrapping_add(r) >> $frac);
+                        *w = Self::from_bits(Self::clamp_counted_by_shifts(x, clamped) as $raw);
+                    }
                 };
                 if let ([u], [v]) = (us.as_slice(), v.as_slice()) {
                     // One sample: the loop the chips run, a plain walk down two slices.
-                    for (w, &u) in column.iter_mut().zip(*u) {
-                        let s = (*v * u.to_bits() as $wide).wrapping_add(HALF) >> $frac;
-                        let g = Self::clamp_counted(s, &mut clamped);
-                        step(w, g, &mut clamped);
+                    if *v == 0 {
+                        // The whole column's gradient is zero (the input or hidden unit of
+                        // this column was zero): only the dither moves, one draw per row.
+                        if !NEAREST {
+                            for _ in 0..column.len() {
+                                dither.stochastic_offset($frac);
+                            }
+                        }
+                    } else if v.unsigned_abs() as $wide * u_bound < LIMIT {
+                        // |v u| < 2^(bits - 1 + F) - 2^(F - 1): g = round(v u / 2^F) is in
+                        // range, no clamp. The rounding (p + 2^(F-1)) >> F written as
+                        // ((p >> (F - 1)) + 1) >> 1 (equal for every p) needs no constant.
+                        for (w, &u) in column.iter_mut().zip(*u) {
+                            let p = *v * u.to_bits() as $wide;
+                            let g = ((p >> ($frac - 1)) + 1) >> 1;
+                            step(w, g, &mut clamped);
+                        }
+                    } else {
+                        for (w, &u) in column.iter_mut().zip(*u) {
+                            let s = (*v * u.to_bits() as $wide).wrapping_add(HALF) >> $frac;
+                            let g = Self::clamp_counted(s, &mut clamped);
+                            step(w, g, &mut clamped);
+                        }
                     }
                     for _ in 0..clamped {
                         $crate::fixed::saturation::record($counter);
@@ -250,9 +302,16 @@ macro_rules! fixed_format {
                 let Some((rows, cols)) = $crate::scalar::outer_shape(w, us, vs) else {
                     return;
                 };
+                // max_j |u_j| (for B = 1), shared by every column: the columns whose |v_k|
+                // times it is small skip the clamp of the gradient entry.
+                let u_bound = if B == 1 {
+                    us[0].iter().fold(0, |m, u| m.max(u.to_bits().unsigned_abs() as $wide))
+                } else {
+                    Self::U_BOUND
+                };
                 for (k, column) in w.chunks_exact_mut(rows).enumerate().take(cols) {
                     let v: [Self; B] = core::array::from_fn(|b| vs[b][k]);
-                    Self::sgd_column_as::<B, NEAREST>(column, us, &v, eta, dither);
+                    Self::sgd_column_as::<B, NEAREST>(column, us, &v, eta, dither, u_bound);
                 }
             }
 
@@ -487,9 +546,9 @@ macro_rules! fixed_format {
                 dither: &mut $crate::fixed::Dither,
             ) {
                 if dither.is_nearest() {
-                    Self::sgd_column_as::<B, true>(column, us, vs, eta, dither);
+                    Self::sgd_column_as::<B, true>(column, us, vs, eta, dither, Self::U_BOUND);
                 } else {
-                    Self::sgd_column_as::<B, false>(column, us, vs, eta, dither);
+                    Self::sgd_column_as::<B, false>(column, us, vs, eta, dither, Self::U_BOUND);
                 }
             }
 
@@ -609,6 +668,123 @@ mod tests {
                 assert_eq!(d_fast, d_slow);
                 assert_eq!(fast_saturations, T::saturations() - before);
             }
+        }
+    }
+
+    /// The fast `sgd_outer` (one call per matrix, its shortcuts for zero factors and for
+    /// columns whose gradient cannot leave the range) against the operators column by column,
+    /// bit for bit, saturation for saturation and draw for draw: a 7 x 5 matrix whose factors
+    /// have zero entries (a zero column of the gradient, zero rows), for small factors (no
+    /// clamp possible), large ones (g and w clamp) and mixed ones, B = 1 and 2.
+    /// Returns the saturations of the fast calls.
+    fn sgd_outer_matches_the_operators<T: Scalar>(small: f64, large: f64) -> u32 {
+        const R: usize = 7;
+        const C: usize = 5;
+        let mut rng = crate::Rng::new(23);
+        let mut draw = |scale: f64, zeros: &[usize]| -> [T; R] {
+            core::array::from_fn(|i| {
+                let x = T::from_f64(scale * rng.normal());
+                if zeros.contains(&i) { T::ZERO } else { x }
+            })
+        };
+        let mut saturations = 0;
+        for (u_scale, v_scale) in [
+            (small, small),
+            (large, large),
+            (small, large),
+            (large, small),
+        ] {
+            let us = [draw(u_scale, &[1, 4]), draw(u_scale, &[2])];
+            let v0 = draw(v_scale, &[2]);
+            let v1 = draw(v_scale, &[0, 3]);
+            let vs = [&v0[..C], &v1[..C]];
+            let mut w = [T::ZERO; R * C];
+            for column in w.chunks_exact_mut(R) {
+                column.copy_from_slice(&draw(large, &[]));
+            }
+            let eta = T::from_f64(0.3);
+            for dither in [Dither::nearest(), Dither::stochastic(7)] {
+                // B = 1.
+                let (mut fast, mut slow) = (w, w);
+                let (mut d_fast, mut d_slow) = (dither, dither);
+                let before = T::saturations();
+                T::sgd_outer(&mut fast, &[&us[0][..]], &[vs[0]], eta, &mut d_fast);
+                let fast_saturations = T::saturations() - before;
+                saturations += fast_saturations;
+                let before = T::saturations();
+                for (column, &v) in slow.chunks_exact_mut(R).zip(vs[0]) {
+                    for (w, &u) in column.iter_mut().zip(&us[0]) {
+                        *w = w.sub_mul_rounded(eta, u * v, &mut d_slow);
+                    }
+                }
+                assert_eq!(fast, slow);
+                assert_eq!(d_fast, d_slow);
+                assert_eq!(fast_saturations, T::saturations() - before);
+                // B = 2.
+                let (mut fast, mut slow) = (w, w);
+                let (mut d_fast, mut d_slow) = (dither, dither);
+                let before = T::saturations();
+                T::sgd_outer(&mut fast, &[&us[0][..], &us[1][..]], &vs, eta, &mut d_fast);
+                let fast_saturations = T::saturations() - before;
+                saturations += fast_saturations;
+                let before = T::saturations();
+                for (k, column) in slow.chunks_exact_mut(R).enumerate() {
+                    for (j, w) in column.iter_mut().enumerate() {
+                        let mut g = T::ZERO;
+                        for (u, v) in us.iter().zip(&vs) {
+                            T::axpy(v[k], &u[j..=j], core::slice::from_mut(&mut g));
+                        }
+                        *w = w.sub_mul_rounded(eta, g, &mut d_slow);
+                    }
+                }
+                assert_eq!(fast, slow);
+                assert_eq!(d_fast, d_slow);
+                assert_eq!(fast_saturations, T::saturations() - before);
+            }
+        }
+        saturations
+    }
+
+    #[test]
+    fn fixed_sgd_outer_is_the_operators_bit_for_bit() {
+        // Q4.12: 0.3 keeps |u v| far below 8 (no clamp can fire, the unchecked loop); 3 makes
+        // products leave [-8, 8) and weights near the edge step out of it.
+        assert!(
+            sgd_outer_matches_the_operators::<Q12>(0.3, 3.0) > 0,
+            "Q4.12: no clamp"
+        );
+        assert!(
+            sgd_outer_matches_the_operators::<Q16>(0.3, 20_000.0) > 0,
+            "Q16.16: no clamp"
+        );
+    }
+
+    /// The shortcut that skips the gradient's clamp (|v| max|u| < 2^27 - 2^11 in Q4.12) at its
+    /// edge: u v = 30720 * 4369 = 2^27 - 2^11 rounds to 2^15, one past the range, so it must
+    /// clamp, and one unit less must not.
+    #[test]
+    fn fixed_sgd_outer_clamps_the_gradient_exactly_at_the_edge() {
+        let q = Q12::from_bits;
+        let u = [q(30720), q(-30720), q(30719), q(0)];
+        let v = [q(4369), q(-4369), q(4368), q(0)];
+        let w = [q(0); 16];
+        let eta = Q12::ONE;
+        for dither in [Dither::nearest(), Dither::stochastic(3)] {
+            let (mut fast, mut slow) = (w, w);
+            let (mut d_fast, mut d_slow) = (dither, dither);
+            let before = Q12::saturations();
+            Q12::sgd_outer(&mut fast, &[&u[..]], &[&v[..]], eta, &mut d_fast);
+            let fast_saturations = Q12::saturations() - before;
+            let before = Q12::saturations();
+            for (column, &v) in slow.chunks_exact_mut(4).zip(&v) {
+                for (w, &u) in column.iter_mut().zip(&u) {
+                    *w = w.sub_mul_rounded(eta, u * v, &mut d_slow);
+                }
+            }
+            assert_eq!(fast, slow);
+            assert_eq!(d_fast, d_slow);
+            assert_eq!(fast_saturations, Q12::saturations() - before);
+            assert!(fast_saturations > 0);
         }
     }
 
