@@ -515,9 +515,14 @@ macro_rules! fixed_format {
                 Self::saturate_wider(Self::round_wider(x * y))
             }
 
+            /// alpha = 0 returns at once: (y 2^F + 0) rounded is y, no clamp (a dead ReLU
+            /// unit's column in the forward pass).
             #[inline]
             fn axpy(alpha: Self, x: &[Self], y: &mut [Self]) {
                 let a = alpha.to_bits() as $wide;
+                if a == 0 {
+                    return;
+                }
                 let mut saturated = 0u32;
                 for (yi, &xi) in y.iter_mut().zip(x) {
                     // y 2^F + alpha x, exact: |y 2^F| <= 2^(bits + F - 1) and
@@ -813,6 +818,22 @@ mod tests {
         assert_eq!(Q12::dot(&c, &d).to_bits(), 16);
         c[3] = Q12::ZERO;
         assert_eq!(Q12::dot(&c, &d), Q12::MAX);
+    }
+
+    /// axpy's early return for alpha = 0 is what the arithmetic gives: y unchanged, nothing
+    /// counted, at the ends of the range too.
+    #[test]
+    fn fixed_axpy_with_zero_alpha_leaves_y() {
+        let y0 = [Q12::MIN, Q12::MAX, Q12::from_f64(-0.3), Q12::EPSILON];
+        let mut y = y0;
+        let before = Q12::saturations();
+        Q12::axpy(Q12::ZERO, &[Q12::MAX; 4], &mut y);
+        assert_eq!((y, Q12::saturations()), (y0, before));
+        let y0 = [Q16::MIN, Q16::MAX, Q16::from_f64(-0.3), Q16::EPSILON];
+        let mut y = y0;
+        let before = Q16::saturations();
+        Q16::axpy(Q16::ZERO, &[Q16::MIN; 4], &mut y);
+        assert_eq!((y, Q16::saturations()), (y0, before));
     }
 
     #[test]
