@@ -525,10 +525,12 @@ macro_rules! fixed_format {
                 }
                 let mut saturated = 0u32;
                 for (yi, &xi) in y.iter_mut().zip(x) {
-                    // y 2^F + alpha x, exact: |y 2^F| <= 2^(bits + F - 1) and
-                    // |alpha x| <= 2^(2 bits - 2) leave the wide type a bit to spare.
-                    let w = ((yi.to_bits() as $wide) << $frac).wrapping_add(a * xi.to_bits() as $wide);
-                    let r = Self::round_frac(w);
+                    // round((y 2^F + alpha x) / 2^F) = y + round(alpha x / 2^F) exactly (y 2^F
+                    // is a multiple of 2^F), with the rounding (p + 2^(F-1)) >> F written as
+                    // ((p >> (F-1)) + 1) >> 1, equal for every p and free of constants;
+                    // |alpha x| <= 2^(2 bits - 2) and |y| < 2^(bits - 1) cannot overflow.
+                    let p = a * xi.to_bits() as $wide;
+                    let r = (yi.to_bits() as $wide).wrapping_add(((p >> ($frac - 1)) + 1) >> 1);
                     *yi = Self::from_bits(Self::clamp_counted(r, &mut saturated) as $raw);
                 }
                 for _ in 0..saturated {
