@@ -202,11 +202,9 @@ macro_rules! fixed_format {
             ///   saturate here: |eta g| <= 2^(2 bits - 2) and r < 2^F, and |w| <= 2^(bits - 1)
             ///   with |(eta g + r) / 2^F| <= 2^(2 bits - 2 - F) + 1, all far inside the wide type.
             ///
-            /// For B = 1, `u_bound` >= max_j |u_j| (the raw range's 2^(bits - 1) when unknown):
-            /// a column whose |v| u_bound < 2^(bits - 1 + F) - 2^(F - 1) cannot clamp g and
-            /// takes a loop without that test, and a column with v = 0 only draws the dither.
-            /// A row with g = 0 keeps its weight. The results are the same bits either way
-            /// (tests below).
+            /// For B = 1 it is [`Self::column_b1`], with `u_bound` >= max_j |u_j| (the raw
+            /// range's 2^(bits - 1) when unknown). The results are the same bits as the
+            /// operators' (tests below).
             #[inline(always)]
             fn sgd_column_as<const B: usize, const NEAREST: bool>(
                 column: &mut [Self],
@@ -217,60 +215,20 @@ macro_rules! fixed_format {
                 u_bound: $wide,
             ) {
                 const HALF: $wide = 1 << ($frac - 1);
-                // |v u| below this keeps round(v u / 2^F) inside the raw range.
-                const LIMIT: $wide = (1 << (<$raw>::BITS - 1 + $frac)) - HALF;
                 if us.iter().any(|u| u.len() < column.len()) {
                     return;
                 }
-                let e = eta.to_bits() as $wide;
-                let v: [$wide; B] = core::array::from_fn(|b| vs[b].to_bits() as $wide);
                 let mut clamped = 0u32;
-                let mut step = |w: &mut Self, g: $wide, clamped: &mut u32| {
-                    let r = if NEAREST {
-                        HALF
-                    } else {
-                        dither.stochastic_offset($frac) as $wide
-                    };
-                    // g = 0 leaves w as it is, (0 + r) >> F = 0 for r < 2^F (a dead ReLU
-                    // unit's row or column); the draw above still happens, so the dither
-                    // stays in step.
-                    if g != 0 {
-                        let x = (w.to_bits() as $wide)
-                            .wrapping_sub((e * g).wrapping_add(r) >> $frac);
-                        *w = Self::from_bits(Self::clamp_counted_by_shifts(x, clamped) as $raw);
-                    }
-                };
-                if let ([u], [v]) = (us.as_slice(), v.as_slice()) {
-                    // One sample: the loop the chips run, a plain walk down two slices.
-                    if *v == 0 {
-                        // The whole column's gradient is zero (the input or hidden unit of
-                        // this column was zero): only the dither moves, one draw per row.
-                        if !NEAREST {
-                            for _ in 0..column.len() {
-                                dither.stochastic_offset($frac);
-                            }
-                        }
-                    } else if v.unsigned_abs() as $wide * u_bound < LIMIT {
-                        // |v u| < 2^(bits - 1 + F) - 2^(F - 1): g = round(v u / 2^F) is in
-                        // range, no clamp. The rounding (p + 2^(F-1)) >> F written as
-                        // ((p >> (F - 1)) + 1) >> 1 (equal for every p) needs no constant.
-                        for (w, &u) in column.iter_mut().zip(*u) {
-                            let p = *v * u.to_bits() as $wide;
-                            let g = ((p >> ($frac - 1)) + 1) >> 1;
-                            step(w, g, &mut clamped);
-                        }
-                    } else {
-                        for (w, &u) in column.iter_mut().zip(*u) {
-                            let s = (*v * u.to_bits() as $wide).wrapping_add(HALF) >> $frac;
-                            let g = Self::clamp_counted(s, &mut clamped);
-                            step(w, g, &mut clamped);
-                        }
-                    }
+                if let ([u], [v]) = (us.as_slice(), vs.as_slice()) {
+                    // One sample: the loop the chips run.
+                    Self::column_b1::<NEAREST>(column, u, *v, eta, dither, u_bound, &mut clamped);
                     for _ in 0..clamped {
                         $crate::fixed::saturation::record($counter);
                     }
                     return;
                 }
+                let e = eta.to_bits() as $wide;
+                let v: [$wide; B] = core::array::from_fn(|b| vs[b].to_bits() as $wide);
                 for (j, w) in column.iter_mut().enumerate() {
                     let mut g: $wide = 0;
                     for (u, &v) in us.iter().zip(&v) {
@@ -282,10 +240,80 @@ macro_rules! fixed_format {
                             g = Self::clamp_counted(s, &mut clamped);
                         }
                     }
-                    step(w, g, &mut clamped);
+                    Self::update_weight::<NEAREST>(w, g, e, dither, &mut clamped);
                 }
                 for _ in 0..clamped {
                     $crate::fixed::saturation::record($counter);
+                }
+            }
+
+            /// w <- clamp(w - (e g + r) / 2^F) with r the dither's next offset (one half for
+            /// `NEAREST`), as [`Scalar::sub_mul_rounded`](crate::Scalar::sub_mul_rounded):
+            /// see [`Self::sgd_column_as`]. g = 0 leaves w as it is, (0 + r) >> F = 0 for
+            /// r < 2^F (a dead ReLU unit's row or column); the draw still happens, so the
+            /// dither stays in step.
+            #[inline(always)]
+            fn update_weight<const NEAREST: bool>(
+                w: &mut Self,
+                g: $wide,
+                e: $wide,
+                dither: &mut $crate::fixed::Dither,
+                clamped: &mut u32,
+            ) {
+                let r = if NEAREST {
+                    1 << ($frac - 1)
+                } else {
+                    dither.stochastic_offset($frac) as $wide
+                };
+                if g != 0 {
+                    let x = (w.to_bits() as $wide).wrapping_sub((e * g).wrapping_add(r) >> $frac);
+                    *w = Self::from_bits(Self::clamp_counted_by_shifts(x, clamped) as $raw);
+                }
+            }
+
+            /// One column of the B = 1 update, w_j <- w_j - eta round(v u_j), for
+            /// `u_bound` >= max_j |u_j| (`u` at least as long as `column`); clamps are added
+            /// to `clamped`. With m = |v| u_bound:
+            /// - m < 2^(F-1): every g = round(v u_j / 2^F) is 0, so no weight moves; only the
+            ///   dither draws, one per row;
+            /// - m < 2^(bits - 1 + F) - 2^(F - 1): g is in range, the loop has no clamp of g;
+            /// - else the loop clamps g as `u * v` does.
+            #[inline(always)]
+            fn column_b1<const NEAREST: bool>(
+                column: &mut [Self],
+                u: &[Self],
+                v: Self,
+                eta: Self,
+                dither: &mut $crate::fixed::Dither,
+                u_bound: $wide,
+                clamped: &mut u32,
+            ) {
+                const HALF: $wide = 1 << ($frac - 1);
+                // |v u| below this keeps round(v u / 2^F) inside the raw range.
+                const LIMIT: $wide = (1 << (<$raw>::BITS - 1 + $frac)) - HALF;
+                let e = eta.to_bits() as $wide;
+                let v = v.to_bits() as $wide;
+                let m = v.unsigned_abs() as $wide * u_bound;
+                if m < HALF {
+                    if !NEAREST {
+                        for _ in 0..column.len() {
+                            dither.stochastic_offset($frac);
+                        }
+                    }
+                } else if m < LIMIT {
+                    // The rounding (p + 2^(F-1)) >> F written as ((p >> (F - 1)) + 1) >> 1
+                    // (equal for every p) needs no constant.
+                    for (w, &u) in column.iter_mut().zip(u) {
+                        let p = v * u.to_bits() as $wide;
+                        let g = ((p >> ($frac - 1)) + 1) >> 1;
+                        Self::update_weight::<NEAREST>(w, g, e, dither, clamped);
+                    }
+                } else {
+                    for (w, &u) in column.iter_mut().zip(u) {
+                        let s = (v * u.to_bits() as $wide).wrapping_add(HALF) >> $frac;
+                        let g = Self::clamp_counted(s, clamped);
+                        Self::update_weight::<NEAREST>(w, g, e, dither, clamped);
+                    }
                 }
             }
 
@@ -302,13 +330,20 @@ macro_rules! fixed_format {
                 let Some((rows, cols)) = $crate::scalar::outer_shape(w, us, vs) else {
                     return;
                 };
-                // max_j |u_j| (for B = 1), shared by every column: the columns whose |v_k|
-                // times it is small skip the clamp of the gradient entry.
-                let u_bound = if B == 1 {
-                    us[0].iter().fold(0, |m, u| m.max(u.to_bits().unsigned_abs() as $wide))
-                } else {
-                    Self::U_BOUND
-                };
+                if let ([u], [v]) = (us.as_slice(), vs.as_slice()) {
+                    // One sample: max_j |u_j| once, shared by every column (whose |v_k| times
+                    // it tells which loop the column takes), the clamps counted once.
+                    let u_bound = u.iter().fold(0, |m, u| m.max(u.to_bits().unsigned_abs() as $wide));
+                    let mut clamped = 0u32;
+                    for (column, &v) in w.chunks_exact_mut(rows).zip(*v) {
+                        Self::column_b1::<NEAREST>(column, u, v, eta, dither, u_bound, &mut clamped);
+                    }
+                    for _ in 0..clamped {
+                        $crate::fixed::saturation::record($counter);
+                    }
+                    return;
+                }
+                let u_bound = Self::U_BOUND;
                 for (k, column) in w.chunks_exact_mut(rows).enumerate().take(cols) {
                     let v: [Self; B] = core::array::from_fn(|b| vs[b][k]);
                     Self::sgd_column_as::<B, NEAREST>(column, us, &v, eta, dither, u_bound);
@@ -684,7 +719,7 @@ mod tests {
     /// have zero entries (a zero column of the gradient, zero rows), for small factors (no
     /// clamp possible), large ones (g and w clamp) and mixed ones, B = 1 and 2.
     /// Returns the saturations of the fast calls.
-    fn sgd_outer_matches_the_operators<T: Scalar>(small: f64, large: f64) -> u32 {
+    fn sgd_outer_matches_the_operators<T: Scalar>(tiny: f64, small: f64, large: f64) -> u32 {
         const R: usize = 7;
         const C: usize = 5;
         let mut rng = crate::Rng::new(23);
@@ -696,6 +731,8 @@ mod tests {
         };
         let mut saturations = 0;
         for (u_scale, v_scale) in [
+            (tiny, tiny),
+            (tiny, small),
             (small, small),
             (large, large),
             (small, large),
@@ -754,16 +791,13 @@ mod tests {
 
     #[test]
     fn fixed_sgd_outer_is_the_operators_bit_for_bit() {
-        // Q4.12: 0.3 keeps |u v| far below 8 (no clamp can fire, the unchecked loop); 3 makes
-        // products leave [-8, 8) and weights near the edge step out of it.
-        assert!(
-            sgd_outer_matches_the_operators::<Q12>(0.3, 3.0) > 0,
-            "Q4.12: no clamp"
-        );
-        assert!(
-            sgd_outer_matches_the_operators::<Q16>(0.3, 20_000.0) > 0,
-            "Q16.16: no clamp"
-        );
+        // Q4.12: 0.003 (12 units) makes every |u v| less than half a unit (columns that only
+        // draw the dither); 0.3 keeps |u v| far below 8 (no clamp can fire, the unchecked
+        // loop); 3 makes products leave [-8, 8) and weights near the edge step out of it.
+        let q12 = sgd_outer_matches_the_operators::<Q12>(0.003, 0.3, 3.0);
+        assert!(q12 > 0, "Q4.12: no clamp");
+        let q16 = sgd_outer_matches_the_operators::<Q16>(1e-4, 0.3, 20_000.0);
+        assert!(q16 > 0, "Q16.16: no clamp");
     }
 
     /// The shortcut that skips the gradient's clamp (|v| max|u| < 2^27 - 2^11 in Q4.12) at its
