@@ -118,6 +118,21 @@ macro_rules! fixed_format {
                 (acc, carries)
             }
 
+            /// sum_i a_i b_i exactly (2F fractional bits) summed in the wider type, for
+            /// formats whose wider type is at most 64 bits (Q4.12: on a Cortex-M0 a sign, an
+            /// add and an add with carry per product, where the carry count of
+            /// [`Self::dot_wide`] costs a test and a select): |a_i b_i| <= 2^(2 bits - 2), so
+            /// the sum is exact for fewer than 2^(wider bits - 2 bits + 1) products (2^33 for
+            /// Q4.12, more than memory holds); past that it wraps, never panics.
+            #[inline(always)]
+            fn dot_wider(a: &[Self], b: &[Self]) -> $wider {
+                let mut acc: $wider = 0;
+                for (&x, &y) in a.iter().zip(b) {
+                    acc = acc.wrapping_add((x.to_bits() as $wide * y.to_bits() as $wide) as $wider);
+                }
+                acc
+            }
+
             /// acc + carries 2^bits(wide), exactly, in the wider type.
             #[inline(always)]
             fn fold_carries(acc: $wide, carries: i32) -> $wider {
@@ -517,6 +532,18 @@ macro_rules! fixed_format {
             /// two registers and a carry chain).
             #[inline]
             fn dot(a: &[Self], b: &[Self]) -> Self {
+                if <$wide>::BITS == 32 {
+                    // A 32-bit accumulator (Q4.12): the sum in the 64-bit wider type instead
+                    // ([`Self::dot_wider`]), then the same roundings.
+                    let acc = Self::dot_wider(a, b);
+                    let narrow = acc as $wide;
+                    if narrow as $wider == acc {
+                        if let Some(s) = narrow.checked_add(1 << ($frac - 1)) {
+                            return Self::saturate(s >> $frac);
+                        }
+                    }
+                    return Self::saturate_wider(Self::round_wider(acc));
+                }
                 let (acc, carries) = Self::dot_wide(a, b);
                 if carries == 0 {
                     if let Some(s) = acc.checked_add(1 << ($frac - 1)) {
@@ -535,7 +562,13 @@ macro_rules! fixed_format {
                 // wide type (|x y| <= 2^(2 bits - 2)); on a Cortex-M0 this avoids two i64
                 // sums and an i64 multiply per tensor.
                 let in_wide = |a: &[Self], b: &[Self]| -> Option<$wide> {
-                    let (acc, carries) = Self::dot_wide(a, b);
+                    let (acc, carries) = if <$wide>::BITS == 32 {
+                        // As in `dot`: summed in the 64-bit wider type.
+                        let acc = Self::dot_wider(a, b);
+                        (acc as $wide, i32::from(acc as $wide as $wider != acc))
+                    } else {
+                        Self::dot_wide(a, b)
+                    };
                     let x = acc.checked_add(1 << ($frac - 1))? >> $frac;
                     (carries == 0 && x as $raw as $wide == x).then_some(x)
                 };
