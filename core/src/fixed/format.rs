@@ -348,7 +348,7 @@ macro_rules! fixed_format {
                 if let ([u], [v]) = (us.as_slice(), vs.as_slice()) {
                     // One sample: max_j |u_j| once, shared by every column (whose |v_k| times
                     // it tells which loop the column takes), the clamps counted once.
-                    let u_bound = u.iter().fold(0, |m, u| m.max(u.to_bits().unsigned_abs() as $wide));
+                    let u_bound = u.iter().fold(0, |m, u| m.max((u.to_bits() as $wide).abs()));
                     let mut clamped = 0u32;
                     for (column, &v) in w.chunks_exact_mut(rows).zip(*v) {
                         Self::column_b1::<NEAREST>(column, u, v, eta, dither, u_bound, &mut clamped);
