@@ -654,11 +654,14 @@ macro_rules! fixed_format {
 
             /// One entry of [`Scalar::axpy`](crate::Scalar::axpy): self 2^F + a b exact in
             /// the wide type, rounded to nearest once, saturated and counted.
+            ///
+            /// Written as self + round(a b / 2^F), the same value (self 2^F is a multiple of
+            /// 2^F), with the rounding (p + 2^(F-1)) >> F as ((p >> (F-1)) + 1) >> 1, free of
+            /// constants, as in `axpy`.
             #[inline]
             fn add_product(self, a: Self, b: Self) -> Self {
-                let w = ((self.to_bits() as $wide) << $frac)
-                    .wrapping_add(a.to_bits() as $wide * b.to_bits() as $wide);
-                Self::saturate(Self::round_frac(w))
+                let p = a.to_bits() as $wide * b.to_bits() as $wide;
+                Self::saturate((self.to_bits() as $wide).wrapping_add(((p >> ($frac - 1)) + 1) >> 1))
             }
         }
     };
