@@ -657,9 +657,13 @@ macro_rules! fixed_format {
             ///
             /// Written as self + round(a b / 2^F), the same value (self 2^F is a multiple of
             /// 2^F), with the rounding (p + 2^(F-1)) >> F as ((p >> (F-1)) + 1) >> 1, free of
-            /// constants, as in `axpy`.
+            /// constants, as in `axpy`. a = 0 returns self, as the arithmetic does (a dead
+            /// ReLU unit's terms in the forward pass).
             #[inline]
             fn add_product(self, a: Self, b: Self) -> Self {
+                if a.to_bits() == 0 {
+                    return self;
+                }
                 let p = a.to_bits() as $wide * b.to_bits() as $wide;
                 Self::saturate((self.to_bits() as $wide).wrapping_add(((p >> ($frac - 1)) + 1) >> 1))
             }
