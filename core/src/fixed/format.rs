@@ -89,6 +89,14 @@ macro_rules! fixed_format {
                 w.wrapping_add(1 << ($frac - 1)) >> $frac
             }
 
+            /// w / 2^F rounded to nearest (ties up) for every wide w, without overflow:
+            /// (w + 2^(F-1)) >> F written as ((w >> (F - 1)) + 1) >> 1 (equal: the floor of
+            /// a floor), which on a Cortex-M0 needs no constant in a register.
+            #[inline(always)]
+            fn round_any(w: $wide) -> $wide {
+                ((w >> ($frac - 1)) + 1) >> 1
+            }
+
             /// sum_i a_i b_i exactly (2F fractional bits): products accumulate in the wide
             /// type, and when a partial sum overflows it the carry is counted, so the result
             /// is exact in any order; the carries are folded in at the end, in the wider type.
@@ -526,10 +534,10 @@ macro_rules! fixed_format {
                 $crate::fixed::saturation::count($counter)
             }
 
-            /// When no partial sum overflowed the wide type and adding the half does not
-            /// either (the common case), the rounding and the saturation run in the wide type,
-            /// with the same result as in the wider one (on a Cortex-M0 the wider type is i64,
-            /// two registers and a carry chain).
+            /// When the exact sum fits the wide type (the common case), the rounding
+            /// ([`Self::round_any`], which cannot overflow) and the saturation run in the wide
+            /// type, with the same result as in the wider one (on a Cortex-M0 the wider type is
+            /// i64, two registers and a carry chain).
             #[inline]
             fn dot(a: &[Self], b: &[Self]) -> Self {
                 if <$wide>::BITS == 32 {
@@ -538,17 +546,13 @@ macro_rules! fixed_format {
                     let acc = Self::dot_wider(a, b);
                     let narrow = acc as $wide;
                     if narrow as $wider == acc {
-                        if let Some(s) = narrow.checked_add(1 << ($frac - 1)) {
-                            return Self::saturate(s >> $frac);
-                        }
+                        return Self::saturate(Self::round_any(narrow));
                     }
                     return Self::saturate_wider(Self::round_wider(acc));
                 }
                 let (acc, carries) = Self::dot_wide(a, b);
                 if carries == 0 {
-                    if let Some(s) = acc.checked_add(1 << ($frac - 1)) {
-                        return Self::saturate(s >> $frac);
-                    }
+                    return Self::saturate(Self::round_any(acc));
                 }
                 Self::saturate_wider(Self::round_wider(Self::fold_carries(acc, carries)))
             }
@@ -569,7 +573,7 @@ macro_rules! fixed_format {
                     } else {
                         Self::dot_wide(a, b)
                     };
-                    let x = acc.checked_add(1 << ($frac - 1))? >> $frac;
+                    let x = Self::round_any(acc);
                     (carries == 0 && x as $raw as $wide == x).then_some(x)
                 };
                 if let (Some(x), Some(y)) = (in_wide(a, b), in_wide(c, d)) {
