@@ -93,7 +93,7 @@ macro_rules! fixed_format {
             /// (w + 2^(F-1)) >> F written as ((w >> (F - 1)) + 1) >> 1 (equal: the floor of
             /// a floor), which on a Cortex-M0 needs no constant in a register.
             #[inline(always)]
-            fn round_any(w: $wide) -> $wide {
+            pub(crate) fn round_any(w: $wide) -> $wide {
                 ((w >> ($frac - 1)) + 1) >> 1
             }
 
@@ -324,11 +324,10 @@ macro_rules! fixed_format {
                         }
                     }
                 } else if m < LIMIT {
-                    // The rounding (p + 2^(F-1)) >> F written as ((p >> (F - 1)) + 1) >> 1
-                    // (equal for every p) needs no constant.
+                    // The rounding as `round_any`: no constant in a register.
                     for (w, &u) in column.iter_mut().zip(u) {
                         let p = v * u.to_bits() as $wide;
-                        let g = ((p >> ($frac - 1)) + 1) >> 1;
+                        let g = Self::round_any(p);
                         Self::update_weight::<NEAREST>(w, g, e, dither, clamped);
                     }
                 } else {
@@ -598,11 +597,10 @@ macro_rules! fixed_format {
                 let mut saturated = 0u32;
                 for (yi, &xi) in y.iter_mut().zip(x) {
                     // round((y 2^F + alpha x) / 2^F) = y + round(alpha x / 2^F) exactly (y 2^F
-                    // is a multiple of 2^F), with the rounding (p + 2^(F-1)) >> F written as
-                    // ((p >> (F-1)) + 1) >> 1, equal for every p and free of constants;
+                    // is a multiple of 2^F), rounded by `round_any` (free of constants);
                     // |alpha x| <= 2^(2 bits - 2) and |y| < 2^(bits - 1) cannot overflow.
                     let p = a * xi.to_bits() as $wide;
-                    let r = (yi.to_bits() as $wide).wrapping_add(((p >> ($frac - 1)) + 1) >> 1);
+                    let r = (yi.to_bits() as $wide).wrapping_add(Self::round_any(p));
                     *yi = Self::from_bits(Self::clamp_counted(r, &mut saturated) as $raw);
                 }
                 for _ in 0..saturated {
@@ -660,8 +658,7 @@ macro_rules! fixed_format {
             /// the wide type, rounded to nearest once, saturated and counted.
             ///
             /// Written as self + round(a b / 2^F), the same value (self 2^F is a multiple of
-            /// 2^F), with the rounding (p + 2^(F-1)) >> F as ((p >> (F-1)) + 1) >> 1, free of
-            /// constants, as in `axpy`. a = 0 returns self, as the arithmetic does (a dead
+            /// 2^F), rounded by `round_any` (free of constants), as in `axpy`. a = 0 returns self, as the arithmetic does (a dead
             /// ReLU unit's terms in the forward pass).
             #[inline]
             fn add_product(self, a: Self, b: Self) -> Self {
@@ -669,7 +666,7 @@ macro_rules! fixed_format {
                     return self;
                 }
                 let p = a.to_bits() as $wide * b.to_bits() as $wide;
-                Self::saturate((self.to_bits() as $wide).wrapping_add(((p >> ($frac - 1)) + 1) >> 1))
+                Self::saturate((self.to_bits() as $wide).wrapping_add(Self::round_any(p)))
             }
         }
     };
@@ -898,6 +895,33 @@ mod tests {
         assert_eq!(Q12::dot(&c, &d).to_bits(), 16);
         c[3] = Q12::ZERO;
         assert_eq!(Q12::dot(&c, &d), Q12::MAX);
+    }
+
+    /// `round_any` is (w + 2^(F-1)) >> F computed without overflow, at the ends of the wide
+    /// range too (where the plain sum would wrap).
+    #[test]
+    fn round_any_is_the_rounding_to_nearest_ties_up() {
+        let mut rng = crate::Rng::new(5);
+        let ends = [
+            i32::MIN,
+            i32::MIN + 1,
+            -2049,
+            -2048,
+            -2047,
+            -1,
+            0,
+            1,
+            2047,
+            2048,
+            i32::MAX,
+        ];
+        let random = (0..2000).map(|_| (rng.uniform() * 2.0 - 1.0) * 2f64.powi(31));
+        for w in ends.into_iter().chain(random.map(|x| x as i32)) {
+            assert_eq!(Q12::round_any(w) as i64, (w as i64 + 2048) >> 12, "{w}");
+        }
+        for w in [i64::MIN, -32769, -32768, -1, 0, 32767, 32768, i64::MAX] {
+            assert_eq!(Q16::round_any(w) as i128, (w as i128 + 32768) >> 16, "{w}");
+        }
     }
 
     /// axpy's early return for alpha = 0 is what the arithmetic gives: y unchanged, nothing
