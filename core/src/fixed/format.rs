@@ -576,7 +576,7 @@ macro_rules! fixed_format {
                     (carries == 0 && x as $raw as $wide == x).then_some(x)
                 };
                 if let (Some(x), Some(y)) = (in_wide(a, b), in_wide(c, d)) {
-                    return Self::saturate(Self::round_frac(x * y));
+                    return Self::saturate(Self::round_any(x * y));
                 }
                 // Clamp each factor to half the wider type's bits so their product fits; a
                 // factor that large makes the product saturate anyway (unless the other is 0).
