@@ -173,9 +173,9 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
     /// [`Model::forward_tape`] one hidden unit at a time: z_j = b1_j + W1[j, :] x, a_j = s(z_j),
     /// y += W2[:, j] a_j, so each weight is read once and z_j, a_j stay in registers. Every
     /// sum runs in the order of the column kernels ([`mat_vec_add`]: k = 0, 1, ... for z_j,
-    /// j = 0, 1, ... for y), each term added as one entry of [`Scalar::axpy`]
-    /// ([`Scalar::add_product`]): the same bits as the column kernels in every format. The
-    /// forward pass on targets without vector units.
+    /// j = 0, 1, ... for y), each term of z_j added as one entry of [`Scalar::axpy`]
+    /// ([`Scalar::add_product`]) and y's as [`Scalar::axpy`] itself: the same bits as the
+    /// column kernels in every format. The forward pass on targets without vector units.
     pub fn forward_tape_by_unit(
         &self,
         x: &Vector<T, D>,
@@ -187,9 +187,8 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
             let z = (0..D).fold(self.b1[j], |z, k| z.add_product(x[k], self.w1[(j, k)]));
             let a = S::apply(z);
             tape.a[j] = a;
-            for k in 0..D {
-                y[k] = y[k].add_product(a, self.w2[(k, j)]);
-            }
+            // y += a W2[:, j]: the column kernel's axpy (fixed point skips a dead unit's a = 0).
+            T::axpy(a, self.w2.column(j).as_slice(), y.as_mut_slice());
         }
         y
     }

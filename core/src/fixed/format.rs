@@ -658,13 +658,9 @@ macro_rules! fixed_format {
             /// the wide type, rounded to nearest once, saturated and counted.
             ///
             /// Written as self + round(a b / 2^F), the same value (self 2^F is a multiple of
-            /// 2^F), rounded by `round_any` (free of constants), as in `axpy`. a = 0 returns self, as the arithmetic does (a dead
-            /// ReLU unit's terms in the forward pass).
+            /// 2^F), rounded by `round_any` (free of constants), as in `axpy`.
             #[inline]
             fn add_product(self, a: Self, b: Self) -> Self {
-                if a.to_bits() == 0 {
-                    return self;
-                }
                 let p = a.to_bits() as $wide * b.to_bits() as $wide;
                 Self::saturate((self.to_bits() as $wide).wrapping_add(Self::round_any(p)))
             }
