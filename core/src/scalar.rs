@@ -211,8 +211,26 @@ pub trait Scalar:
     /// W: (R, C), R the length of the `us[b]` and C of the `vs[b]`: [`Scalar::sgd_column`] on
     /// column k with the factors `v_b[k]`, in order. Factors that do not fit W leave it alone.
     /// Fixed point overrides it to walk the whole matrix in one call (on a Cortex-M0 a call per
-    /// column of 3 rows cost more than the column).
-    #[inline]
+    /// column of 3 rows cost more than the column). Always inlined on [`VECTOR_UNITS`] targets,
+    /// as [`Scalar::sgd_column`] and for the same reason.
+    #[cfg_attr(
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_feature = "simd128"
+        ),
+        inline(always)
+    )]
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_feature = "simd128"
+        )),
+        inline
+    )]
     fn sgd_outer<const B: usize>(
         w: &mut [Self],
         us: &[&[Self]; B],
