@@ -14,10 +14,8 @@
 //! ([`batched`]); fixed-point formats (which accumulate wide) and microcontrollers keep the
 //! per-sample code.
 
-use core::any::TypeId;
-
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
-use crate::scalar::VECTOR_UNITS;
+use crate::scalar::{VECTOR_UNITS, is_float, mul_add8, reduce8};
 use crate::{Matrix, Scalar, Vector};
 
 /// True when a batch of B samples of `T` takes the kernels of this module: B > 1, f32 or f64,
@@ -25,9 +23,7 @@ use crate::{Matrix, Scalar, Vector};
 /// sample, as they do at B = 1.
 #[inline(always)]
 pub fn batched<T: Scalar, const B: usize>() -> bool {
-    B > 1
-        && VECTOR_UNITS
-        && (TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>())
+    B > 1 && VECTOR_UNITS && is_float::<T>()
 }
 
 /// 256-bit vector registers (AVX): tiles twice as wide.
@@ -207,28 +203,12 @@ pub fn dots<T: Scalar>(a: [&[T]; 2], b: [&[T]; 2]) -> [[T; 2]; 2] {
         for (l, (&x, &y)) in l.iter_mut().zip(x.iter().zip(y)) {
             *l += x * y;
         }
-        reduce(&l)
+        reduce8(&l)
     };
     [
         [rest(l00, a0r, b0r), rest(l01, a0r, b1r)],
         [rest(l10, a1r, b0r), rest(l11, a1r, b1r)],
     ]
-}
-
-/// acc[l] += a[l] b[l] for the 8 lanes.
-#[inline(always)]
-fn mul_add8<T: Scalar>(mut acc: [T; 8], a: &[T; 8], b: &[T; 8]) -> [T; 8] {
-    for l in 0..8 {
-        acc[l] += a[l] * b[l];
-    }
-    acc
-}
-
-/// The pairwise sum of 8 lanes in [`Scalar::dot`]'s order.
-#[inline(always)]
-fn reduce<T: Scalar>(lanes: &[T; 8]) -> T {
-    let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
-    ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
 }
 
 /// The fused plain SGD update of one column-major tensor of shape (rows, len / rows):

@@ -7,7 +7,7 @@ use crate::batch::batched;
 use crate::batch::{base_plus_mat_t_mat, mat_mat_add};
 use crate::fixed::Dither;
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add, sgd_bias, sgd_outer};
-use crate::scalar::VECTOR_UNITS;
+use crate::scalar::{VECTOR_UNITS, is_float};
 use crate::sgd::add_symmetric;
 use crate::{Activation, Matrix, Model, Relu, Rng, Scalar, Vector, zeros};
 
@@ -279,10 +279,7 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
 /// bits as the column kernels, in fewer instructions (each hidden value stays in a register).
 /// Fixed point accumulates wide inside its kernels and keeps them.
 fn by_hidden_unit<T: Scalar>() -> bool {
-    use core::any::TypeId;
-    let float =
-        TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-    float && !VECTOR_UNITS
+    !VECTOR_UNITS && is_float::<T>()
 }
 
 impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>

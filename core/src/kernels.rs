@@ -5,10 +5,8 @@
 //! matrix once, front to back, and vectorise. The scalar type supplies `dot` and `axpy`
 //! (fixed-point types accumulate wide there).
 
-use core::any::TypeId;
-
 use crate::fixed::Dither;
-use crate::scalar::VECTOR_UNITS;
+use crate::scalar::{VECTOR_UNITS, is_float, mul_add8, reduce8};
 use crate::{Matrix, Scalar, Vector};
 
 /// y += W x, with W: (R, C), x: (C), y: (R).
@@ -89,8 +87,7 @@ pub fn sgd_bias<T: Scalar, const R: usize, const B: usize>(
 /// `dot`, keep the plain per-column loops.
 #[inline(always)]
 pub(crate) fn float_lanes<T: Scalar>() -> bool {
-    VECTOR_UNITS
-        && (TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>())
+    VECTOR_UNITS && is_float::<T>()
 }
 
 /// `out[j] += w[:, j] . g` for every column j of the column-major `w` with `ROWS` rows (and
@@ -149,20 +146,4 @@ fn dots4<T: Scalar>(a: [&[T]; 4], g: &[T]) -> [T; 4] {
         reduce8(&l)
     };
     [rest(l0, a0r), rest(l1, a1r), rest(l2, a2r), rest(l3, a3r)]
-}
-
-/// acc[l] += a[l] b[l] for the 8 lanes.
-#[inline(always)]
-fn mul_add8<T: Scalar>(mut acc: [T; 8], a: &[T; 8], b: &[T; 8]) -> [T; 8] {
-    for l in 0..8 {
-        acc[l] += a[l] * b[l];
-    }
-    acc
-}
-
-/// The pairwise sum of 8 lanes in [`Scalar::dot`]'s order.
-#[inline(always)]
-fn reduce8<T: Scalar>(lanes: &[T; 8]) -> T {
-    let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
-    ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
 }

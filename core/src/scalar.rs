@@ -108,8 +108,7 @@ pub trait Scalar:
         for (l, (&x, &y)) in a_rest.iter().zip(b_rest).enumerate() {
             lanes[l] += x * y;
         }
-        let [l0, l1, l2, l3, l4, l5, l6, l7] = lanes;
-        ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
+        reduce8(&lanes)
     }
 
     /// (a . b) (c . d): fixed point keeps both dot products wide, so the product saturates
@@ -132,24 +131,8 @@ pub trait Scalar:
     /// Always inlined on [`VECTOR_UNITS`] targets: the compiler kept it out of line, called once
     /// per column with the row count a run-time value (38% of a (16, 32, 32, 1) f32 training
     /// step in the profile); inlined into the per-block update the lengths are the types'.
-    #[cfg_attr(
-        any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_feature = "simd128"
-        ),
-        inline(always)
-    )]
-    #[cfg_attr(
-        not(any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_feature = "simd128"
-        )),
-        inline
-    )]
+    #[cfg_attr(vector_units, inline(always))]
+    #[cfg_attr(not(vector_units), inline)]
     fn sgd_column<const B: usize>(
         column: &mut [Self],
         us: &[&[Self]; B],
@@ -213,24 +196,8 @@ pub trait Scalar:
     /// Fixed point overrides it to walk the whole matrix in one call (on a Cortex-M0 a call per
     /// column of 3 rows cost more than the column). Always inlined on [`VECTOR_UNITS`] targets,
     /// as [`Scalar::sgd_column`] and for the same reason.
-    #[cfg_attr(
-        any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_feature = "simd128"
-        ),
-        inline(always)
-    )]
-    #[cfg_attr(
-        not(any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_feature = "simd128"
-        )),
-        inline
-    )]
+    #[cfg_attr(vector_units, inline(always))]
+    #[cfg_attr(not(vector_units), inline)]
     fn sgd_outer<const B: usize>(
         w: &mut [Self],
         us: &[&[Self]; B],
@@ -263,6 +230,32 @@ pub trait Scalar:
     }
 }
 
+/// acc[l] += a[l] b[l] for the 8 lanes of [`Scalar::dot`] (the register-tiled kernels'
+/// step).
+#[inline(always)]
+pub(crate) fn mul_add8<T: Scalar>(mut acc: [T; 8], a: &[T; 8], b: &[T; 8]) -> [T; 8] {
+    for l in 0..8 {
+        acc[l] += a[l] * b[l];
+    }
+    acc
+}
+
+/// The pairwise sum of 8 lanes in [`Scalar::dot`]'s order.
+#[inline(always)]
+pub(crate) fn reduce8<T: Scalar>(lanes: &[T; 8]) -> T {
+    let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
+    ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
+}
+
+/// True for the float types, f32 and f64, whose `dot` and `axpy` are the plain folds of `+`
+/// and `*` (fixed point accumulates wide): kernels that reorder those folds' work without
+/// changing their sums are chosen by it.
+#[inline(always)]
+pub(crate) fn is_float<T: Scalar>() -> bool {
+    use core::any::TypeId;
+    TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>()
+}
+
 /// (R, C) of a column-major matrix W whose update is sum_b u_b v_b^T, or `None` when the
 /// factors do not fit it: every u_b of length R > 0, every v_b of length C, W of R C entries.
 #[inline]
@@ -282,12 +275,8 @@ pub(crate) fn outer_shape<T, const B: usize>(
 /// True on targets whose f32 arithmetic runs on vector units (x86, 64-bit Arm, wasm with
 /// simd128): kernels then keep independent lanes for the compiler to vectorise. Microcontrollers
 /// compute one value per instruction, where extra lanes are only extra instructions.
-pub const VECTOR_UNITS: bool = cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-));
+/// (`cfg(vector_units)`, set by the crate's build script.)
+pub const VECTOR_UNITS: bool = cfg!(vector_units);
 
 /// A float type the decompositions run in (nalgebra's `RealField`: f32 and f64).
 pub trait Real: Scalar + nalgebra::RealField + Copy {}

@@ -534,7 +534,7 @@ macro_rules! fixed_format {
             }
 
             /// When the exact sum fits the wide type (the common case), the rounding
-            /// ([`Self::round_any`], which cannot overflow) and the saturation run in the wide
+            /// (`round_any`, which cannot overflow) and the saturation run in the wide
             /// type, with the same result as in the wider one (on a Cortex-M0 the wider type is
             /// i64, two registers and a carry chain).
             #[inline]
