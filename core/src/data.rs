@@ -51,8 +51,9 @@ impl<T: Scalar, const D: usize> LinearTask<T, D> {
     /// The next sample (x, y).
     pub fn sample(&mut self) -> (Vector<T, D>, Vector<T, D>) {
         let x: Vector<T, D> = Vector::from_fn(|_, _| T::from_f64(self.rng.normal()));
-        let mut y = crate::zeros();
-        crate::kernels::mat_vec_add(&self.a, &x, &mut y);
+        let mut y = [crate::zeros()];
+        <crate::kernels::Reference as crate::kernels::Kernels<T>>::mat_vec(&self.a, [&x], &mut y);
+        let [mut y] = y;
         for v in y.iter_mut() {
             *v += T::from_f64(self.noise * self.rng.normal());
         }

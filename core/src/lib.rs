@@ -9,12 +9,15 @@
 //! - **Networks** — [`ResidualBlock`] x + W2 s(W1 x + b1) + b2 ([`block`]), [`ResNet`] of M
 //!   blocks ([`resnet`]), [`LinearResNet`] (I + A_M)...(I + A_1) ([`linear`]), activations
 //!   [`Relu`], [`Tanh`], [`Softplus`], [`Identity`] ([`activation`]). They all implement
-//!   [`Model`]: forward with a tape, backward into the tape, parameters as flat tensors.
-//! - **Batches** — register-blocked matrix-matrix kernels that run a mini-batch layer by layer
-//!   on desktop targets, equal to the per-sample kernels to the bit, in [`batch`].
-//! - **Training** — the quadratic loss ([`loss`]), [`FusedSgd`] (no gradient buffer) and
-//!   [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and synthetic tasks
-//!   [`LinearTask`], [`SmoothTask`] ([`data`]).
+//!   [`Model`] (forward with a tape, backward into the tape, for a batch) and [`Trainable`]
+//!   (the plain SGD update, and visits of every tensor with its static shape), in [`model`].
+//! - **Kernels** — how the passes are computed, behind one trait ([`kernels::Kernels`]):
+//!   [`kernels::Reference`] (plain loops, the specification), [`kernels::ByUnit`]
+//!   (microcontrollers), [`kernels::Lanes`] (desktop), [`kernels::FixedKernels`]; each number
+//!   type names its own ([`Scalar::Kernels`]), and any can be chosen by type, in [`kernels`].
+//! - **Training** — losses ([`Loss`], [`Quadratic`], in [`loss`]), [`FusedSgd`] (no gradient
+//!   buffer) and [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and
+//!   synthetic tasks [`LinearTask`], [`SmoothTask`] ([`data`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
 //!   polar form, real Schur form of the rotation, roots; THEORY.md section 1).
@@ -36,10 +39,13 @@
 //!
 //! ## Example: learn y = A x from the identity
 //! ```
-//! use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
+//! use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd, vector};
 //! // Exactly the identity map (W2 = 0), with random W1 so gradients flow.
 //! let mut net = ResNet::<f32, 4, 8, 4>::identity_init(&mut Rng::new(1), 0.5);
-//! let mut sgd = FusedSgd::<f32, _, 4, 1>::new(Sgd::new(0.02)).unwrap();
+//! let x = vector![1.0f32, -2.0, 0.5, 0.0];
+//! assert_eq!(net.forward(&x), Ok(x));
+//! // One sample per step (B = 1); the loss is 1/2 ||y^ - y||^2 (see `loss`).
+//! let mut sgd = FusedSgd::<f32, _, 1>::new(Sgd::new(0.02)).unwrap();
 //! let mut task = LinearTask::<f32, 4>::new(LinearTask::random_spd(0.6, 1.4, 7), 0.0, 8);
 //! let mut recent = 0.0;
 //! for step in 0..3000 {
@@ -55,7 +61,6 @@
 #![warn(missing_docs)]
 
 pub mod activation;
-pub mod batch;
 pub mod block;
 pub mod certificate;
 pub mod data;
@@ -79,10 +84,11 @@ pub use data::{LinearTask, SmoothTask};
 pub use error::{Error, Result};
 pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
-pub use model::{Model, training_bytes};
+pub use loss::{Loss, Quadratic};
+pub use model::{Model, Trainable, training_bytes};
 pub use resnet::ResNet;
 pub use rng::Rng;
-pub use scalar::{Real, Scalar};
+pub use scalar::{Real, RoundingState, Scalar};
 pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
 pub use smooth::{SmoothActivation, SmoothMap};
 
@@ -90,6 +96,16 @@ pub use smooth::{SmoothActivation, SmoothMap};
 pub type Matrix<T, const R: usize, const C: usize> = nalgebra::SMatrix<T, R, C>;
 /// A statically sized vector, nalgebra's `SVector`.
 pub type Vector<T, const N: usize> = nalgebra::SVector<T, N>;
+
+/// A column vector from its entries: `vector![1.0, 2.0, 3.0]` is a `Vector<_, 3>`. The scalar
+/// type comes from the entries or the context (`vector![1.0f32, 2.0]`), which avoids the
+/// ambiguity of nalgebra's `Vector::new(a, b)` for generic code.
+#[macro_export]
+macro_rules! vector {
+    ($($x:expr),* $(,)?) => {
+        $crate::Vector::from([$($x),*])
+    };
+}
 
 /// A matrix of zeros (works for every [`Scalar`], which need not implement num-traits).
 #[inline]

@@ -1,6 +1,7 @@
 //! Linear residual networks Pi(A) = (I + A_M) ... (I + A_1) (HM, THEORY.md sections 1-3).
 
-use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
+use crate::kernels::Kernels;
+use crate::model::{GradientVisitor, Layer, Name, Tensor, Trainable, Visitor, ZipVisitor};
 use crate::{Matrix, Model, Rng, Scalar, Vector, zeros};
 
 /// x -> (I + A_M) ... (I + A_1) x, with D x D perturbations A_i; `factors[0]` is A_1, applied
@@ -72,10 +73,14 @@ pub fn identity_matrix<T: Scalar, const D: usize>() -> Matrix<T, D, D> {
     Matrix::from_fn(|i, j| if i == j { T::ONE } else { T::ZERO })
 }
 
-impl<T: Scalar, const D: usize, const M: usize> Model<T, D> for LinearResNet<T, D, M> {
+impl<T: Scalar, const D: usize, const M: usize> Trainable<T> for LinearResNet<T, D, M> {
     /// One [`LinearTape`] per factor: (M) x (2 D).
     type Tape = [LinearTape<T, D>; M];
-    const TENSORS: usize = M;
+    const PARAMS: usize = M * D * D;
+
+    fn zeros() -> Self {
+        Self::identity()
+    }
 
     fn new_tape() -> Self::Tape {
         [LinearTape {
@@ -84,55 +89,102 @@ impl<T: Scalar, const D: usize, const M: usize> Model<T, D> for LinearResNet<T, 
         }; M]
     }
 
-    fn zeros() -> Self {
-        Self::identity()
+    /// Factor by factor: A_i <- A_i - eta sum_b dy_i,b x_i,b^T ([`Kernels::update`]).
+    #[inline]
+    fn update_with<K: Kernels<T>, const B: usize>(
+        &mut self,
+        tapes: &[Self::Tape; B],
+        eta: T,
+        rounding: &mut T::Rounding,
+    ) {
+        for (i, a) in self.factors.iter_mut().enumerate() {
+            let (dy, x) = (tapes.each_ref().map(|t| &t[i].dy), tapes.each_ref().map(|t| &t[i].x));
+            K::update(a, None, dy, x, eta, rounding);
+        }
     }
 
-    fn tensor(&self, i: usize) -> &[T] {
-        self.factors.get(i).map_or(&[], |a| a.as_slice())
+    /// dL/dA_i = sum_b dy_i,b x_i,b^T, for each factor in order.
+    #[inline]
+    fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
+        &mut self,
+        tapes: &[Self::Tape; B],
+        v: &mut V,
+    ) {
+        for (i, a) in self.factors.iter_mut().enumerate() {
+            let (dy, x) = (tapes.each_ref().map(|t| &t[i].dy), tapes.each_ref().map(|t| &t[i].x));
+            v.affine(a, None, dy, x);
+        }
     }
 
-    fn tensor_mut(&mut self, i: usize) -> &mut [T] {
-        self.factors
-            .get_mut(i)
-            .map_or(&mut [], |a| a.as_mut_slice())
+    fn visit<V: Visitor<T>>(&self, v: &mut V) {
+        for (i, a) in self.factors.iter().enumerate() {
+            v.tensor(factor_name(i), a);
+        }
     }
 
-    fn grad_factors(tape: &Self::Tape, i: usize) -> (&[T], Option<&[T]>) {
-        // dL/dA_i = dy_i x_i^T
-        tape.get(i)
-            .map_or((&[], None), |t| (t.dy.as_slice(), Some(t.x.as_slice())))
+    fn visit_zip<V: ZipVisitor<T, K>, const K: usize>(nets: [&mut Self; K], v: &mut V) {
+        let mut nets = nets;
+        for i in 0..M {
+            v.tensors(factor_name(i), nets.each_mut().map(|n| &mut n.factors[i]));
+        }
     }
+}
 
-    fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {
-        self.factors.iter().fold(*x, |x, a| {
-            let mut y = x;
-            mat_vec_add(a, &x, &mut y);
-            y
+/// The name of A_(i+1).
+fn factor_name(i: usize) -> Name {
+    Name {
+        layer: Layer::Factor(i),
+        tensor: Tensor::Weight,
+    }
+}
+
+impl<T: Scalar, const D: usize, const M: usize> Model<T, D> for LinearResNet<T, D, M> {
+    fn apply_with<K: Kernels<T>, const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+    ) -> [Vector<T, D>; B] {
+        self.factors.iter().fold(*xs, |xs, a| {
+            // y = x + A x
+            let mut ys = xs;
+            K::mat_vec(a, xs.each_ref(), &mut ys);
+            ys
         })
     }
 
-    fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
-        self.factors
-            .iter()
-            .zip(tape.iter_mut())
-            .fold(*x, |x, (a, t)| {
-                t.x = x;
-                let mut y = x;
-                mat_vec_add(a, &x, &mut y);
-                y
-            })
+    #[inline]
+    fn forward_with<K: Kernels<T>, const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+        tapes: &mut [Self::Tape; B],
+    ) -> [Vector<T, D>; B] {
+        let mut xs = *xs;
+        for (i, a) in self.factors.iter().enumerate() {
+            for (tape, x) in tapes.iter_mut().zip(&xs) {
+                tape[i].x = *x;
+            }
+            let mut ys = xs;
+            K::mat_vec(a, xs.each_ref(), &mut ys);
+            xs = ys;
+        }
+        xs
     }
 
-    fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
-        self.factors
-            .iter()
-            .zip(tape.iter_mut())
-            .rev()
-            .fold(*dy, |g, (a, t)| {
-                t.dy = g;
-                // dx = (I + A)^T dy
-                base_plus_mat_t_vec(a, &g, &g)
-            })
+    #[inline]
+    fn backward_with<K: Kernels<T>, const B: usize>(
+        &self,
+        dys: &[Vector<T, D>; B],
+        tapes: &mut [Self::Tape; B],
+    ) -> [Vector<T, D>; B] {
+        let mut gs = *dys;
+        for (i, a) in self.factors.iter().enumerate().rev() {
+            for (tape, g) in tapes.iter_mut().zip(&gs) {
+                tape[i].dy = *g;
+            }
+            // dx = (I + A)^T dy
+            let mut dxs = gs;
+            K::mat_t_vec(a, gs.each_ref(), &mut dxs);
+            gs = dxs;
+        }
+        gs
     }
 }

@@ -1,17 +1,24 @@
 //! A deep residual network: M residual blocks applied in order, block 1 first.
 
-use crate::batch::batched;
-use crate::fixed::Dither;
+use crate::kernels::Kernels;
+use crate::model::{GradientVisitor, Trainable, Visitor, ZipVisitor};
 use crate::{Activation, BlockTape, Model, Relu, ResidualBlock, Rng, Scalar, Vector};
 
 /// x -> f_M(...f_1(x)), f_i(x) = x + W2_i s(W1_i x + b1_i) + b2_i: M blocks of width D with
 /// hidden width H. RAM is fixed by the types: see [`ResNet::PARAM_BYTES`] and
 /// [`ResNet::TAPE_BYTES`].
 ///
+/// Start training from [`ResNet::identity_init`]: exactly the identity map, with random W1 so
+/// that every block gets a gradient. [`ResNet::identity`] (all zeros) is the identity too, but
+/// with ReLU its hidden units are dead (a = 0), so only the last bias would ever train.
+///
+/// Its tensors, in order: for each block i = 0 .. M - 1 (applied in that order), W1 (H, D),
+/// b1 (H), W2 (D, H), b2 (D).
+///
 /// ```
-/// use nearid::{Model, ResNet, Rng, Vector};
+/// use nearid::{Model, ResNet, Rng, vector};
 /// let net = ResNet::<f32, 3, 8, 4>::random(&mut Rng::new(7), 0.1);
-/// let y = net.forward(&Vector::<f32, 3>::new(0.5, -1.0, 2.0)).unwrap();
+/// let y = net.forward(&vector![0.5, -1.0, 2.0]).unwrap();
 /// assert!(y.iter().all(|v| v.is_finite()));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,7 +36,8 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
     /// backward signals of each block).
     pub const TAPE_BYTES: usize = core::mem::size_of::<[BlockTape<T, D, H>; M]>();
 
-    /// The exact identity map (zero residual in every block).
+    /// The exact identity map (zero residual in every block). With ReLU a dead start: see
+    /// [`ResNet::identity_init`].
     pub fn identity() -> Self {
         Self {
             blocks: [ResidualBlock::identity(); M],
@@ -52,126 +60,98 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
     }
 }
 
-impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Model<T, D>
+impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Trainable<T>
     for ResNet<T, D, H, M, S>
 {
     /// One [`BlockTape`] per block: (M) x (2 D + 2 H).
     type Tape = [BlockTape<T, D, H>; M];
-    const TENSORS: usize = 4 * M;
-
-    fn new_tape() -> Self::Tape {
-        [BlockTape::zeros(); M]
-    }
+    const PARAMS: usize = M * <ResidualBlock<T, D, H, S> as Trainable<T>>::PARAMS;
 
     fn zeros() -> Self {
         Self::identity()
     }
 
-    fn tensor(&self, i: usize) -> &[T] {
-        self.blocks.get(i / 4).map_or(&[], |b| b.tensor(i % 4))
+    fn new_tape() -> Self::Tape {
+        [BlockTape::zeros(); M]
     }
 
-    fn tensor_mut(&mut self, i: usize) -> &mut [T] {
-        self.blocks
-            .get_mut(i / 4)
-            .map_or(&mut [], |b| b.tensor_mut(i % 4))
-    }
-
-    fn grad_factors(tape: &Self::Tape, i: usize) -> (&[T], Option<&[T]>) {
-        tape.get(i / 4).map_or((&[], None), |t| {
-            ResidualBlock::<T, D, H, S>::grad_factors(t, i % 4)
-        })
-    }
-
-    /// Block by block with the shapes fixed by the types ([`ResidualBlock::sgd_plain_from`]);
-    /// B > 1 floats on desktop targets take the batch kernels of the default.
-    fn sgd_plain<const B: usize>(&mut self, tapes: &[Self::Tape; B], eta: T, dither: &mut Dither) {
-        if batched::<T, B>() {
-            crate::sgd::plain_update::<T, Self, D, B>(self, tapes, eta, dither);
-            return;
-        }
+    /// Block by block ([`Kernels::block_update`]).
+    #[inline]
+    fn update_with<K: Kernels<T>, const B: usize>(
+        &mut self,
+        tapes: &[Self::Tape; B],
+        eta: T,
+        rounding: &mut T::Rounding,
+    ) {
         for (i, block) in self.blocks.iter_mut().enumerate() {
-            block.sgd_plain_from(&tapes.each_ref().map(|t| &t[i]), eta, dither);
+            K::block_update(block, tapes.each_ref().map(|t| &t[i]), eta, rounding);
         }
     }
 
-    /// Block by block with the lengths fixed by the types
-    /// ([`ResidualBlock::add_grad_norm_sq`]); B > 1 floats on desktop targets take the Gram
-    /// kernels of the default.
-    fn grad_norm_sq<const B: usize>(tapes: &[Self::Tape; B]) -> T {
-        if batched::<T, B>() {
-            return crate::sgd::grad_norm_sq::<T, Self, D, B>(tapes);
+    #[inline]
+    fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
+        &mut self,
+        tapes: &[Self::Tape; B],
+        v: &mut V,
+    ) {
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            block.visit_gradients_of(tapes.each_ref().map(|t| &t[i]), v);
         }
-        let mut total = T::ZERO;
+    }
+
+    fn visit<V: Visitor<T>>(&self, v: &mut V) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.visit_as(i, v);
+        }
+    }
+
+    fn visit_zip<V: ZipVisitor<T, K>, const K: usize>(nets: [&mut Self; K], v: &mut V) {
+        let mut nets = nets;
         for i in 0..M {
-            ResidualBlock::<T, D, H, S>::add_grad_norm_sq(
-                &tapes.each_ref().map(|t| &t[i]),
-                &mut total,
-            );
+            ResidualBlock::visit_zip_as(nets.each_mut().map(|n| &mut n.blocks[i]), i, v);
         }
-        total
     }
+}
 
-    fn apply(&self, x: &Vector<T, D>) -> Vector<T, D> {
-        self.blocks.iter().fold(*x, |x, b| b.apply(&x))
-    }
-
-    fn forward_tape(&self, x: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
+impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Model<T, D>
+    for ResNet<T, D, H, M, S>
+{
+    /// Block by block, each for the whole batch, with one block's tape at a time.
+    fn apply_with<K: Kernels<T>, const B: usize>(
+        &self,
+        xs: &[Vector<T, D>; B],
+    ) -> [Vector<T, D>; B] {
+        let mut tapes = [BlockTape::zeros(); B];
         self.blocks
             .iter()
-            .zip(tape.iter_mut())
-            .fold(*x, |x, (b, t)| b.forward_tape(&x, t))
+            .fold(*xs, |xs, block| K::block_forward(block, &xs, tapes.each_mut()))
     }
 
-    fn backward(&self, dy: &Vector<T, D>, tape: &mut Self::Tape) -> Vector<T, D> {
-        self.blocks
-            .iter()
-            .zip(tape.iter_mut())
-            .rev()
-            .fold(*dy, |g, (b, t)| b.backward(&g, t))
-    }
-
-    /// Block by block for the whole batch with the kernels of [`crate::batch`] when they apply
-    /// ([`batched`]: B > 1 floats on desktop targets), so each block's weights are read once
-    /// per batch; otherwise sample by sample. The same outputs and tapes to the bit.
-    fn apply_batch<const B: usize>(&self, xs: &[Vector<T, D>; B]) -> [Vector<T, D>; B] {
-        if !batched::<T, B>() {
-            return core::array::from_fn(|b| self.apply(&xs[b]));
-        }
-        self.blocks
-            .iter()
-            .fold(*xs, |xs, block| block.apply_batch(&xs))
-    }
-
-    /// Block by block for the whole batch when [`batched`], else sample by sample; see
-    /// [`ResNet::apply_batch`].
-    fn forward_tape_batch<const B: usize>(
+    /// Block by block, each for the whole batch ([`Kernels::block_forward`]).
+    #[inline]
+    fn forward_with<K: Kernels<T>, const B: usize>(
         &self,
         xs: &[Vector<T, D>; B],
         tapes: &mut [Self::Tape; B],
     ) -> [Vector<T, D>; B] {
-        if !batched::<T, B>() {
-            return core::array::from_fn(|b| self.forward_tape(&xs[b], &mut tapes[b]));
-        }
         let mut xs = *xs;
         for (i, block) in self.blocks.iter().enumerate() {
-            xs = block.forward_tape_batch(&xs, tapes.each_mut().map(|t| &mut t[i]));
+            xs = K::block_forward(block, &xs, tapes.each_mut().map(|t| &mut t[i]));
         }
         xs
     }
 
-    /// Block by block (last first) for the whole batch when [`batched`], else sample by
-    /// sample.
-    fn backward_batch<const B: usize>(&self, dys: &[Vector<T, D>; B], tapes: &mut [Self::Tape; B]) {
-        if !batched::<T, B>() {
-            for (dy, tape) in dys.iter().zip(tapes) {
-                self.backward(dy, tape);
-            }
-            return;
-        }
+    /// Block by block, last first ([`Kernels::block_backward`]).
+    #[inline]
+    fn backward_with<K: Kernels<T>, const B: usize>(
+        &self,
+        dys: &[Vector<T, D>; B],
+        tapes: &mut [Self::Tape; B],
+    ) -> [Vector<T, D>; B] {
         let mut gs = *dys;
         for (i, block) in self.blocks.iter().enumerate().rev() {
-            gs = block.backward_batch(&gs, tapes.each_mut().map(|t| &mut t[i]));
+            gs = K::block_backward(block, &gs, tapes.each_mut().map(|t| &mut t[i]));
         }
+        gs
     }
 }

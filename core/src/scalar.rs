@@ -1,18 +1,32 @@
 //! The number types a network computes in.
 //!
-//! [`Scalar`] is everything the networks, losses and SGD need: ring arithmetic, conversion to and
-//! from f64 (for initialisation and reports), a finiteness test, the few functions the activations
-//! use, and the two kernels every layer is made of ([`Scalar::dot`] and [`Scalar::axpy`]). Float
-//! types implement them plainly; fixed-point types override the kernels to accumulate wide and
-//! round once.
+//! [`Scalar`] is a number: ring arithmetic, conversion to and from f64 (for initialisation and
+//! reports), a finiteness test, the few functions the activations use, and its accumulation
+//! rule: [`Scalar::dot`], [`Scalar::axpy`] (with its one entry, [`Scalar::add_product`]) and
+//! the rounded update [`Scalar::sub_mul_rounded`]. Floats compute them plainly, in index order;
+//! fixed-point formats accumulate wide and round once ([`crate::fixed`]). Each type also names
+//! its rounding state (the dither of stochastic rounding; `()` for floats) and the kernels its
+//! networks run with ([`crate::kernels`]).
 //!
 //! [`Real`] adds what the decompositions need (nalgebra's `RealField`: SVD, Schur, eigen): f32 and
 //! f64 only. Fixed-point factors are converted from a float factorisation.
 
 use core::fmt::Debug;
-
-use crate::fixed::Dither;
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+
+use crate::fixed::Rounding;
+use crate::kernels::Kernels;
+
+/// The state a number type keeps to round SGD updates: the dither of stochastic rounding for
+/// fixed point ([`crate::fixed::Dither`]), nothing (`()`) for floats, whose rounding is IEEE's.
+pub trait RoundingState: Copy + Debug + PartialEq {
+    /// The state for the rounding an optimiser is configured with.
+    fn new(rounding: Rounding) -> Self;
+}
+
+impl RoundingState for () {
+    fn new(_: Rounding) -> Self {}
+}
 
 /// A number type networks compute in: f32, f64, or a fixed-point format.
 pub trait Scalar:
@@ -35,6 +49,14 @@ pub trait Scalar:
     const ONE: Self;
     /// Largest finite value.
     const MAX: Self;
+
+    /// How SGD updates are rounded: see [`Scalar::sub_mul_rounded`].
+    type Rounding: RoundingState;
+
+    /// The kernels networks of this type run with unless told otherwise
+    /// ([`crate::kernels::Float`] for f32 and f64, [`crate::kernels::FixedKernels`] for fixed
+    /// point).
+    type Kernels: Kernels<Self>;
 
     /// Nearest representable value (fixed point saturates; NaN becomes zero there).
     fn from_f64(x: f64) -> Self;
@@ -75,40 +97,15 @@ pub trait Scalar:
     }
 
     /// self - a b, the SGD update w - eta d. Fixed point forms a b exactly and rounds it as the
-    /// [`Dither`] says (stochastically, so that updates smaller than the format's step survive in
-    /// expectation; [`crate::fixed::stochastic`]). Floats ignore the dither: this is exactly
-    /// `self - a * b`.
-    #[inline(always)]
-    fn sub_mul_rounded(self, a: Self, b: Self, dither: &mut Dither) -> Self {
-        let _ = dither;
-        self - a * b
-    }
+    /// rounding state says (stochastically, so that updates smaller than the format's step
+    /// survive in expectation; [`crate::fixed::stochastic`]). Floats: exactly `self - a * b`.
+    fn sub_mul_rounded(self, a: Self, b: Self, rounding: &mut Self::Rounding) -> Self;
 
-    /// sum_i a_i b_i over the common length. Fixed point accumulates wide and rounds once.
-    ///
-    /// On targets with f32 vector units ([`VECTOR_UNITS`]) the default keeps 8 partial sums
-    /// (lanes i mod 8, added pairwise at the end) so the compiler can vectorise the loop, which a
-    /// single running sum forbids for floats; on microcontrollers, where the lanes only cost
-    /// instructions, it sums in order.
+    /// sum_i a_i b_i over the common length, in index order. Fixed point accumulates wide and
+    /// rounds once.
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> Self {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        if !VECTOR_UNITS {
-            return a.iter().zip(b).fold(Self::ZERO, |s, (&x, &y)| s + x * y);
-        }
-        let mut lanes = [Self::ZERO; 8];
-        let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-        let (a_rest, b_rest) = (a8.remainder(), b8.remainder());
-        for (x, y) in a8.zip(b8) {
-            for l in 0..8 {
-                lanes[l] += x[l] * y[l];
-            }
-        }
-        for (l, (&x, &y)) in a_rest.iter().zip(b_rest).enumerate() {
-            lanes[l] += x * y;
-        }
-        reduce8(&lanes)
+        a.iter().zip(b).fold(Self::ZERO, |s, (&x, &y)| s + x * y)
     }
 
     /// (a . b) (c . d): fixed point keeps both dot products wide, so the product saturates
@@ -116,102 +113,6 @@ pub trait Scalar:
     #[inline]
     fn dot_times_dot(a: &[Self], b: &[Self], c: &[Self], d: &[Self]) -> Self {
         Self::dot(a, b) * Self::dot(c, d)
-    }
-
-    /// One column of the fused SGD update W <- W - eta sum_b u_b v_b^T: w_j <- w_j - eta
-    /// `sum_b vs[b] us[b][j]` for every row j of `column` (`vs[b] = v_b[k]` for column k, 1 for a
-    /// bias). Every `us[b]` must be at least as long as `column`; extra entries are ignored.
-    ///
-    /// Floats fold eta into each sample's column factor, a_b = eta v_b, and sum the scaled
-    /// columns (8 rows at a time on [`VECTOR_UNITS`] targets, one row at a time elsewhere)
-    /// before subtracting, so each weight is loaded and stored once and
-    /// the inner loop is one multiply-add per weight and sample. Fixed point sums the gradient entry first and
-    /// rounds eta g once as the dither says ([`Scalar::sub_mul_rounded`]).
-    ///
-    /// Always inlined on [`VECTOR_UNITS`] targets: the compiler kept it out of line, called once
-    /// per column with the row count a run-time value (38% of a (16, 32, 32, 1) f32 training
-    /// step in the profile); inlined into the per-block update the lengths are the types'.
-    #[cfg_attr(vector_units, inline(always))]
-    #[cfg_attr(not(vector_units), inline)]
-    fn sgd_column<const B: usize>(
-        column: &mut [Self],
-        us: &[&[Self]; B],
-        vs: &[Self; B],
-        eta: Self,
-        dither: &mut Dither,
-    ) {
-        let _ = dither;
-        if us.iter().any(|u| u.len() < column.len()) {
-            return;
-        }
-        let a: [Self; B] = core::array::from_fn(|b| eta * vs[b]);
-        // The step sum_b a_b u_b is summed apart from w (whose rounding is coarser) and
-        // subtracted once; it starts from the first product, not from 0 + (which the compiler
-        // may not drop: 0 + -0 is +0).
-        let ([u0, rest_u @ ..], [a0, rest_a @ ..]) = (us.as_slice(), a.as_slice()) else {
-            return;
-        };
-        if !VECTOR_UNITS {
-            // Microcontrollers: one row at a time, so that for B = 1 each weight is a load, a
-            // multiply-subtract and a store.
-            for (j, (w, &u)) in column.iter_mut().zip(*u0).enumerate() {
-                let step = rest_u
-                    .iter()
-                    .zip(rest_a)
-                    .fold(*a0 * u, |s, (u, &a)| s + a * u[j]);
-                *w -= step;
-            }
-            return;
-        }
-        let done = column.len() / 8 * 8;
-        let mut rows = column.chunks_exact_mut(8);
-        for (c, ws) in (&mut rows).enumerate() {
-            let r = 8 * c..8 * c + 8;
-            let mut step = [Self::ZERO; 8];
-            for (s, &u) in step.iter_mut().zip(&u0[r.clone()]) {
-                *s = *a0 * u;
-            }
-            for (u, &a) in rest_u.iter().zip(rest_a) {
-                for (s, &u) in step.iter_mut().zip(&u[r.clone()]) {
-                    *s += a * u;
-                }
-            }
-            for (w, s) in ws.iter_mut().zip(step) {
-                *w -= s;
-            }
-        }
-        for (j, w) in rows.into_remainder().iter_mut().enumerate() {
-            let i = done + j;
-            let step = rest_u
-                .iter()
-                .zip(rest_a)
-                .fold(*a0 * u0[i], |s, (u, &a)| s + a * u[i]);
-            *w -= step;
-        }
-    }
-
-    /// The plain SGD update of a column-major matrix, W <- W - eta sum_b u_b v_b^T with
-    /// W: (R, C), R the length of the `us[b]` and C of the `vs[b]`: [`Scalar::sgd_column`] on
-    /// column k with the factors `v_b[k]`, in order. Factors that do not fit W leave it alone.
-    /// Fixed point overrides it to walk the whole matrix in one call (on a Cortex-M0 a call per
-    /// column of 3 rows cost more than the column). Always inlined on [`VECTOR_UNITS`] targets,
-    /// as [`Scalar::sgd_column`] and for the same reason.
-    #[cfg_attr(vector_units, inline(always))]
-    #[cfg_attr(not(vector_units), inline)]
-    fn sgd_outer<const B: usize>(
-        w: &mut [Self],
-        us: &[&[Self]; B],
-        vs: &[&[Self]; B],
-        eta: Self,
-        dither: &mut Dither,
-    ) {
-        let Some((rows, cols)) = outer_shape(w, us, vs) else {
-            return;
-        };
-        for (k, column) in w.chunks_exact_mut(rows).enumerate().take(cols) {
-            let v: [Self; B] = core::array::from_fn(|b| vs[b][k]);
-            Self::sgd_column(column, us, &v, eta, dither);
-        }
     }
 
     /// self + a b, rounded as one entry of [`Scalar::axpy`] (y + alpha x): floats exactly
@@ -230,54 +131,6 @@ pub trait Scalar:
     }
 }
 
-/// acc[l] += a[l] b[l] for the 8 lanes of [`Scalar::dot`] (the register-tiled kernels'
-/// step).
-#[inline(always)]
-pub(crate) fn mul_add8<T: Scalar>(mut acc: [T; 8], a: &[T; 8], b: &[T; 8]) -> [T; 8] {
-    for l in 0..8 {
-        acc[l] += a[l] * b[l];
-    }
-    acc
-}
-
-/// The pairwise sum of 8 lanes in [`Scalar::dot`]'s order.
-#[inline(always)]
-pub(crate) fn reduce8<T: Scalar>(lanes: &[T; 8]) -> T {
-    let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
-    ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))
-}
-
-/// True for the float types, f32 and f64, whose `dot` and `axpy` are the plain folds of `+`
-/// and `*` (fixed point accumulates wide): kernels that reorder those folds' work without
-/// changing their sums are chosen by it.
-#[inline(always)]
-pub(crate) fn is_float<T: Scalar>() -> bool {
-    use core::any::TypeId;
-    TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>()
-}
-
-/// (R, C) of a column-major matrix W whose update is sum_b u_b v_b^T, or `None` when the
-/// factors do not fit it: every u_b of length R > 0, every v_b of length C, W of R C entries.
-#[inline]
-pub(crate) fn outer_shape<T, const B: usize>(
-    w: &[T],
-    us: &[&[T]; B],
-    vs: &[&[T]; B],
-) -> Option<(usize, usize)> {
-    let rows = us.first().map(|u| u.len()).filter(|&r| r > 0)?;
-    let cols = w.len() / rows;
-    let fits = w.len() == rows * cols
-        && us.iter().all(|u| u.len() == rows)
-        && vs.iter().all(|v| v.len() == cols);
-    fits.then_some((rows, cols))
-}
-
-/// True on targets whose f32 arithmetic runs on vector units (x86, 64-bit Arm, wasm with
-/// simd128): kernels then keep independent lanes for the compiler to vectorise. Microcontrollers
-/// compute one value per instruction, where extra lanes are only extra instructions.
-/// (`cfg(vector_units)`, set by the crate's build script.)
-pub const VECTOR_UNITS: bool = cfg!(vector_units);
-
 /// A float type the decompositions run in (nalgebra's `RealField`: f32 and f64).
 pub trait Real: Scalar + nalgebra::RealField + Copy {}
 impl Real for f32 {}
@@ -287,6 +140,12 @@ impl Scalar for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const MAX: Self = f64::MAX;
+    type Rounding = ();
+    type Kernels = crate::kernels::Float;
+    #[inline]
+    fn sub_mul_rounded(self, a: Self, b: Self, _: &mut ()) -> Self {
+        self - a * b
+    }
     #[inline]
     fn from_f64(x: f64) -> Self {
         x
@@ -325,6 +184,12 @@ impl Scalar for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const MAX: Self = f32::MAX;
+    type Rounding = ();
+    type Kernels = crate::kernels::Float;
+    #[inline]
+    fn sub_mul_rounded(self, a: Self, b: Self, _: &mut ()) -> Self {
+        self - a * b
+    }
     #[inline]
     fn from_f64(x: f64) -> Self {
         x as f32

@@ -5,18 +5,17 @@
 //!   parameters and the tapes only, no gradient buffer.
 //! - [`BufferedSgd`]: SGD with a gradient buffer and momentum (heavy ball).
 //!
-//! Plain SGD in [`FusedSgd`] folds eta into each column's factor and makes one pass over each
-//! weight matrix, W <- W - sum_b (eta v_b) u_b^T column by column ([`Scalar::sgd_column`]),
-//! through the network's [`Model::sgd_plain`] (residual networks hand each tensor over with its
-//! shape in the types, so on a microcontroller the loops are straight-line code): it
-//! agrees with [`BufferedSgd`] at momentum 0 to rounding. With weight decay or clipping both
+//! Plain SGD in [`FusedSgd`] is the network's [`Trainable::update_with`], one pass over each
+//! weight matrix with the kernels K ([`crate::kernels`]; on floats they fold eta into each
+//! column's factor, W <- W - sum_b (eta v_b) u_b^T): it agrees with [`BufferedSgd`] at
+//! momentum 0 to rounding. With weight decay or clipping both
 //! compute each update with the same expression in the same order and agree to the bit. Both
 //! take the step only when everything it depends on is finite: a NaN or infinite input,
 //! target, output, loss or gradient returns [`Error::NonFinite`] before any weight (or momentum)
 //! is written.
 //!
-//! The step minimises the mean over the batch of the quadratic loss 1/2 ||y^ - y||^2 and reads,
-//! for every parameter w with gradient g (the batch mean),
+//! The step minimises the mean over the batch of a [`Loss`] (by default [`Quadratic`],
+//! 1/2 ||y^ - y||^2) and reads, for every parameter w with gradient g (the batch mean),
 //!
 //! ```text
 //! d = c g + lambda w          c = min(1, clip / ||grad||_F), lambda = weight decay
@@ -26,11 +25,14 @@
 //! Weight decay pulls every parameter toward zero, which for a residual network is the identity
 //! map (zero residual), not the zero map.
 
-use crate::batch::{self, batched};
-use crate::fixed::{Dither, Rounding};
-use crate::loss::{quadratic, quadratic_grad};
-use crate::scalar::all_finite;
-use crate::{Error, Model, Result, Scalar, Vector};
+use core::marker::PhantomData;
+
+use crate::fixed::Rounding;
+use crate::kernels::Kernels;
+use crate::loss::{Loss, Quadratic};
+use crate::model::GradientVisitor;
+use crate::scalar::{RoundingState, all_finite};
+use crate::{Error, Matrix, Model, Result, Scalar, Trainable, Vector};
 
 /// Hyper-parameters of SGD.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,22 +121,28 @@ pub struct Step<T> {
 
 /// Plain SGD without a gradient buffer: RAM = parameters + B tapes.
 ///
+/// `L` is the loss ([`Quadratic`] by default), `K` the kernels (the number type's own by
+/// default; name another, e.g. [`crate::kernels::Reference`], to train with it).
+///
 /// ```
 /// use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
-/// let mut net = ResNet::<f32, 4, 8, 4>::identity();
-/// let mut sgd = FusedSgd::<f32, _, 4, 1>::new(Sgd::new(0.05)).unwrap();
+/// let mut net = ResNet::<f32, 4, 8, 4>::identity_init(&mut Rng::new(1), 0.5);
+/// let mut sgd = FusedSgd::<f32, _, 1>::new(Sgd::new(0.05)).unwrap();
 /// let mut task = LinearTask::new(LinearTask::<f32, 4>::random_spd(0.5, 1.5, 1), 0.0, 2);
-/// let first = sgd.step(&mut net, &task.batch::<1>().0, &task.batch::<1>().1).unwrap();
+/// let (x, y) = task.batch::<1>();
+/// let first = sgd.step(&mut net, &x, &y).unwrap();
 /// assert!(first.loss >= 0.0);
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct FusedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
+pub struct FusedSgd<T: Scalar, N: Trainable<T>, const B: usize, L = Quadratic, K = <T as Scalar>::Kernels>
+{
     config: Sgd<T>,
-    dither: Dither,
+    rounding: T::Rounding,
     tapes: [N::Tape; B],
+    choice: PhantomData<(L, K)>,
 }
 
-impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D, B> {
+impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N, B, L, K> {
     /// Bytes of optimiser state (the B tapes); training RAM is this plus the network's.
     pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
@@ -147,8 +155,9 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         }
         Ok(Self {
             config,
-            dither: Dither::new(config.rounding),
+            rounding: T::Rounding::new(config.rounding),
             tapes: [N::new_tape(); B],
+            choice: PhantomData,
         })
     }
 
@@ -162,29 +171,28 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
         &self.tapes
     }
 
-    /// One step on the batch (xs, ys). On error the network is unchanged.
-    ///
-    /// The update of each weight is computed from finite signals bounded by the gradient norm;
-    /// it cannot overflow while every weight is below T::MAX / 4 in magnitude.
-    pub fn step(
+    /// One step on the batch (xs, targets). On error the network is unchanged.
+    pub fn step<const I: usize, const O: usize>(
         &mut self,
         net: &mut N,
-        xs: &[Vector<T, D>; B],
-        ys: &[Vector<T, D>; B],
-    ) -> Result<Step<T>> {
+        xs: &[Vector<T, I>; B],
+        targets: &[<L as Loss<T, O>>::Target; B],
+    ) -> Result<Step<T>>
+    where
+        N: Model<T, I, O>,
+        L: Loss<T, O>,
+    {
         let before = T::saturations();
-        let mut step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tapes, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
-        let dither = &mut self.dither;
         if rule.plain_gradient {
-            net.sgd_plain(&self.tapes, rule.eta, dither);
+            net.update_with::<K, B>(&self.tapes, rule.eta, &mut self.rounding);
         } else {
-            for i in 0..N::TENSORS {
-                let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-                for_each_entry(net.tensor_mut(i), &factors, |w, g| {
-                    *w = rule.plain(*w, g, dither)
-                });
-            }
+            let mut update = RuleUpdate {
+                rule,
+                rounding: &mut self.rounding,
+            };
+            net.visit_gradients(&self.tapes, &mut update);
         }
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
@@ -193,15 +201,22 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> FusedSgd<T, N, D
 
 /// SGD with a gradient buffer and momentum: RAM = 3 x parameters + B tapes.
 #[derive(Clone, Debug)]
-pub struct BufferedSgd<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> {
+pub struct BufferedSgd<
+    T: Scalar,
+    N: Trainable<T>,
+    const B: usize,
+    L = Quadratic,
+    K = <T as Scalar>::Kernels,
+> {
     config: Sgd<T>,
-    dither: Dither,
+    rounding: T::Rounding,
     tapes: [N::Tape; B],
     gradient: N,
     velocity: N,
+    choice: PhantomData<(L, K)>,
 }
 
-impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N, D, B> {
+impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T, N, B, L, K> {
     /// Bytes of optimiser state (B tapes, the gradient and the velocity).
     pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
@@ -213,10 +228,11 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
         }
         Ok(Self {
             config,
-            dither: Dither::new(config.rounding),
+            rounding: T::Rounding::new(config.rounding),
             tapes: [N::new_tape(); B],
             gradient: N::zeros(),
             velocity: N::zeros(),
+            choice: PhantomData,
         })
     }
 
@@ -235,83 +251,85 @@ impl<T: Scalar, N: Model<T, D>, const D: usize, const B: usize> BufferedSgd<T, N
         &self.velocity
     }
 
-    /// One step on the batch (xs, ys). On error the network and the momentum are unchanged.
-    pub fn step(
+    /// One step on the batch (xs, targets). On error the network and the momentum are
+    /// unchanged.
+    pub fn step<const I: usize, const O: usize>(
         &mut self,
         net: &mut N,
-        xs: &[Vector<T, D>; B],
-        ys: &[Vector<T, D>; B],
-    ) -> Result<Step<T>> {
+        xs: &[Vector<T, I>; B],
+        targets: &[<L as Loss<T, O>>::Target; B],
+    ) -> Result<Step<T>>
+    where
+        N: Model<T, I, O>,
+        L: Loss<T, O>,
+    {
         let before = T::saturations();
-        let mut step = forward_backward(net, &mut self.tapes, xs, ys)?;
+        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tapes, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
-        for i in 0..N::TENSORS {
-            let factors = factors_of::<T, N, D, B>(&self.tapes, i);
-            for_each_entry(self.gradient.tensor_mut(i), &factors, |g, s| *g = s);
-        }
-        // Check every new weight and velocity before writing any, with a copy of the dither so
-        // the check sees the same rounding as the writes.
-        let mut check_dither = self.dither;
-        let finite = (0..N::TENSORS).all(|i| {
-            let (w, g, v) = (
-                net.tensor(i),
-                self.gradient.tensor(i),
-                self.velocity.tensor(i),
-            );
-            w.iter().zip(g).zip(v).all(|((&w, &g), &v)| {
-                let (w, v) = rule.momentum(w, g, v, &mut check_dither);
-                w.is_finite() && v.is_finite()
-            })
-        });
-        if !finite {
+        self.gradient.visit_gradients(&self.tapes, &mut StoreGradient);
+        // Check every new weight and velocity before writing any, with a copy of the rounding
+        // state so the check sees the same rounding as the writes.
+        let mut check = Momentum {
+            rule,
+            rounding: self.rounding,
+            write: false,
+            finite: true,
+        };
+        N::visit_zip([net, &mut self.gradient, &mut self.velocity], &mut check);
+        if !check.finite {
             return Err(Error::NonFinite);
         }
-        for i in 0..N::TENSORS {
-            let (w, g, v) = (
-                net.tensor_mut(i),
-                self.gradient.tensor(i),
-                self.velocity.tensor_mut(i),
-            );
-            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                (*w, *v) = rule.momentum(*w, g, *v, &mut self.dither);
-            }
-        }
+        let mut write = Momentum {
+            rule,
+            rounding: self.rounding,
+            write: true,
+            finite: true,
+        };
+        N::visit_zip([net, &mut self.gradient, &mut self.velocity], &mut write);
+        self.rounding = write.rounding;
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
 }
 
-/// Forward and backward over the batch, filling the tapes; checks that inputs, targets, outputs,
-/// loss and every backward signal are finite. Writes nothing but the tapes.
-fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
-    net: &N,
+/// Forward and backward over the batch with the kernels K, filling the tapes; checks that
+/// inputs, targets, outputs, loss and every backward signal are usable. Writes nothing but the
+/// tapes.
+fn forward_backward<T, N, L, K, const I: usize, const O: usize, const B: usize>(
+    net: &mut N,
     tapes: &mut [N::Tape; B],
-    xs: &[Vector<T, D>; B],
-    ys: &[Vector<T, D>; B],
-) -> Result<Step<T>> {
-    let finite_data = xs.iter().chain(ys).all(|v| all_finite(v.as_slice()));
-    if !finite_data {
+    xs: &[Vector<T, I>; B],
+    targets: &[L::Target; B],
+) -> Result<Step<T>>
+where
+    T: Scalar,
+    N: Model<T, I, O>,
+    L: Loss<T, O>,
+    K: Kernels<T>,
+{
+    let usable = xs.iter().all(|x| all_finite(x.as_slice())) && targets.iter().all(L::valid);
+    if !usable {
         return Err(Error::NonFinite);
     }
     let inv_b = T::from_f64(1.0 / B as f64);
-    let predictions = net.forward_tape_batch(xs, tapes);
+    let predictions = net.forward_with::<K, B>(xs, tapes);
     if !predictions.iter().all(|p| all_finite(p.as_slice())) {
         return Err(Error::NonFinite);
     }
     let loss = predictions
         .iter()
-        .zip(ys)
-        .fold(T::ZERO, |sum, (p, y)| sum + quadratic(p, y))
+        .zip(targets)
+        .fold(T::ZERO, |sum, (p, y)| sum + L::value(p, y))
         * inv_b;
     if !loss.is_finite() {
         return Err(Error::NonFinite);
     }
-    let dys = core::array::from_fn(|b| quadratic_grad(&predictions[b], &ys[b], inv_b));
-    net.backward_batch(&dys, tapes);
-    // The Gram form below sums (u_b . u_c)(v_b . v_c) over every tensor, with b = c among the
+    let dys = core::array::from_fn(|b| L::gradient(&predictions[b], &targets[b], inv_b));
+    net.backward_with::<K, B>(&dys, tapes);
+    // The Gram form sums (u_b . u_c)(v_b . v_c) over every affine map, with b = c among the
     // terms: an infinite or NaN backward signal makes it infinite or NaN, so this one test also
     // covers every signal the update will read.
-    let grad_norm_sq = N::grad_norm_sq(tapes);
+    let grad_norm_sq = net.grad_norm_sq_with::<K, B>(tapes);
     if !grad_norm_sq.is_finite() {
         return Err(Error::NonFinite);
     }
@@ -322,177 +340,98 @@ fn forward_backward<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
     })
 }
 
-/// ||sum_b u_b v_b^T||_F^2 summed over tensors, from the tapes alone:
-/// sum_{b,c} (u_b . u_c)(v_b . v_c), which is O(B^2 (D + H) / 2) per tensor instead of
-/// O(B D H): what [`Model::grad_norm_sq`] does unless a network overrides it.
-pub fn grad_norm_sq<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
-    tapes: &[N::Tape; B],
-) -> T {
-    if batched::<T, B>() {
-        return grad_norm_sq_gram::<T, N, D, B>(tapes);
+/// g_jk = sum_b u_b[j] v_b[k] (v = 1 for a bias), the gradient entry summed over the batch in
+/// order b = 0, 1, ... (the same expression in both optimisers): u v for one sample, else one
+/// [`Scalar::axpy`] entry per sample.
+#[inline(always)]
+fn gradient_entry<T: Scalar, const B: usize>(u: [T; B], v: [T; B]) -> T {
+    if B == 1 {
+        return u[0] * v[0];
     }
-    let mut total = T::ZERO;
-    for i in 0..N::TENSORS {
-        let f = factors_of::<T, N, D, B>(tapes, i);
-        add_symmetric::<T, B>(&mut total, |b, c| match (f[b], f[c]) {
-            ((ub, Some(vb)), (uc, Some(vc))) => T::dot_times_dot(ub, uc, vb, vc),
-            ((ub, _), (uc, _)) => T::dot(ub, uc),
-        });
-    }
-    total
+    (0..B).fold(T::ZERO, |g, b| g.add_product(v[b], u[b]))
 }
 
-/// total += sum_{b, c < B} term(b, c) for a term symmetric in (b, c): the diagonal once and
-/// each pair b < c twice, in the order both gradient norms sum (so they agree to the bit).
-#[inline]
-pub(crate) fn add_symmetric<T: Scalar, const B: usize>(
-    total: &mut T,
-    term: impl Fn(usize, usize) -> T,
-) {
-    for b in 0..B {
-        *total += term(b, b);
-        for c in b + 1..B {
-            let t = term(b, c);
-            *total += t + t;
-        }
-    }
-}
-
-/// [`grad_norm_sq`] for B > 1 floats on desktop targets ([`batched`]), to the bit: the Gram
-/// matrices (u_b . u_c) and (v_b . v_c) come from the register-blocked [`batch::gram_upper`]
-/// (the same dot products), a tensor whose u's are the previous tensor's (a bias after its
-/// weight: both take dL/dz) reuses that Gram matrix, and the terms are summed in the same order.
-fn grad_norm_sq_gram<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
-    tapes: &[N::Tape; B],
-) -> T {
-    let mut total = T::ZERO;
-    let mut previous: Option<FactorsGram<'_, T, B>> = None;
-    for i in 0..N::TENSORS {
-        let f = factors_of::<T, N, D, B>(tapes, i);
-        let us = f.map(|(u, _)| u);
-        let gu = match previous {
-            Some((p, g)) if p.iter().zip(&us).all(|(p, u)| core::ptr::eq(*p, *u)) => g,
-            _ => batch::gram_upper(&us),
-        };
-        previous = Some((us, gu));
-        let vs: Option<[&[T]; B]> = f
-            .iter()
-            .all(|(_, v)| v.is_some())
-            .then(|| f.map(|(_, v)| v.unwrap_or(&[])));
-        let gv = vs.map(|vs| batch::gram_upper(&vs));
-        add_symmetric::<T, B>(&mut total, |b, c| match &gv {
-            Some(gv) => gu[b][c] * gv[b][c],
-            None => gu[b][c],
-        });
-    }
-    total
-}
-
-/// One factor of a tensor's gradient for every sample, and their Gram matrix.
-type FactorsGram<'a, T, const B: usize> = ([&'a [T]; B], [[T; B]; B]);
-
-type Factors<'a, T> = (&'a [T], Option<&'a [T]>);
-
-fn factors_of<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
-    tapes: &[N::Tape; B],
-    i: usize,
-) -> [Factors<'_, T>; B] {
-    core::array::from_fn(|b| N::grad_factors(&tapes[b], i))
-}
-
-/// Calls f(w_jk, sum_b u_b[j] v_b[k]) for every entry of a column-major tensor, the gradient
-/// entry summed over the batch in order b = 0, 1, ... (the same order in both optimisers).
-/// Factors whose lengths do not match the tensor's shape are a bug in a `Model` impl: the tensor
-/// is then left alone rather than indexed out of bounds.
-#[inline]
-fn for_each_entry<T: Scalar, const B: usize>(
-    tensor: &mut [T],
-    factors: &[Factors<'_, T>; B],
+/// Calls `f(w_jk, g_jk)` for every entry of the affine map (W column-major, then the bias).
+#[inline(always)]
+fn for_each_entry<T: Scalar, const R: usize, const C: usize, const B: usize>(
+    w: &mut Matrix<T, R, C>,
+    bias: Option<&mut Vector<T, R>>,
+    us: [&Vector<T, R>; B],
+    vs: [&Vector<T, C>; B],
     mut f: impl FnMut(&mut T, T),
 ) {
-    let Some((rows, _)) = shape(tensor, factors) else {
-        return;
-    };
-    for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
-        // v_b[k] for every sample (1 for a bias).
-        let vk: [T; B] = core::array::from_fn(|b| factors[b].1.map_or(T::ONE, |v| v[k]));
-        if B == 1 {
-            for (w, &u) in column.iter_mut().zip(factors[0].0) {
-                f(w, u * vk[0]);
-            }
-        } else {
-            // Rows in chunks of CHUNK, summing the batch into a stack buffer one sample at a
-            // time: each step is an axpy the compiler vectorises, and every entry still sums
-            // over b in order.
-            const CHUNK: usize = 64;
-            for (c, ws) in column.chunks_mut(CHUNK).enumerate() {
-                let mut acc = [T::ZERO; CHUNK];
-                let rows = c * CHUNK..c * CHUNK + ws.len();
-                for (b, (u, _)) in factors.iter().enumerate() {
-                    T::axpy(vk[b], &u[rows.clone()], &mut acc);
-                }
-                for (w, &s) in ws.iter_mut().zip(&acc) {
-                    f(w, s);
-                }
-            }
+    for k in 0..C {
+        let v = vs.map(|v| v[k]);
+        for j in 0..R {
+            f(&mut w[(j, k)], gradient_entry(us.map(|u| u[j]), v));
+        }
+    }
+    if let Some(bias) = bias {
+        for j in 0..R {
+            f(&mut bias[j], gradient_entry(us.map(|u| u[j]), [T::ONE; B]));
         }
     }
 }
 
-/// Plain SGD W <- W - eta sum_b u_b v_b^T on every tensor of `net` from the tapes of a batch,
-/// tensor by tensor through the flat [`Model`] interface: what [`Model::sgd_plain`] does unless
-/// a network overrides it. B > 1 floats on desktop targets ([`batched`]) take the
-/// register-blocked [`batch::sgd_update`], the same bits as [`Scalar::sgd_column`].
-pub fn plain_update<T: Scalar, N: Model<T, D>, const D: usize, const B: usize>(
-    net: &mut N,
-    tapes: &[N::Tape; B],
-    eta: T,
-    dither: &mut Dither,
-) {
-    for i in 0..N::TENSORS {
-        let factors = factors_of::<T, N, D, B>(tapes, i);
-        if batched::<T, B>() {
-            let us = factors.map(|(u, _)| u);
-            let vs = factors.map(|(_, v)| v);
-            batch::sgd_update(net.tensor_mut(i), &us, &vs, eta);
-        } else {
-            sgd_columns(net.tensor_mut(i), &factors, eta, dither);
+/// [`FusedSgd`] with weight decay or clipping: every weight from [`Rule::plain`].
+struct RuleUpdate<'a, T: Scalar> {
+    rule: Rule<T>,
+    rounding: &'a mut T::Rounding,
+}
+
+impl<T: Scalar, const B: usize> GradientVisitor<T, B> for RuleUpdate<'_, T> {
+    fn affine<const R: usize, const C: usize>(
+        &mut self,
+        w: &mut Matrix<T, R, C>,
+        bias: Option<&mut Vector<T, R>>,
+        us: [&Vector<T, R>; B],
+        vs: [&Vector<T, C>; B],
+    ) {
+        let (rule, rounding) = (self.rule, &mut *self.rounding);
+        for_each_entry(w, bias, us, vs, |w, g| *w = rule.plain(*w, g, rounding));
+    }
+}
+
+/// Writes the batch gradient into a network-shaped buffer.
+struct StoreGradient;
+
+impl<T: Scalar, const B: usize> GradientVisitor<T, B> for StoreGradient {
+    fn affine<const R: usize, const C: usize>(
+        &mut self,
+        w: &mut Matrix<T, R, C>,
+        bias: Option<&mut Vector<T, R>>,
+        us: [&Vector<T, R>; B],
+        vs: [&Vector<T, C>; B],
+    ) {
+        for_each_entry(w, bias, us, vs, |w, g| *w = g);
+    }
+}
+
+/// [`BufferedSgd`]'s update of (weights, gradient, velocity): checks that every new weight and
+/// velocity is finite, or (`write`) writes them.
+struct Momentum<T: Scalar> {
+    rule: Rule<T>,
+    rounding: T::Rounding,
+    write: bool,
+    finite: bool,
+}
+
+impl<T: Scalar> crate::model::ZipVisitor<T, 3> for Momentum<T> {
+    fn tensors<const R: usize, const C: usize>(
+        &mut self,
+        _: crate::model::Name,
+        [w, g, v]: [&mut Matrix<T, R, C>; 3],
+    ) {
+        let rule = self.rule;
+        for ((w, &g), v) in w.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
+            let (new_w, new_v) = rule.momentum(*w, g, *v, &mut self.rounding);
+            if self.write {
+                (*w, *v) = (new_w, new_v);
+            } else {
+                self.finite &= new_w.is_finite() && new_v.is_finite();
+            }
         }
     }
-}
-
-/// W <- W - eta sum_b u_b v_b^T for a column-major tensor, column by column
-/// ([`Scalar::sgd_column`]): plain SGD with one pass over the weights. Factors whose lengths do
-/// not match the tensor's shape leave it alone, as in [`for_each_entry`].
-fn sgd_columns<T: Scalar, const B: usize>(
-    tensor: &mut [T],
-    factors: &[Factors<'_, T>; B],
-    eta: T,
-    dither: &mut Dither,
-) {
-    let Some((rows, cols)) = shape(tensor, factors) else {
-        return;
-    };
-    let us: [&[T]; B] = core::array::from_fn(|b| factors[b].0);
-    for (k, column) in tensor.chunks_exact_mut(rows).enumerate().take(cols) {
-        let vs: [T; B] = core::array::from_fn(|b| factors[b].1.map_or(T::ONE, |v| v[k]));
-        T::sgd_column(column, &us, &vs, eta, dither);
-    }
-}
-
-/// (rows, columns) of a column-major tensor whose gradient is sum_b u_b v_b^T, or `None` when
-/// the factors do not fit it (a bug in a `Model` impl) or it is empty.
-fn shape<T: Scalar, const B: usize>(
-    tensor: &[T],
-    factors: &[Factors<'_, T>; B],
-) -> Option<(usize, usize)> {
-    let rows = factors.first().map(|(u, _)| u.len()).filter(|&r| r > 0)?;
-    let cols = tensor.len() / rows;
-    let shaped = tensor.len() == rows * cols
-        && factors
-            .iter()
-            .all(|(u, v)| u.len() == rows && v.is_none_or(|v| v.len() == cols));
-    shaped.then_some((rows, cols))
 }
 
 /// The per-entry update, shared by both optimisers so they agree to the bit.
@@ -503,8 +442,8 @@ struct Rule<T> {
     lambda: T,
     /// Clip factor c = min(1, clip / ||grad||).
     c: T,
-    /// c = 1 and lambda = 0: the direction is g itself (exactly, in every format), which
-    /// saves fixed point two rounded products per weight.
+    /// c = 1 and lambda = 0: the direction is g itself (exactly, in every format), and
+    /// [`FusedSgd`] takes the network's own update ([`Trainable::update_with`]).
     plain_gradient: bool,
 }
 
@@ -541,15 +480,15 @@ impl<T: Scalar> Rule<T> {
     }
 
     /// w - eta d; for floats exactly that expression, for fixed point with eta d rounded by
-    /// the dither ([`Scalar::sub_mul_rounded`]).
+    /// the rounding state ([`Scalar::sub_mul_rounded`]).
     #[inline(always)]
-    fn plain(&self, w: T, g: T, dither: &mut Dither) -> T {
-        w.sub_mul_rounded(self.eta, self.direction(w, g), dither)
+    fn plain(&self, w: T, g: T, rounding: &mut T::Rounding) -> T {
+        w.sub_mul_rounded(self.eta, self.direction(w, g), rounding)
     }
 
     #[inline(always)]
-    fn momentum(&self, w: T, g: T, v: T, dither: &mut Dither) -> (T, T) {
+    fn momentum(&self, w: T, g: T, v: T, rounding: &mut T::Rounding) -> (T, T) {
         let v = self.mu * v + self.direction(w, g);
-        (w.sub_mul_rounded(self.eta, v, dither), v)
+        (w.sub_mul_rounded(self.eta, v, rounding), v)
     }
 }

@@ -125,7 +125,7 @@ fn check_clock<C: Clock>(clock: &mut C) {
 /// the size reports find it by name.
 #[inline(never)]
 fn train_step(
-    sgd: &mut FusedSgd<T, Net, 3, B>,
+    sgd: &mut FusedSgd<T, Net, B>,
     net: &mut Net,
     xs: &[Vector<T, 3>; B],
     ys: &[Vector<T, 3>; B],
@@ -169,7 +169,7 @@ where
             .iter_mut()
             .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
     }
-    let mut sgd = FusedSgd::<T, Net, 3, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
+    let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
     let Ok(sgd) = sgd.as_mut() else {
         fail("invalid SGD configuration");
     };
@@ -186,7 +186,7 @@ where
         "RAM: parameters {=usize} B, optimiser (B={=usize} tapes) {=usize} B, ring of {=usize} samples {=usize} B",
         Net::PARAM_BYTES,
         B,
-        FusedSgd::<T, Net, 3, B>::STATE_BYTES,
+        FusedSgd::<T, Net, B>::STATE_BYTES,
         RING,
         core::mem::size_of::<HistoryBuf<Sample<T>, RING>>()
     );

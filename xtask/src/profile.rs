@@ -49,33 +49,31 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
 /// The phases of a step, each recognised by a function among an instruction's inline frames
 /// (innermost first; the first frame that names a phase wins). Function names are matched on
-/// their last path segment (`ResidualBlock<..>::backward_by_unit` -> `backward_by_unit`).
+/// their last path segment (`nearid::kernels::by_unit::backward<..>` -> `backward`).
 const PHASES: [(&str, &[&str]); 4] = [
     (
         "forward (with the tape)",
-        &["forward_tape", "forward_tape_batch", "forward_tape_by_unit"],
+        &["forward_with", "block_forward", "forward"],
     ),
     (
         "backward (signals into the tape)",
-        &["backward", "backward_batch", "backward_by_unit"],
+        &["backward_with", "block_backward", "backward", "mat_t_vec"],
     ),
     (
         "gradient norm (also the signals' finiteness check)",
         // dot_times_dot: out of line on the Cortex-M0, where its frames do not name its caller;
         // the step calls it only for the gradient norm.
-        &["grad_norm_sq", "grad_norm_sq_gram", "dot_times_dot"],
+        &["grad_norm_sq_with", "add_norm_sq", "dot_times_dot"],
     ),
     (
         "update (plain SGD, one pass per tensor)",
         &[
-            "sgd_plain",
-            "sgd_plain_from",
-            "plain_update",
-            "sgd_outer",
-            "sgd_outer_as",
-            "sgd_column",
-            "sgd_column_as",
-            "sgd_columns",
+            "update_with",
+            "block_update",
+            "update",
+            "update_matrix",
+            "update_column",
+            "column_b1",
         ],
     ),
 ];

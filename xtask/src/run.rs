@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd};
+use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd, Trainable};
 
 use crate::{firmware, qemu, test::ensure_targets};
 
@@ -63,11 +63,11 @@ fn host() -> Result<(), String> {
     let a = LinearTask::<f32, D>::random_spd(0.5, 1.5, 1);
     let mut task = LinearTask::new(a, 0.0, 2);
     let mut net = ResNet::<f32, D, H, M>::identity_init(&mut Rng::new(3), 0.5);
-    let mut sgd = FusedSgd::<f32, _, D, 1>::new(Sgd::new(0.005)).map_err(|e| e.to_string())?;
+    let mut sgd = FusedSgd::<f32, _, 1>::new(Sgd::new(0.005)).map_err(|e| e.to_string())?;
     println!(
         "training ResNet<f32, D={D}, H={H}, M={M}> ({} parameters, {} bytes + {} bytes of tape) \
          on y = A x, A symmetric positive definite, from an exact identity (W2 = 0)",
-        ResNet::<f32, D, H, M>::parameter_count(),
+        <ResNet<f32, D, H, M> as Trainable<f32>>::PARAMS,
         ResNet::<f32, D, H, M>::PARAM_BYTES,
         ResNet::<f32, D, H, M>::TAPE_BYTES,
     );

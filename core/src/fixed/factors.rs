@@ -85,7 +85,7 @@ impl<const D: usize> ScaledFactor<D> {
                 acc = acc.saturating_add(m as i64 * xk.to_bits() as i64);
             }
             let ax = acc.saturating_add(half) >> s;
-            *yj = Q16::saturate((yj.to_bits() as i64).saturating_add(ax));
+            *yj = crate::fixed::rounding::saturate::<Q16>((yj.to_bits() as i64).saturating_add(ax));
         }
         y
     }

@@ -1,10 +1,12 @@
 //! Fixed-point formats for chips without an FPU (THEORY.md section 6).
 //!
-//! - [`Q16`] (Q16.16 in 32 bits, i64 accumulation, [`q16`]) and [`Q12`] (Q4.12 in 16 bits, i32
-//!   accumulation, [`q12`]) implement [`Scalar`](crate::Scalar), so every network trains in them
-//!   unchanged: `ResNet<Q16, D, H, M>`, `LinearResNet<Q12, D, M>`, `FusedSgd<Q16, ..>`. Their
-//!   arithmetic ([`format`]) saturates and never wraps; every saturation is counted
-//!   ([`saturation`]), and each training step reports its count in [`crate::Step::saturations`].
+//! - [`Q16`] (Q16.16 in 32 bits, [`q16`]) and [`Q12`] (Q4.12 in 16 bits, [`q12`]) implement
+//!   [`Scalar`](crate::Scalar), so every network trains in them unchanged:
+//!   `ResNet<Q16, D, H, M>`, `LinearResNet<Q12, D, M>`, `FusedSgd<Q16, ..>`. Their arithmetic
+//!   ([`format`]: what a format is; written once for both in `arith.rs` and `rounding.rs`)
+//!   saturates and never wraps; every saturation is counted ([`saturation`]), and each training
+//!   step reports its count in [`crate::Step::saturations`]. Their training kernels are
+//!   [`crate::kernels::FixedKernels`].
 //! - SGD updates are rounded stochastically ([`stochastic`]): the default of
 //!   [`crate::Sgd::new`], switched off with `.with_rounding(Rounding::Nearest)`.
 //! - [`FixedLinearResNet`] ([`factors`]) stores each near-identity factor A_i alone, as 16-bit
@@ -21,7 +23,8 @@
 //! | weights, biases | Q16.16 | Q4.12 | i16 mantissa, 2^-s per factor |
 //! | tape activations (x, a) | Q16.16 | Q4.12 | Q16.16 (inference only) |
 //! | backward signals (dy, dz) | Q16.16 | Q4.12 | — |
-//! | dot / axpy accumulators | i64, 32 fractional bits | i32 + carries, 24 fractional bits | i64 |
+//! | dot accumulators | i64 with carries counted, 32 fractional bits | i64, 24 fractional bits | i64 |
+//! | axpy, one product | i64, 32 fractional bits | i32, 24 fractional bits | i64 |
 //! | update eta d before rounding | i64, 32 fractional bits | i32, 24 fractional bits | — |
 //! | gradient entry u_j v_k (summed over the batch) | Q16.16 | Q4.12 | — |
 //! | loss, squared gradient norm | Q16.16 | Q4.12: saturates (counted) when a sample's loss or ||grad||^2 reaches 8, as early in training; both are only reported and used for clipping | — |
@@ -42,16 +45,19 @@
 //! assert!(last < 0.01);
 //! ```
 
+pub(crate) mod arith;
 pub mod factors;
 pub mod format;
 pub mod guard;
 pub mod q12;
 pub mod q16;
+pub(crate) mod rounding;
 pub mod saturation;
 pub mod stochastic;
 
 pub use factors::{FixedLinearResNet, ScaledFactor};
 pub use guard::{Bounded, Guarded, integer_bits};
+pub use format::{Fixed, Int};
 pub use q12::Q12;
 pub use q16::Q16;
 pub use stochastic::{Dither, Rounding};

@@ -1,5 +1,5 @@
 //! Q4.12: 16-bit fixed point with 12 fractional bits (range [-8, 8), step 2^-12 = 2.4e-4),
-//! accumulating in i32 (with carries, so long dot products stay exact).
+//! products exact in i32, dot products summed exactly in i64.
 //!
 //! Why not Q1.15: the [`Scalar`](crate::Scalar) a network is generic over is one type for its
 //! weights, its tape activations and its backward signals, so the 16-bit format must hold

@@ -92,7 +92,7 @@ where
         });
         let (lower, upper) = (dec.g(i)?, dec.g(i + 1)?);
         let step = dec.scales.step(i + 1)?;
-        let mut sgd = BufferedSgd::<T, ResidualBlock<T, D, H, S>, D, B>::new(config.block_sgd)?;
+        let mut sgd = BufferedSgd::<T, ResidualBlock<T, D, H, S>, B>::new(config.block_sgd)?;
         let mut recent = T::zero();
         for k in 0..config.block_steps {
             let mut xs = [zeros(); B];
@@ -116,7 +116,7 @@ where
         b.b2 *= step;
         *block = b;
     }
-    let mut sgd = BufferedSgd::<T, ResNet<T, D, H, M, S>, D, B>::new(config.fine_tune_sgd)?;
+    let mut sgd = BufferedSgd::<T, ResNet<T, D, H, M, S>, B>::new(config.fine_tune_sgd)?;
     let mut recent = T::zero();
     for step in 0..config.fine_tune_steps {
         let mut xs = [zeros(); B];

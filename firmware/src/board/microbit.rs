@@ -38,7 +38,7 @@ pub const RESERVE_BYTES: usize = 3584;
 /// Training RAM of a depth-`m` network: parameters + FusedSgd (B tapes) + ring buffer.
 const fn training_bytes<const MM: usize>() -> usize {
     ResNet::<T, 3, H, MM>::PARAM_BYTES
-        + FusedSgd::<T, ResNet<T, 3, H, MM>, 3, B>::STATE_BYTES
+        + FusedSgd::<T, ResNet<T, 3, H, MM>, B>::STATE_BYTES
         + core::mem::size_of::<heapless::HistoryBuf<Sample<T>, RING>>()
 }
 

@@ -1,5 +1,5 @@
-//! Register-blocked kernels for a mini-batch of B samples on desktop targets: the matrix-matrix
-//! forms of [`crate::kernels`] and of the fused SGD update.
+//! Register-blocked kernels for a mini-batch of B > 1 samples, used by [`super::Lanes`]: the
+//! matrix-matrix forms of its one-sample kernels and of the fused SGD update.
 //!
 //! One sample at a time, every layer is a matrix-vector product: each weight is loaded for two
 //! flops, and a network larger than the cache is streamed from memory once per sample. Here a
@@ -7,24 +7,12 @@
 //! samples held in registers, and a whole layer runs for the batch before the next one, so its
 //! weights stay in cache.
 //!
-//! Every output keeps the operation order of the per-sample kernel, so the results equal
-//! [`mat_vec_add`], [`base_plus_mat_t_vec`] (with the 8 lanes of [`Scalar::dot`] on targets
-//! with vector units) and [`Scalar::sgd_column`] to the bit: only the loop order over outputs
-//! changes. The kernels serve float scalars on targets with f32 vector units and B > 1
-//! ([`batched`]); fixed-point formats (which accumulate wide) and microcontrollers keep the
-//! per-sample code.
+//! Every output keeps the operation order of the one-sample kernel, so the results equal
+//! [`mat_vec_add`], [`add_mat_t_vec`] (with the 8 lanes of [`dot`]) and [`update_column`] to
+//! the bit: only the loop order over outputs changes (core/tests/kernels.rs checks it).
 
-use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
-use crate::scalar::{VECTOR_UNITS, is_float, mul_add8, reduce8};
+use super::lanes::{add_mat_t_vec, dot, mat_vec_add, mul_add8, reduce8, update_column};
 use crate::{Matrix, Scalar, Vector};
-
-/// True when a batch of B samples of `T` takes the kernels of this module: B > 1, f32 or f64,
-/// on a target with vector units ([`VECTOR_UNITS`]). Elsewhere the networks run sample by
-/// sample, as they do at B = 1.
-#[inline(always)]
-pub fn batched<T: Scalar, const B: usize>() -> bool {
-    B > 1 && VECTOR_UNITS && is_float::<T>()
-}
 
 /// 256-bit vector registers (AVX): tiles twice as wide.
 const WIDE: bool = cfg!(target_feature = "avx");
@@ -41,9 +29,9 @@ fn tile_rows<T>() -> usize {
 /// Each entry of `ys[b]` adds its C products `x_j W[r, j]` in column order j = 0, 1, ..., as
 /// [`mat_vec_add`] does (C axpys), so the result is the same to the bit. Tiles of rows x 4
 /// samples stay in registers while the columns stream past.
-pub fn mat_mat_add<T: Scalar, const R: usize, const C: usize, const B: usize>(
+pub(crate) fn mat_mat_add<T: Scalar, const R: usize, const C: usize, const B: usize>(
     w: &Matrix<T, R, C>,
-    xs: &[Vector<T, C>; B],
+    xs: [&Vector<T, C>; B],
     ys: &mut [Vector<T, R>; B],
 ) {
     match tile_rows::<T>() {
@@ -58,7 +46,7 @@ const NB: usize = 4;
 
 fn mat_mat_add_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, const RT: usize>(
     w: &Matrix<T, R, C>,
-    xs: &[Vector<T, C>; B],
+    xs: [&Vector<T, C>; B],
     ys: &mut [Vector<T, R>; B],
 ) {
     let columns: &[[T; R]; C] = &w.data.0;
@@ -82,7 +70,7 @@ fn mat_mat_add_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, 
         b0 += NB;
     }
     for b in b0..B {
-        mat_vec_add(w, &xs[b], &mut ys[b]);
+        mat_vec_add(w, xs[b], &mut ys[b]);
     }
 }
 
@@ -115,12 +103,12 @@ fn rows_tile<T: Scalar, const R: usize, const C: usize, const RT: usize>(
 }
 
 /// `outs[b] += W^T gs[b]` for every sample b, with W: (R, C), `gs[b]`: (R), `outs[b]`: (C) holding
-/// the base on entry: `outs[b][j] = base + W[:, j] . gs[b]`, as [`base_plus_mat_t_vec`] computes
-/// it, to the bit: each dot product keeps the 8 partial sums of [`Scalar::dot`] (lanes i mod 8,
+/// the base on entry: `outs[b][j] = base + W[:, j] . gs[b]`, as [`add_mat_t_vec`] computes
+/// it, to the bit: each dot product keeps the 8 partial sums of [`dot`] (lanes i mod 8,
 /// added pairwise at the end). Tiles of 2 columns x 2 samples of 8-lane sums stay in registers ([`dots`]).
-pub fn base_plus_mat_t_mat<T: Scalar, const R: usize, const C: usize, const B: usize>(
+pub(crate) fn base_plus_mat_t_mat<T: Scalar, const R: usize, const C: usize, const B: usize>(
     w: &Matrix<T, R, C>,
-    gs: &[Vector<T, R>; B],
+    gs: [&Vector<T, R>; B],
     outs: &mut [Vector<T, C>; B],
 ) {
     mat_t_mat_tiled::<T, R, C, B, 2>(w, gs, outs)
@@ -128,7 +116,7 @@ pub fn base_plus_mat_t_mat<T: Scalar, const R: usize, const C: usize, const B: u
 
 fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, const NT: usize>(
     w: &Matrix<T, R, C>,
-    gs: &[Vector<T, R>; B],
+    gs: [&Vector<T, R>; B],
     outs: &mut [Vector<T, C>; B],
 ) {
     let pairs = B / 2 * 2;
@@ -139,7 +127,7 @@ fn mat_t_mat_tiled<T: Scalar, const R: usize, const C: usize, const B: usize, co
         }
     }
     for b in pairs..B {
-        outs[b] = base_plus_mat_t_vec(w, &gs[b], &outs[b]);
+        add_mat_t_vec::<T, R>(w.as_slice(), gs[b].as_slice(), outs[b].as_mut_slice());
     }
 }
 
@@ -171,21 +159,21 @@ fn dot_tiles<T: Scalar>(w: &[T], rows: usize, g: [&[T]; 2], outs: [&mut [T]; 2])
         && done + rows == w.len()
     {
         if let Some(o) = o0.get_mut(j) {
-            *o += T::dot(c, g[0]);
+            *o += dot(c, g[0]);
         }
         if let Some(o) = o1.get_mut(j) {
-            *o += T::dot(c, g[1]);
+            *o += dot(c, g[1]);
         }
     }
 }
 
 /// `d[t][s] = a[t] . b[s]` for a 2 x 2 tile, over the common length n of the slices, each with the
-/// 8 partial sums of [`Scalar::dot`] (lanes i mod 8, added pairwise at the end), so each equals
-/// `T::dot(a[t], b[s])` to the bit on targets with vector units. The four 8-lane sums are
+/// 8 partial sums of [`dot`] (lanes i mod 8, added pairwise at the end), so each equals
+/// [`dot`]`(a[t], b[s])` to the bit. The four 8-lane sums are
 /// separate locals passed by value, which keeps them in registers; each chunk of 8 entries of
 /// every slice is loaded once.
 #[inline(always)]
-pub fn dots<T: Scalar>(a: [&[T]; 2], b: [&[T]; 2]) -> [[T; 2]; 2] {
+pub(crate) fn dots<T: Scalar>(a: [&[T]; 2], b: [&[T]; 2]) -> [[T; 2]; 2] {
     let n = a.iter().chain(&b).map(|v| v.len()).min().unwrap_or(0);
     let (a0, a0r) = a[0][..n].as_chunks::<8>();
     let (a1, a1r) = a[1][..n].as_chunks::<8>();
@@ -214,10 +202,10 @@ pub fn dots<T: Scalar>(a: [&[T]; 2], b: [&[T]; 2]) -> [[T; 2]; 2] {
 /// The fused plain SGD update of one column-major tensor of shape (rows, len / rows):
 /// W <- W - sum_b (eta v_b) u_b^T, with `us[b]`: (rows) and `vs[b]`: (columns), or `None` for a
 /// bias (v_b = 1). Each entry sums its B terms `(eta v_b[k]) u_b[j]` in order b = 0, 1, ... from
-/// the first and subtracts the sum once, as [`Scalar::sgd_column`] does for floats, so the result is
+/// the first and subtracts the sum once, as [`update_column`] does, so the result is
 /// the same to the bit. Tiles of rows x 4 columns stay in registers while the samples stream
 /// past. Factors that do not fit the tensor leave it alone.
-pub fn sgd_update<T: Scalar, const B: usize>(
+pub(crate) fn sgd_update<T: Scalar, const B: usize>(
     tensor: &mut [T],
     us: &[&[T]; B],
     vs: &[Option<&[T]>; B],
@@ -251,10 +239,9 @@ fn sgd_update_tiled<T: Scalar, const B: usize, const RT: usize>(
     }
     if B > PACKED {
         // More samples than the packed factors hold: column by column, the same sums.
-        let mut dither = crate::fixed::Dither::new(crate::fixed::Rounding::default());
         for (k, column) in tensor.chunks_exact_mut(rows).enumerate() {
             let v: [T; B] = core::array::from_fn(|b| vs[b].map_or(T::ONE, |v| v[k]));
-            T::sgd_column(column, us, &v, eta, &mut dither);
+            update_column(column, us, &v, eta);
         }
         return;
     }
@@ -327,7 +314,7 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
         columns.next(),
         columns.next(),
     ) {
-        // Each step starts from its first product, as in Scalar::sgd_column (0 + -0 is +0).
+        // Each step starts from its first product, as in update_column (0 + -0 is +0).
         let (Some(u), Some(&b0), Some(&b1), Some(&b2), Some(&b3)) = (
             panel.first(),
             a0.first(),
@@ -379,9 +366,9 @@ fn update_tile<T: Scalar, const B: usize, const RT: usize>(
 }
 
 /// The Gram matrix of B vectors, upper triangle: `g[b][c] = xs[b] . xs[c]` for c >= b (entries
-/// below the diagonal are unspecified), each equal to `T::dot(xs[b], xs[c])` to the bit on
+/// below the diagonal are unspecified), each equal to [`dot`]`(xs[b], xs[c])` to the bit on
 /// targets with vector units. Tiles of 2 x 2 dot products share their loads ([`dots`]).
-pub fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
+pub(crate) fn gram_upper<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B] {
     // Vectors read from B tapes a multiple of 4 KiB apart share L1 sets: copy them next to each
     // other first when they fit (the copy is B n scalars, the products B^2 n / 2).
     let n = xs.iter().map(|x| x.len()).min().unwrap_or(0);
@@ -414,14 +401,14 @@ fn gram_upper_in_place<T: Scalar, const B: usize>(xs: &[&[T]; B]) -> [[T; B]; B]
         }
         for c in c0..B {
             for t in 0..JT {
-                g[b0 + t][c] = T::dot(xs[b0 + t], xs[c]);
+                g[b0 + t][c] = dot(xs[b0 + t], xs[c]);
             }
         }
         b0 += JT;
     }
     for b in b0..B {
         for c in b..B {
-            g[b][c] = T::dot(xs[b], xs[c]);
+            g[b][c] = dot(xs[b], xs[c]);
         }
     }
     g
