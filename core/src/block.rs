@@ -139,55 +139,48 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
     /// Hands (W1, b1) with factors (dz, x) and (W2, b2) with (dy, a) to `v`.
     pub(crate) fn visit_gradients_of<V: GradientVisitor<T, B>, const B: usize>(
         &mut self,
-        tapes: [&BlockTape<T, D, H>; B],
+        tapes: &[BlockTape<T, D, H>; B],
         v: &mut V,
     ) {
-        v.affine(
-            &mut self.w1,
-            Some(&mut self.b1),
-            tapes.map(|t| &t.dz),
-            tapes.map(|t| &t.x),
-        );
-        v.affine(
-            &mut self.w2,
-            Some(&mut self.b2),
-            tapes.map(|t| &t.dy),
-            tapes.map(|t| &t.a),
-        );
+        let (dz, x) = (tapes.each_ref().map(|t| &t.dz), tapes.each_ref().map(|t| &t.x));
+        v.affine(&mut self.w1, Some(&mut self.b1), dz, x);
+        let (dy, a) = (tapes.each_ref().map(|t| &t.dy), tapes.each_ref().map(|t| &t.a));
+        v.affine(&mut self.w2, Some(&mut self.b2), dy, a);
     }
 }
 
 impl<T: Scalar, const D: usize, const H: usize, S: Activation> Trainable<T>
     for ResidualBlock<T, D, H, S>
 {
-    type Tape = BlockTape<T, D, H>;
+    /// One [`BlockTape`] per sample.
+    type Tape<const B: usize> = [BlockTape<T, D, H>; B];
     const PARAMS: usize = 2 * D * H + D + H;
 
     fn zeros() -> Self {
         Self::identity()
     }
 
-    fn new_tape() -> Self::Tape {
-        BlockTape::zeros()
+    fn new_tape<const B: usize>() -> Self::Tape<B> {
+        [BlockTape::zeros(); B]
     }
 
     #[inline]
     fn update_with<K: Kernels<T>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tapes: &Self::Tape<B>,
         eta: T,
         rounding: &mut T::Rounding,
     ) {
-        K::block_update(self, tapes.each_ref(), eta, rounding);
+        K::block_update(self, tapes, eta, rounding);
     }
 
     #[inline]
     fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tapes: &Self::Tape<B>,
         v: &mut V,
     ) {
-        self.visit_gradients_of(tapes.each_ref(), v);
+        self.visit_gradients_of(tapes, v);
     }
 
     fn visit<V: Visitor<T>>(&self, v: &mut V) {
@@ -207,24 +200,24 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> Model<T, D>
         xs: &[Vector<T, D>; B],
     ) -> [Vector<T, D>; B] {
         let mut tapes = [BlockTape::zeros(); B];
-        K::block_forward(self, xs, tapes.each_mut())
+        K::block_forward(self, xs, &mut tapes)
     }
 
     #[inline]
     fn forward_with<K: Kernels<T>, const B: usize>(
         &self,
         xs: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
-        K::block_forward(self, xs, tapes.each_mut())
+        K::block_forward(self, xs, tape)
     }
 
     #[inline]
     fn backward_with<K: Kernels<T>, const B: usize>(
         &self,
         dys: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
-        K::block_backward(self, dys, tapes.each_mut())
+        K::block_backward(self, dys, tape)
     }
 }

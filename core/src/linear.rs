@@ -74,31 +74,31 @@ pub fn identity_matrix<T: Scalar, const D: usize>() -> Matrix<T, D, D> {
 }
 
 impl<T: Scalar, const D: usize, const M: usize> Trainable<T> for LinearResNet<T, D, M> {
-    /// One [`LinearTape`] per factor: (M) x (2 D).
-    type Tape = [LinearTape<T, D>; M];
+    /// Per factor, one [`LinearTape`] per sample: (M, B) x (2 D).
+    type Tape<const B: usize> = [[LinearTape<T, D>; B]; M];
     const PARAMS: usize = M * D * D;
 
     fn zeros() -> Self {
         Self::identity()
     }
 
-    fn new_tape() -> Self::Tape {
-        [LinearTape {
+    fn new_tape<const B: usize>() -> Self::Tape<B> {
+        [[LinearTape {
             x: zeros(),
             dy: zeros(),
-        }; M]
+        }; B]; M]
     }
 
     /// Factor by factor: A_i <- A_i - eta sum_b dy_i,b x_i,b^T ([`Kernels::update`]).
     #[inline]
     fn update_with<K: Kernels<T>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tape: &Self::Tape<B>,
         eta: T,
         rounding: &mut T::Rounding,
     ) {
-        for (i, a) in self.factors.iter_mut().enumerate() {
-            let (dy, x) = (tapes.each_ref().map(|t| &t[i].dy), tapes.each_ref().map(|t| &t[i].x));
+        for (a, t) in self.factors.iter_mut().zip(tape) {
+            let (dy, x) = (t.each_ref().map(|t| &t.dy), t.each_ref().map(|t| &t.x));
             K::update(a, None, dy, x, eta, rounding);
         }
     }
@@ -107,11 +107,11 @@ impl<T: Scalar, const D: usize, const M: usize> Trainable<T> for LinearResNet<T,
     #[inline]
     fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tape: &Self::Tape<B>,
         v: &mut V,
     ) {
-        for (i, a) in self.factors.iter_mut().enumerate() {
-            let (dy, x) = (tapes.each_ref().map(|t| &t[i].dy), tapes.each_ref().map(|t| &t[i].x));
+        for (a, t) in self.factors.iter_mut().zip(tape) {
+            let (dy, x) = (t.each_ref().map(|t| &t.dy), t.each_ref().map(|t| &t.x));
             v.affine(a, None, dy, x);
         }
     }
@@ -155,12 +155,12 @@ impl<T: Scalar, const D: usize, const M: usize> Model<T, D> for LinearResNet<T, 
     fn forward_with<K: Kernels<T>, const B: usize>(
         &self,
         xs: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
         let mut xs = *xs;
-        for (i, a) in self.factors.iter().enumerate() {
-            for (tape, x) in tapes.iter_mut().zip(&xs) {
-                tape[i].x = *x;
+        for (a, t) in self.factors.iter().zip(tape.iter_mut()) {
+            for (t, x) in t.iter_mut().zip(&xs) {
+                t.x = *x;
             }
             let mut ys = xs;
             K::mat_vec(a, xs.each_ref(), &mut ys);
@@ -173,12 +173,12 @@ impl<T: Scalar, const D: usize, const M: usize> Model<T, D> for LinearResNet<T, 
     fn backward_with<K: Kernels<T>, const B: usize>(
         &self,
         dys: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
         let mut gs = *dys;
-        for (i, a) in self.factors.iter().enumerate().rev() {
-            for (tape, g) in tapes.iter_mut().zip(&gs) {
-                tape[i].dy = *g;
+        for (a, t) in self.factors.iter().zip(tape.iter_mut()).rev() {
+            for (t, g) in t.iter_mut().zip(&gs) {
+                t.dy = *g;
             }
             // dx = (I + A)^T dy
             let mut dxs = gs;

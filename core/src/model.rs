@@ -86,8 +86,9 @@ pub trait GradientVisitor<T: Scalar, const B: usize> {
 
 /// What an optimiser needs of a network, whatever its input and output widths.
 pub trait Trainable<T: Scalar>: Clone {
-    /// What one sample's forward pass records and its backward pass fills in.
-    type Tape: Copy + core::fmt::Debug;
+    /// What the forward pass of a batch of B samples records and its backward pass fills in,
+    /// layer by layer (each layer's B records side by side, as its kernels read them).
+    type Tape<const B: usize>: Copy + core::fmt::Debug;
 
     /// Number of scalar parameters.
     const PARAMS: usize;
@@ -96,14 +97,14 @@ pub trait Trainable<T: Scalar>: Clone {
     /// map; the optimisers also use it as a gradient or momentum buffer.
     fn zeros() -> Self;
 
-    /// A tape of zeros.
-    fn new_tape() -> Self::Tape;
+    /// A tape of zeros for B samples.
+    fn new_tape<const B: usize>() -> Self::Tape<B>;
 
     /// Plain SGD from the tapes of a batch (after [`Model::backward_with`]):
     /// W <- W - eta sum_b u_b v_b^T for every affine map, with the kernels K.
     fn update_with<K: Kernels<T>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tapes: &Self::Tape<B>,
         eta: T,
         rounding: &mut T::Rounding,
     );
@@ -111,7 +112,7 @@ pub trait Trainable<T: Scalar>: Clone {
     /// Hands every affine map, with its gradient factors from the tapes, to `v`.
     fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tapes: &Self::Tape<B>,
         v: &mut V,
     );
 
@@ -125,7 +126,7 @@ pub trait Trainable<T: Scalar>: Clone {
     /// map's [`Kernels::add_norm_sq`], in order).
     fn grad_norm_sq_with<K: Kernels<T>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tapes: &Self::Tape<B>,
     ) -> T {
         struct Norm<T, K>(T, core::marker::PhantomData<K>);
         impl<T: Scalar, K: Kernels<T>, const B: usize> GradientVisitor<T, B> for Norm<T, K> {
@@ -217,20 +218,20 @@ pub trait Model<T: Scalar, const I: usize, const O: usize = I>: Trainable<T> {
     fn apply_with<K: Kernels<T>, const B: usize>(&self, xs: &[Vector<T, I>; B])
     -> [Vector<T, O>; B];
 
-    /// The outputs for a batch, recording in `tapes[b]` what the backward pass needs.
+    /// The outputs for a batch, recording in `tape` what the backward pass needs.
     fn forward_with<K: Kernels<T>, const B: usize>(
         &self,
         xs: &[Vector<T, I>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, O>; B];
 
-    /// Given dL/dy for each sample recorded in `tapes`, fills the tapes with the backward
+    /// Given dL/dy for each sample recorded in `tape`, fills the tape with the backward
     /// signals (the vector-Jacobian products every parameter gradient is built from) and
     /// returns each dL/dx.
     fn backward_with<K: Kernels<T>, const B: usize>(
         &self,
         dys: &[Vector<T, O>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, I>; B];
 
     /// The network's output, without checks: NaN in, NaN out.
@@ -248,18 +249,16 @@ pub trait Model<T: Scalar, const I: usize, const O: usize = I>: Trainable<T> {
 
     /// Like [`Model::apply`], recording what [`Model::backward`] needs.
     #[inline]
-    fn forward_tape(&self, x: &Vector<T, I>, tape: &mut Self::Tape) -> Vector<T, O> {
-        let [y] =
-            self.forward_with::<T::Kernels, 1>(core::array::from_ref(x), core::array::from_mut(tape));
+    fn forward_tape(&self, x: &Vector<T, I>, tape: &mut Self::Tape<1>) -> Vector<T, O> {
+        let [y] = self.forward_with::<T::Kernels, 1>(core::array::from_ref(x), tape);
         y
     }
 
     /// Given dL/dy for the sample recorded in `tape`, fills the tape with the backward signals
     /// and returns dL/dx.
     #[inline]
-    fn backward(&self, dy: &Vector<T, O>, tape: &mut Self::Tape) -> Vector<T, I> {
-        let [dx] = self
-            .backward_with::<T::Kernels, 1>(core::array::from_ref(dy), core::array::from_mut(tape));
+    fn backward(&self, dy: &Vector<T, O>, tape: &mut Self::Tape<1>) -> Vector<T, I> {
+        let [dx] = self.backward_with::<T::Kernels, 1>(core::array::from_ref(dy), tape);
         dx
     }
 
@@ -278,9 +277,9 @@ pub trait Model<T: Scalar, const I: usize, const O: usize = I>: Trainable<T> {
     }
 }
 
-/// The bytes a model's training state occupies, known at compile time: the parameters, one tape
-/// per mini-batch sample, and the optimiser's buffers (`buffers` extra copies of the parameters:
+/// The bytes a model's training state occupies, known at compile time: the parameters, the
+/// tape of a batch of B, and the optimiser's buffers (`buffers` extra copies of the parameters:
 /// 0 for fused SGD, 2 for SGD with a gradient buffer and momentum).
-pub const fn training_bytes<T: Scalar, N: Trainable<T>>(batch: usize, buffers: usize) -> usize {
-    (1 + buffers) * core::mem::size_of::<N>() + batch * core::mem::size_of::<N::Tape>()
+pub const fn training_bytes<T: Scalar, N: Trainable<T>, const B: usize>(buffers: usize) -> usize {
+    (1 + buffers) * core::mem::size_of::<N>() + core::mem::size_of::<N::Tape<B>>()
 }

@@ -33,7 +33,7 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
     /// Bytes of parameters: M (2 D H + D + H) scalars.
     pub const PARAM_BYTES: usize = core::mem::size_of::<Self>();
     /// Bytes of one sample's tape: M (2 D + 2 H) scalars (input, hidden activations, and the two
-    /// backward signals of each block).
+    /// backward signals of each block); a batch of B takes B times this.
     pub const TAPE_BYTES: usize = core::mem::size_of::<[BlockTape<T, D, H>; M]>();
 
     /// The exact identity map (zero residual in every block). With ReLU a dead start: see
@@ -63,39 +63,39 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
 impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Trainable<T>
     for ResNet<T, D, H, M, S>
 {
-    /// One [`BlockTape`] per block: (M) x (2 D + 2 H).
-    type Tape = [BlockTape<T, D, H>; M];
+    /// Per block, one [`BlockTape`] per sample: (M, B) x (2 D + 2 H).
+    type Tape<const B: usize> = [[BlockTape<T, D, H>; B]; M];
     const PARAMS: usize = M * <ResidualBlock<T, D, H, S> as Trainable<T>>::PARAMS;
 
     fn zeros() -> Self {
         Self::identity()
     }
 
-    fn new_tape() -> Self::Tape {
-        [BlockTape::zeros(); M]
+    fn new_tape<const B: usize>() -> Self::Tape<B> {
+        [[BlockTape::zeros(); B]; M]
     }
 
     /// Block by block ([`Kernels::block_update`]).
     #[inline]
     fn update_with<K: Kernels<T>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tape: &Self::Tape<B>,
         eta: T,
         rounding: &mut T::Rounding,
     ) {
-        for (i, block) in self.blocks.iter_mut().enumerate() {
-            K::block_update(block, tapes.each_ref().map(|t| &t[i]), eta, rounding);
+        for (block, tapes) in self.blocks.iter_mut().zip(tape) {
+            K::block_update(block, tapes, eta, rounding);
         }
     }
 
     #[inline]
     fn visit_gradients<V: GradientVisitor<T, B>, const B: usize>(
         &mut self,
-        tapes: &[Self::Tape; B],
+        tape: &Self::Tape<B>,
         v: &mut V,
     ) {
-        for (i, block) in self.blocks.iter_mut().enumerate() {
-            block.visit_gradients_of(tapes.each_ref().map(|t| &t[i]), v);
+        for (block, tapes) in self.blocks.iter_mut().zip(tape) {
+            block.visit_gradients_of(tapes, v);
         }
     }
 
@@ -124,7 +124,7 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
         let mut tapes = [BlockTape::zeros(); B];
         self.blocks
             .iter()
-            .fold(*xs, |xs, block| K::block_forward(block, &xs, tapes.each_mut()))
+            .fold(*xs, |xs, block| K::block_forward(block, &xs, &mut tapes))
     }
 
     /// Block by block, each for the whole batch ([`Kernels::block_forward`]).
@@ -132,13 +132,12 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
     fn forward_with<K: Kernels<T>, const B: usize>(
         &self,
         xs: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
-        let mut xs = *xs;
-        for (i, block) in self.blocks.iter().enumerate() {
-            xs = K::block_forward(block, &xs, tapes.each_mut().map(|t| &mut t[i]));
-        }
-        xs
+        self.blocks
+            .iter()
+            .zip(tape.iter_mut())
+            .fold(*xs, |xs, (block, tapes)| K::block_forward(block, &xs, tapes))
     }
 
     /// Block by block, last first ([`Kernels::block_backward`]).
@@ -146,12 +145,12 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
     fn backward_with<K: Kernels<T>, const B: usize>(
         &self,
         dys: &[Vector<T, D>; B],
-        tapes: &mut [Self::Tape; B],
+        tape: &mut Self::Tape<B>,
     ) -> [Vector<T, D>; B] {
-        let mut gs = *dys;
-        for (i, block) in self.blocks.iter().enumerate().rev() {
-            gs = K::block_backward(block, &gs, tapes.each_mut().map(|t| &mut t[i]));
-        }
-        gs
+        self.blocks
+            .iter()
+            .zip(tape.iter_mut())
+            .rev()
+            .fold(*dys, |gs, (block, tapes)| K::block_backward(block, &gs, tapes))
     }
 }

@@ -119,7 +119,7 @@ pub struct Step<T> {
     pub saturations: u32,
 }
 
-/// Plain SGD without a gradient buffer: RAM = parameters + B tapes.
+/// Plain SGD without a gradient buffer: RAM = parameters + the tape of B samples.
 ///
 /// `L` is the loss ([`Quadratic`] by default), `K` the kernels (the number type's own by
 /// default; name another, e.g. [`crate::kernels::Reference`], to train with it).
@@ -138,12 +138,13 @@ pub struct FusedSgd<T: Scalar, N: Trainable<T>, const B: usize, L = Quadratic, K
 {
     config: Sgd<T>,
     rounding: T::Rounding,
-    tapes: [N::Tape; B],
+    tape: N::Tape<B>,
     choice: PhantomData<(L, K)>,
 }
 
 impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N, B, L, K> {
-    /// Bytes of optimiser state (the B tapes); training RAM is this plus the network's.
+    /// Bytes of optimiser state (the tape of B samples); training RAM is this plus the
+    /// network's.
     pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// The optimiser, or [`Error::OutOfRange`] for invalid hyper-parameters (including any
@@ -156,7 +157,7 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         Ok(Self {
             config,
             rounding: T::Rounding::new(config.rounding),
-            tapes: [N::new_tape(); B],
+            tape: N::new_tape::<B>(),
             choice: PhantomData,
         })
     }
@@ -166,9 +167,9 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         &self.config
     }
 
-    /// The tapes of the last step (backward signals included).
-    pub fn tapes(&self) -> &[N::Tape; B] {
-        &self.tapes
+    /// The tape of the last step (backward signals included).
+    pub fn tape(&self) -> &N::Tape<B> {
+        &self.tape
     }
 
     /// One step on the batch (xs, targets). On error the network is unchanged.
@@ -183,23 +184,23 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         L: Loss<T, O>,
     {
         let before = T::saturations();
-        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tapes, xs, targets)?;
+        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
         if rule.plain_gradient {
-            net.update_with::<K, B>(&self.tapes, rule.eta, &mut self.rounding);
+            net.update_with::<K, B>(&self.tape, rule.eta, &mut self.rounding);
         } else {
             let mut update = RuleUpdate {
                 rule,
                 rounding: &mut self.rounding,
             };
-            net.visit_gradients(&self.tapes, &mut update);
+            net.visit_gradients(&self.tape, &mut update);
         }
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
 }
 
-/// SGD with a gradient buffer and momentum: RAM = 3 x parameters + B tapes.
+/// SGD with a gradient buffer and momentum: RAM = 3 x parameters + the tape of B samples.
 #[derive(Clone, Debug)]
 pub struct BufferedSgd<
     T: Scalar,
@@ -210,14 +211,14 @@ pub struct BufferedSgd<
 > {
     config: Sgd<T>,
     rounding: T::Rounding,
-    tapes: [N::Tape; B],
+    tape: N::Tape<B>,
     gradient: N,
     velocity: N,
     choice: PhantomData<(L, K)>,
 }
 
 impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T, N, B, L, K> {
-    /// Bytes of optimiser state (B tapes, the gradient and the velocity).
+    /// Bytes of optimiser state (the tape of B samples, the gradient and the velocity).
     pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// The optimiser, or [`Error::OutOfRange`] for invalid hyper-parameters or B = 0.
@@ -229,7 +230,7 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         Ok(Self {
             config,
             rounding: T::Rounding::new(config.rounding),
-            tapes: [N::new_tape(); B],
+            tape: N::new_tape::<B>(),
             gradient: N::zeros(),
             velocity: N::zeros(),
             choice: PhantomData,
@@ -264,9 +265,9 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         L: Loss<T, O>,
     {
         let before = T::saturations();
-        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tapes, xs, targets)?;
+        let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
-        self.gradient.visit_gradients(&self.tapes, &mut StoreGradient);
+        self.gradient.visit_gradients(&self.tape, &mut StoreGradient);
         // Check every new weight and velocity before writing any, with a copy of the rounding
         // state so the check sees the same rounding as the writes.
         let mut check = Momentum {
@@ -294,10 +295,10 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
 
 /// Forward and backward over the batch with the kernels K, filling the tapes; checks that
 /// inputs, targets, outputs, loss and every backward signal are usable. Writes nothing but the
-/// tapes.
+/// tape.
 fn forward_backward<T, N, L, K, const I: usize, const O: usize, const B: usize>(
     net: &mut N,
-    tapes: &mut [N::Tape; B],
+    tape: &mut N::Tape<B>,
     xs: &[Vector<T, I>; B],
     targets: &[L::Target; B],
 ) -> Result<Step<T>>
@@ -312,7 +313,7 @@ where
         return Err(Error::NonFinite);
     }
     let inv_b = T::from_f64(1.0 / B as f64);
-    let predictions = net.forward_with::<K, B>(xs, tapes);
+    let predictions = net.forward_with::<K, B>(xs, tape);
     if !predictions.iter().all(|p| all_finite(p.as_slice())) {
         return Err(Error::NonFinite);
     }
@@ -325,11 +326,11 @@ where
         return Err(Error::NonFinite);
     }
     let dys = core::array::from_fn(|b| L::gradient(&predictions[b], &targets[b], inv_b));
-    net.backward_with::<K, B>(&dys, tapes);
+    net.backward_with::<K, B>(&dys, tape);
     // The Gram form sums (u_b . u_c)(v_b . v_c) over every affine map, with b = c among the
     // terms: an infinite or NaN backward signal makes it infinite or NaN, so this one test also
     // covers every signal the update will read.
-    let grad_norm_sq = net.grad_norm_sq_with::<K, B>(tapes);
+    let grad_norm_sq = net.grad_norm_sq_with::<K, B>(tape);
     if !grad_norm_sq.is_finite() {
         return Err(Error::NonFinite);
     }

@@ -75,26 +75,24 @@ impl<T: Real> Kernels<T> for ByUnit {
     fn block_forward<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &ResidualBlock<T, D, H, S>,
         xs: &[Vector<T, D>; B],
-        tapes: [&mut BlockTape<T, D, H>; B],
+        tapes: &mut [BlockTape<T, D, H>; B],
     ) -> [Vector<T, D>; B] {
-        let mut tapes = tapes;
-        core::array::from_fn(|b| forward(block, &xs[b], tapes[b]))
+        core::array::from_fn(|b| forward(block, &xs[b], &mut tapes[b]))
     }
 
     #[inline]
     fn block_backward<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &ResidualBlock<T, D, H, S>,
         dys: &[Vector<T, D>; B],
-        tapes: [&mut BlockTape<T, D, H>; B],
+        tapes: &mut [BlockTape<T, D, H>; B],
     ) -> [Vector<T, D>; B] {
-        let mut tapes = tapes;
-        core::array::from_fn(|b| backward(block, &dys[b], tapes[b]))
+        core::array::from_fn(|b| backward(block, &dys[b], &mut tapes[b]))
     }
 
     #[inline]
     fn block_update<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &mut ResidualBlock<T, D, H, S>,
-        tapes: [&BlockTape<T, D, H>; B],
+        tapes: &[BlockTape<T, D, H>; B],
         eta: T,
         _: &mut T::Rounding,
     ) {
@@ -169,26 +167,26 @@ fn backward<T: Scalar, const D: usize, const H: usize, S: Activation>(
 #[inline]
 fn update<T: Scalar, const D: usize, const H: usize, S: Activation, const B: usize>(
     block: &mut ResidualBlock<T, D, H, S>,
-    tapes: [&BlockTape<T, D, H>; B],
+    tapes: &[BlockTape<T, D, H>; B],
     eta: T,
 ) {
     // eta v_b for W1's columns (v = x), W2's columns (v = a) and the biases (v = 1).
-    let ax: [[T; B]; D] = core::array::from_fn(|k| tapes.map(|t| eta * t.x[k]));
+    let ax: [[T; B]; D] = core::array::from_fn(|k| tapes.each_ref().map(|t| eta * t.x[k]));
     let one = [eta * T::ONE; B];
     for j in 0..H {
-        let dz = tapes.map(|t| t.dz[j]);
+        let dz = tapes.each_ref().map(|t| t.dz[j]);
         for (k, ax) in ax.iter().enumerate() {
             block.w1[(j, k)] -= fused_step(ax, &dz);
         }
         block.b1[j] -= fused_step(&one, &dz);
     }
     for j in 0..H {
-        let aa = tapes.map(|t| eta * t.a[j]);
+        let aa = tapes.each_ref().map(|t| eta * t.a[j]);
         for k in 0..D {
-            block.w2[(k, j)] -= fused_step(&aa, &tapes.map(|t| t.dy[k]));
+            block.w2[(k, j)] -= fused_step(&aa, &tapes.each_ref().map(|t| t.dy[k]));
         }
     }
     for k in 0..D {
-        block.b2[k] -= fused_step(&one, &tapes.map(|t| t.dy[k]));
+        block.b2[k] -= fused_step(&one, &tapes.each_ref().map(|t| t.dy[k]));
     }
 }

@@ -98,10 +98,9 @@ impl<F: Fixed> Kernels<F> for FixedKernels {
     fn block_forward<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &ResidualBlock<F, D, H, S>,
         xs: &[Vector<F, D>; B],
-        tapes: [&mut BlockTape<F, D, H>; B],
+        tapes: &mut [BlockTape<F, D, H>; B],
     ) -> [Vector<F, D>; B] {
-        let mut tapes = tapes;
-        core::array::from_fn(|b| by_unit::forward(block, &xs[b], tapes[b]))
+        core::array::from_fn(|b| by_unit::forward(block, &xs[b], &mut tapes[b]))
     }
 }
 

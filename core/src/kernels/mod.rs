@@ -90,13 +90,13 @@ pub trait Kernels<T: Scalar>: Copy + core::fmt::Debug + 'static {
         bias: bool,
     );
 
-    /// A residual block's forward pass for a batch, recording `tapes[b]`: y = x + W2 s(W1 x + b1)
+    /// A residual block's forward pass for a batch, recording sample b in `tapes[b]`: y = x + W2 s(W1 x + b1)
     /// + b2. The default composes [`Kernels::mat_vec`].
     #[inline]
     fn block_forward<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &ResidualBlock<T, D, H, S>,
         xs: &[Vector<T, D>; B],
-        tapes: [&mut BlockTape<T, D, H>; B],
+        tapes: &mut [BlockTape<T, D, H>; B],
     ) -> [Vector<T, D>; B] {
         reference::block_forward::<Self, T, D, H, S, B>(block, xs, tapes)
     }
@@ -108,7 +108,7 @@ pub trait Kernels<T: Scalar>: Copy + core::fmt::Debug + 'static {
     fn block_backward<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &ResidualBlock<T, D, H, S>,
         dys: &[Vector<T, D>; B],
-        tapes: [&mut BlockTape<T, D, H>; B],
+        tapes: &mut [BlockTape<T, D, H>; B],
     ) -> [Vector<T, D>; B] {
         reference::block_backward::<Self, T, D, H, S, B>(block, dys, tapes)
     }
@@ -118,7 +118,7 @@ pub trait Kernels<T: Scalar>: Copy + core::fmt::Debug + 'static {
     #[inline]
     fn block_update<const D: usize, const H: usize, S: Activation, const B: usize>(
         block: &mut ResidualBlock<T, D, H, S>,
-        tapes: [&BlockTape<T, D, H>; B],
+        tapes: &[BlockTape<T, D, H>; B],
         eta: T,
         rounding: &mut T::Rounding,
     ) {

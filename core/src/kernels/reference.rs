@@ -108,14 +108,13 @@ pub(crate) fn add_symmetric<T: Scalar, const B: usize>(
 pub(crate) fn block_forward<K, T, const D: usize, const H: usize, S, const B: usize>(
     block: &ResidualBlock<T, D, H, S>,
     xs: &[Vector<T, D>; B],
-    tapes: [&mut BlockTape<T, D, H>; B],
+    tapes: &mut [BlockTape<T, D, H>; B],
 ) -> [Vector<T, D>; B]
 where
     K: Kernels<T>,
     T: Scalar,
     S: Activation,
 {
-    let mut tapes = tapes;
     let mut zs = [block.b1; B];
     K::mat_vec(&block.w1, xs.each_ref(), &mut zs);
     for ((tape, x), z) in tapes.iter_mut().zip(xs).zip(&zs) {
@@ -133,14 +132,13 @@ where
 pub(crate) fn block_backward<K, T, const D: usize, const H: usize, S, const B: usize>(
     block: &ResidualBlock<T, D, H, S>,
     dys: &[Vector<T, D>; B],
-    tapes: [&mut BlockTape<T, D, H>; B],
+    tapes: &mut [BlockTape<T, D, H>; B],
 ) -> [Vector<T, D>; B]
 where
     K: Kernels<T>,
     T: Scalar,
     S: Activation,
 {
-    let mut tapes = tapes;
     let mut das = [crate::zeros::<T, H, 1>(); B];
     K::mat_t_vec(&block.w2, dys.each_ref(), &mut das);
     for ((tape, dy), da) in tapes.iter_mut().zip(dys).zip(&das) {
@@ -157,7 +155,7 @@ where
 #[inline]
 pub(crate) fn block_update<K, T, const D: usize, const H: usize, S, const B: usize>(
     block: &mut ResidualBlock<T, D, H, S>,
-    tapes: [&BlockTape<T, D, H>; B],
+    tapes: &[BlockTape<T, D, H>; B],
     eta: T,
     rounding: &mut T::Rounding,
 ) where
@@ -165,8 +163,8 @@ pub(crate) fn block_update<K, T, const D: usize, const H: usize, S, const B: usi
     T: Scalar,
     S: Activation,
 {
-    let (dz, x) = (tapes.map(|t| &t.dz), tapes.map(|t| &t.x));
+    let (dz, x) = (tapes.each_ref().map(|t| &t.dz), tapes.each_ref().map(|t| &t.x));
     K::update(&mut block.w1, Some(&mut block.b1), dz, x, eta, rounding);
-    let (dy, a) = (tapes.map(|t| &t.dy), tapes.map(|t| &t.a));
+    let (dy, a) = (tapes.each_ref().map(|t| &t.dy), tapes.each_ref().map(|t| &t.a));
     K::update(&mut block.w2, Some(&mut block.b2), dy, a, eta, rounding);
 }
