@@ -127,6 +127,11 @@ fn update_matrix<F: Fixed, const B: usize, const NEAREST: bool>(
         // which loop the column takes), the clamps counted once.
         let bound = u.iter().fold(F::Wide::ZERO, |m, u| m.max(u.wide().abs()));
         let mut clamped = 0u32;
+        // W is exactly cols x rows: with the length a product that cannot overflow, the
+        // compiler drops `chunks_exact_mut`'s division (a library call on a Cortex-M0).
+        let Some(w) = v.len().checked_mul(rows).and_then(|n| w.get_mut(..n)) else {
+            return;
+        };
         for (column, &v) in w.chunks_exact_mut(rows).zip(*v) {
             column_b1::<F, NEAREST>(column, u, v, eta, dither, bound, &mut clamped);
         }
@@ -134,6 +139,10 @@ fn update_matrix<F: Fixed, const B: usize, const NEAREST: bool>(
         return;
     }
     let bound = u_bound::<F>();
+    let cols = vs.first().map_or(0, |v| v.len());
+    let Some(w) = cols.checked_mul(rows).and_then(|n| w.get_mut(..n)) else {
+        return;
+    };
     for (k, column) in w.chunks_exact_mut(rows).enumerate() {
         // Every v_b has one entry per column (the shapes come from the types).
         let v: [F; B] = core::array::from_fn(|b| vs[b].get(k).copied().unwrap_or(F::ZERO));
