@@ -8,14 +8,14 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
 use nearid::fixed::{Q12, Q16};
-use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Scalar, Sgd, Vector};
+use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Scalar, Sgd, Trainable, Vector};
 
 fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usize>(
     c: &mut Criterion,
     type_name: &str,
 ) {
     let name = format!("{D}x{H}x{M}x{B}/{type_name}");
-    let params = ResNet::<T, D, H, M>::parameter_count() as u64;
+    let params = <ResNet<T, D, H, M> as Trainable<T>>::PARAMS as u64;
     let net = ResNet::<T, D, H, M>::identity_init(&mut Rng::new(1), 0.3);
     let mut task = LinearTask::new(LinearTask::<T, D>::random_spd(0.5, 1.5, 2), 0.01, 3);
     let (xs, ys): ([Vector<T, D>; B], [Vector<T, D>; B]) = task.batch::<B>();
@@ -31,7 +31,7 @@ fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usi
     let mut group = c.benchmark_group("fixed/train");
     group.throughput(Throughput::Elements(params * B as u64));
     let mut fused_net = net;
-    let mut fused = FusedSgd::<T, ResNet<T, D, H, M>, D, B>::new(config).unwrap();
+    let mut fused = FusedSgd::<T, ResNet<T, D, H, M>, B>::new(config).unwrap();
     group.bench_function(format!("{name}/fused"), |b| {
         b.iter(|| {
             fused

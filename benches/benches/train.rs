@@ -7,7 +7,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};
-use nearid::{BufferedSgd, FusedSgd, LinearTask, Model, ResNet, Rng, Scalar, Sgd, Vector};
+use nearid::{
+    BufferedSgd, FusedSgd, LinearTask, Model, ResNet, Rng, Scalar, Sgd, Trainable, Vector,
+};
 
 /// Forward and training-step benchmarks for one shape and scalar type.
 fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usize>(
@@ -15,7 +17,7 @@ fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usi
     type_name: &str,
 ) {
     let name = format!("{D}x{H}x{M}x{B}/{type_name}");
-    let params = ResNet::<T, D, H, M>::parameter_count() as u64;
+    let params = <ResNet<T, D, H, M> as Trainable<T>>::PARAMS as u64;
     // Boxed: the largest shape's optimiser state is several MiB.
     let net = Box::new(ResNet::<T, D, H, M>::identity_init(&mut Rng::new(1), 0.3));
     let mut task = LinearTask::new(LinearTask::<T, D>::random_spd(0.5, 1.5, 2), 0.01, 3);
@@ -37,7 +39,7 @@ fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usi
     let mut group = c.benchmark_group("train");
     group.throughput(Throughput::Elements(params * B as u64));
     let mut fused_net = net.clone();
-    let mut fused = Box::new(FusedSgd::<T, ResNet<T, D, H, M>, D, B>::new(config).unwrap());
+    let mut fused = Box::new(FusedSgd::<T, ResNet<T, D, H, M>, B>::new(config).unwrap());
     group.bench_function(format!("{name}/fused"), |b| {
         b.iter(|| {
             fused
@@ -46,7 +48,7 @@ fn shape<T: Scalar, const D: usize, const H: usize, const M: usize, const B: usi
         })
     });
     let mut buffered_net = net.clone();
-    let mut buffered = Box::new(BufferedSgd::<T, ResNet<T, D, H, M>, D, B>::new(config).unwrap());
+    let mut buffered = Box::new(BufferedSgd::<T, ResNet<T, D, H, M>, B>::new(config).unwrap());
     group.bench_function(format!("{name}/buffered"), |b| {
         b.iter(|| {
             buffered

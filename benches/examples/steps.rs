@@ -10,8 +10,7 @@ fn run<const D: usize, const H: usize, const M: usize, const B: usize>(steps: u6
     let mut net = Box::new(ResNet::<f32, D, H, M>::identity_init(&mut Rng::new(1), 0.3));
     let mut task = LinearTask::new(LinearTask::<f32, D>::random_spd(0.5, 1.5, 2), 0.01, 3);
     let (xs, ys): ([Vector<f32, D>; B], [Vector<f32, D>; B]) = task.batch::<B>();
-    let mut sgd =
-        Box::new(FusedSgd::<f32, ResNet<f32, D, H, M>, D, B>::new(Sgd::new(1e-4)).unwrap());
+    let mut sgd = Box::new(FusedSgd::<f32, ResNet<f32, D, H, M>, B>::new(Sgd::new(1e-4)).unwrap());
     for _ in 0..steps {
         black_box(sgd.step(&mut net, black_box(&xs), black_box(&ys)).unwrap());
     }

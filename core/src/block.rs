@@ -107,6 +107,18 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         b
     }
 
+    /// The same block in another number type, every parameter converted through f64
+    /// ([`Scalar::from_f64`]: fixed point rounds to nearest and saturates, counted).
+    pub fn cast<U: Scalar>(&self) -> ResidualBlock<U, D, H, S> {
+        let c = |x: &T| U::from_f64(x.to_f64());
+        ResidualBlock::new(
+            self.w1.map(|x| c(&x)),
+            self.b1.map(|x| c(&x)),
+            self.w2.map(|x| c(&x)),
+            self.b2.map(|x| c(&x)),
+        )
+    }
+
     /// Hands W1, b1, W2, b2 to `v` as the tensors of block `index`.
     pub(crate) fn visit_as<V: Visitor<T>>(&self, index: usize, v: &mut V) {
         let name = |tensor| Name {
@@ -142,9 +154,15 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         tapes: &[BlockTape<T, D, H>; B],
         v: &mut V,
     ) {
-        let (dz, x) = (tapes.each_ref().map(|t| &t.dz), tapes.each_ref().map(|t| &t.x));
+        let (dz, x) = (
+            tapes.each_ref().map(|t| &t.dz),
+            tapes.each_ref().map(|t| &t.x),
+        );
         v.affine(&mut self.w1, Some(&mut self.b1), dz, x);
-        let (dy, a) = (tapes.each_ref().map(|t| &t.dy), tapes.each_ref().map(|t| &t.a));
+        let (dy, a) = (
+            tapes.each_ref().map(|t| &t.dy),
+            tapes.each_ref().map(|t| &t.a),
+        );
         v.affine(&mut self.w2, Some(&mut self.b2), dy, a);
     }
 }

@@ -57,6 +57,17 @@ impl<T: Scalar, const D: usize, const M: usize> LinearResNet<T, D, M> {
         net
     }
 
+    /// The same network in another number type, every entry converted through f64
+    /// ([`Scalar::from_f64`]).
+    pub fn cast<U: Scalar>(&self) -> LinearResNet<U, D, M> {
+        LinearResNet {
+            factors: self
+                .factors
+                .each_ref()
+                .map(|a| a.map(|x| U::from_f64(x.to_f64()))),
+        }
+    }
+
     /// The product Pi(A) = (I + A_M) ... (I + A_1): (D, D).
     pub fn product(&self) -> Matrix<T, D, D> {
         // Column j of Pi(A) is Pi(A) e_j: the network applied to each basis vector.

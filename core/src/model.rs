@@ -124,10 +124,7 @@ pub trait Trainable<T: Scalar>: Clone {
 
     /// ||grad L||_F^2 of the batch recorded in the tapes, from the factors alone (each affine
     /// map's [`Kernels::add_norm_sq`], in order).
-    fn grad_norm_sq_with<K: Kernels<T>, const B: usize>(
-        &mut self,
-        tapes: &Self::Tape<B>,
-    ) -> T {
+    fn grad_norm_sq_with<K: Kernels<T>, const B: usize>(&mut self, tapes: &Self::Tape<B>) -> T {
         struct Norm<T, K>(T, core::marker::PhantomData<K>);
         impl<T: Scalar, K: Kernels<T>, const B: usize> GradientVisitor<T, B> for Norm<T, K> {
             #[inline(always)]
@@ -215,8 +212,10 @@ pub trait Trainable<T: Scalar>: Clone {
 /// batch forms without `_with` use the number type's own, [`Scalar::Kernels`].
 pub trait Model<T: Scalar, const I: usize, const O: usize = I>: Trainable<T> {
     /// The outputs for a batch, without checks or a tape: NaN in, NaN out.
-    fn apply_with<K: Kernels<T>, const B: usize>(&self, xs: &[Vector<T, I>; B])
-    -> [Vector<T, O>; B];
+    fn apply_with<K: Kernels<T>, const B: usize>(
+        &self,
+        xs: &[Vector<T, I>; B],
+    ) -> [Vector<T, O>; B];
 
     /// The outputs for a batch, recording in `tape` what the backward pass needs.
     fn forward_with<K: Kernels<T>, const B: usize>(

@@ -58,6 +58,13 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
             blocks: core::array::from_fn(|_| ResidualBlock::random(rng, scale)),
         }
     }
+
+    /// The same network in another number type ([`ResidualBlock::cast`]).
+    pub fn cast<U: Scalar>(&self) -> ResNet<U, D, H, M, S> {
+        ResNet {
+            blocks: self.blocks.each_ref().map(|b| b.cast()),
+        }
+    }
 }
 
 impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Trainable<T>
@@ -137,7 +144,9 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
         self.blocks
             .iter()
             .zip(tape.iter_mut())
-            .fold(*xs, |xs, (block, tapes)| K::block_forward(block, &xs, tapes))
+            .fold(*xs, |xs, (block, tapes)| {
+                K::block_forward(block, &xs, tapes)
+            })
     }
 
     /// Block by block, last first ([`Kernels::block_backward`]).
@@ -151,6 +160,8 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> M
             .iter()
             .zip(tape.iter_mut())
             .rev()
-            .fold(*dys, |gs, (block, tapes)| K::block_backward(block, &gs, tapes))
+            .fold(*dys, |gs, (block, tapes)| {
+                K::block_backward(block, &gs, tapes)
+            })
     }
 }

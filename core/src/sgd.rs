@@ -134,8 +134,13 @@ pub struct Step<T> {
 /// assert!(first.loss >= 0.0);
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct FusedSgd<T: Scalar, N: Trainable<T>, const B: usize, L = Quadratic, K = <T as Scalar>::Kernels>
-{
+pub struct FusedSgd<
+    T: Scalar,
+    N: Trainable<T>,
+    const B: usize,
+    L = Quadratic,
+    K = <T as Scalar>::Kernels,
+> {
     config: Sgd<T>,
     rounding: T::Rounding,
     tape: N::Tape<B>,
@@ -267,7 +272,8 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         let before = T::saturations();
         let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq)?;
-        self.gradient.visit_gradients(&self.tape, &mut StoreGradient);
+        self.gradient
+            .visit_gradients(&self.tape, &mut StoreGradient);
         // Check every new weight and velocity before writing any, with a copy of the rounding
         // state so the check sees the same rounding as the writes.
         let mut check = Momentum {

@@ -2,9 +2,11 @@
 //! and invalid hyper-parameters, for both optimisers; the weights (and momentum) stay exactly as
 //! they were, bit for bit.
 
+mod common;
+
 use nearid::{
-    BufferedSgd, Error, FusedSgd, LinearResNet, LinearTask, Model, ResNet, Rng, Sgd, Vector,
-    certify, certify_frobenius,
+    BufferedSgd, Error, FusedSgd, LinearResNet, LinearTask, Model, ResNet, Rng, Sgd, Trainable,
+    Vector, certify, certify_frobenius,
 };
 
 type Net = ResNet<f32, 3, 6, 4>;
@@ -31,7 +33,7 @@ fn bad_batches() -> Vec<Case> {
 fn trained_start() -> Net {
     // Not at the identity, so every tensor is non-trivial.
     let mut net = Net::random(&mut Rng::new(1), 0.3);
-    let mut sgd = BufferedSgd::<f32, Net, 3, 2>::new(Sgd::new(0.01).with_momentum(0.9)).unwrap();
+    let mut sgd = BufferedSgd::<f32, Net, 2>::new(Sgd::new(0.01).with_momentum(0.9)).unwrap();
     let mut task = LinearTask::new(LinearTask::<f32, 3>::random_spd(0.5, 1.5, 2), 0.1, 3);
     for _ in 0..50 {
         let (x, y) = task.batch::<2>();
@@ -43,7 +45,7 @@ fn trained_start() -> Net {
 #[test]
 fn fused_step_on_bad_data_errors_and_keeps_the_weights() {
     let start = trained_start();
-    let mut sgd = FusedSgd::<f32, Net, 3, 2>::new(Sgd::new(0.01).with_clip_norm(1.0)).unwrap();
+    let mut sgd = FusedSgd::<f32, Net, 2>::new(Sgd::new(0.01).with_clip_norm(1.0)).unwrap();
     for (what, xs, ys) in bad_batches() {
         let mut net = start;
         assert_eq!(
@@ -58,7 +60,7 @@ fn fused_step_on_bad_data_errors_and_keeps_the_weights() {
 #[test]
 fn buffered_step_on_bad_data_errors_and_keeps_weights_and_momentum() {
     let start = trained_start();
-    let mut sgd = BufferedSgd::<f32, Net, 3, 2>::new(Sgd::new(0.01).with_momentum(0.9)).unwrap();
+    let mut sgd = BufferedSgd::<f32, Net, 2>::new(Sgd::new(0.01).with_momentum(0.9)).unwrap();
     let mut net = start;
     let mut task = LinearTask::new(LinearTask::<f32, 3>::random_spd(0.5, 1.5, 2), 0.1, 4);
     let (x, y) = task.batch::<2>();
@@ -85,7 +87,7 @@ fn a_nan_weight_is_reported_and_not_spread() {
     let mut net = trained_start();
     net.blocks[2].w2[(1, 3)] = f32::NAN;
     let before = net;
-    let mut sgd = FusedSgd::<f32, Net, 3, 1>::new(Sgd::new(0.01)).unwrap();
+    let mut sgd = FusedSgd::<f32, Net, 1>::new(Sgd::new(0.01)).unwrap();
     let x = [Vector::<f32, 3>::new(0.5, 0.5, 0.5)];
     assert_eq!(sgd.step(&mut net, &x, &x), Err(Error::NonFinite));
     assert!(bitwise_equal(&net, &before));
@@ -127,49 +129,35 @@ fn invalid_hyper_parameters_are_refused() {
     ];
     for config in bad {
         assert_eq!(
-            BufferedSgd::<f32, Net, 3, 1>::new(config).err(),
+            BufferedSgd::<f32, Net, 1>::new(config).err(),
             Some(Error::OutOfRange),
             "{config:?}"
         );
         assert_eq!(
-            FusedSgd::<f32, Net, 3, 1>::new(config).err(),
+            FusedSgd::<f32, Net, 1>::new(config).err(),
             Some(Error::OutOfRange),
             "{config:?}"
         );
     }
     // Momentum needs the gradient buffer.
     assert_eq!(
-        FusedSgd::<f32, Net, 3, 1>::new(Sgd::new(0.1).with_momentum(0.5)).err(),
+        FusedSgd::<f32, Net, 1>::new(Sgd::new(0.1).with_momentum(0.5)).err(),
         Some(Error::OutOfRange)
     );
     // An empty batch.
     assert_eq!(
-        FusedSgd::<f32, Net, 3, 0>::new(Sgd::new(0.1)).err(),
+        FusedSgd::<f32, Net, 0>::new(Sgd::new(0.1)).err(),
         Some(Error::OutOfRange)
     );
     assert_eq!(
-        BufferedSgd::<f32, Net, 3, 0>::new(Sgd::new(0.1)).err(),
+        BufferedSgd::<f32, Net, 0>::new(Sgd::new(0.1)).err(),
         Some(Error::OutOfRange)
     );
 }
 
-#[test]
-fn out_of_range_tensor_indices_are_empty_not_panics() {
-    let mut net = trained_start();
-    assert!(net.tensor(Net::TENSORS).is_empty());
-    assert!(net.tensor_mut(usize::MAX).is_empty());
-    let tape = Net::new_tape();
-    assert!(Net::grad_factors(&tape, 1000).0.is_empty());
-}
-
 /// Equality of every parameter's bits (so NaN == NaN and -0 != +0).
-fn bitwise_equal<N: Model<f32, 3>>(a: &N, b: &N) -> bool {
-    (0..N::TENSORS).all(|i| {
-        a.tensor(i)
-            .iter()
-            .zip(b.tensor(i))
-            .all(|(x, y)| x.to_bits() == y.to_bits())
-    })
+fn bitwise_equal<N: Trainable<f32>>(a: &N, b: &N) -> bool {
+    common::same_bits(a, b)
 }
 
 /// A NaN in any factor, not only the one with the largest norm, is reported: the norms are

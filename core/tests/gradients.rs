@@ -1,9 +1,12 @@
 //! Finite-difference checks of every parameter gradient, in f64, for both network kinds and
 //! every activation: the core's backward pass against central differences of its own forward.
 
+mod common;
+
+use common::{params, with_params};
 use nearid::{
     Activation, BufferedSgd, Identity, LinearResNet, Model, Relu, ResNet, Rng, Sgd, Softplus, Tanh,
-    Vector,
+    Trainable, Vector,
 };
 
 /// Largest relative error allowed.
@@ -14,18 +17,18 @@ const MAX_RELATIVE_ERROR: f64 = 1e-6;
 /// which is already 1e-6 of a gradient of size 1e-3.)
 const H: f64 = 1e-4;
 
-/// d/dt loss(net with entry k of tensor i moved by t), at t = 0, by the five-point stencil.
+/// d/dt loss(net with parameter k moved by t), at t = 0, by the five-point stencil.
 fn finite_difference<N: Model<f64, D>, const D: usize, const B: usize>(
     net: &N,
-    i: usize,
     k: usize,
     xs: &[Vector<f64, D>; B],
     ys: &[Vector<f64, D>; B],
 ) -> f64 {
+    let values = params(net);
     let at = |t: f64| {
-        let mut moved = net.clone();
-        moved.tensor_mut(i)[k] += t;
-        batch_loss(&moved, xs, ys)
+        let mut moved = values.clone();
+        moved[k] += t;
+        batch_loss(&with_params(net, &moved), xs, ys)
     };
     (-at(2.0 * H) + 8.0 * at(H) - 8.0 * at(-H) + at(-2.0 * H)) / (12.0 * H)
 }
@@ -50,21 +53,19 @@ fn check<N: Model<f64, D>, const D: usize, const B: usize>(net: &N, seed: u64) -
     let xs: [Vector<f64, D>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| rng.normal()));
     let ys: [Vector<f64, D>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| rng.normal()));
     // A learning rate too small to matter: we only want the gradient it records.
-    let mut sgd = BufferedSgd::<f64, N, D, B>::new(Sgd::new(1e-300)).unwrap();
+    let mut sgd = BufferedSgd::<f64, N, B>::new(Sgd::new(1e-300)).unwrap();
     let mut scratch = net.clone();
     sgd.step(&mut scratch, &xs, &ys).unwrap();
-    let grad = sgd.gradient();
+    let grad = params(sgd.gradient());
     let mut worst = 0.0f64;
-    for i in 0..N::TENSORS {
-        for k in 0..net.tensor(i).len() {
-            let fd = finite_difference(net, i, k, &xs, &ys);
-            let g = grad.tensor(i)[k];
-            // Relative to the gradient's own size, floored at 1e-3 so entries that are zero
-            // (ReLU units off for every sample) are compared absolutely.
-            let err = (g - fd).abs() / fd.abs().max(g.abs()).max(1e-3);
-            worst = worst.max(err);
-        }
+    for (k, &g) in grad.iter().enumerate() {
+        let fd = finite_difference(net, k, &xs, &ys);
+        // Relative to the gradient's own size, floored at 1e-3 so entries that are zero
+        // (ReLU units off for every sample) are compared absolutely.
+        let err = (g - fd).abs() / fd.abs().max(g.abs()).max(1e-3);
+        worst = worst.max(err);
     }
+    assert_eq!(grad.len(), N::PARAMS);
     worst
 }
 
@@ -106,7 +107,7 @@ fn input_gradient_matches_finite_differences() {
     let net = ResNet::<f64, 3, 5, 4, Tanh>::random(&mut Rng::new(21), 0.5);
     let x = Vector::<f64, 3>::new(0.3, -0.8, 1.1);
     let y = Vector::<f64, 3>::new(-0.2, 0.4, 0.9);
-    let mut tape = ResNet::<f64, 3, 5, 4, Tanh>::new_tape();
+    let mut tape = ResNet::<f64, 3, 5, 4, Tanh>::new_tape::<1>();
     let out = net.forward_tape(&x, &mut tape);
     let dx = net.backward(&(out - y), &mut tape);
     for j in 0..3 {

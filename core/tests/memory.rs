@@ -1,7 +1,8 @@
 //! RAM use is known at compile time: the `const` byte counts match the shapes' formulas.
 
 use nearid::fixed::Dither;
-use nearid::{BufferedSgd, FusedSgd, LinearResNet, Model, ResNet, Sgd, training_bytes};
+use nearid::fixed::Q12;
+use nearid::{BufferedSgd, FusedSgd, LinearResNet, ResNet, Sgd, Trainable, training_bytes};
 
 type Net = ResNet<f32, 8, 16, 8>;
 
@@ -10,23 +11,29 @@ fn const_byte_counts_match_the_shapes() {
     let (d, h, m) = (8, 16, 8);
     assert_eq!(Net::PARAM_BYTES, 4 * m * (2 * d * h + d + h));
     assert_eq!(Net::TAPE_BYTES, 4 * m * (2 * d + 2 * h));
-    assert_eq!(Net::parameter_count(), m * (2 * d * h + d + h));
+    assert_eq!(Net::PARAMS, m * (2 * d * h + d + h));
     assert_eq!(LinearResNet::<f64, 5, 7>::PARAM_BYTES, 8 * 7 * 25);
     assert_eq!(LinearResNet::<f64, 5, 7>::TAPE_BYTES, 8 * 7 * 10);
-    // Fused SGD keeps tapes only (and the 4-byte state of the generator that rounds fixed-point
-    // updates stochastically); the buffered one adds a gradient and a velocity.
+    // Fused SGD keeps the tape only (fixed point adds the 4-byte state of the generator that
+    // rounds its updates stochastically; floats round as IEEE says and keep nothing); the
+    // buffered one adds a gradient and a velocity.
     assert_eq!(
-        FusedSgd::<f32, Net, 8, 4>::STATE_BYTES,
-        4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>() + size_of::<Dither>()
+        FusedSgd::<f32, Net, 4>::STATE_BYTES,
+        4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
+    );
+    type Fixed = ResNet<Q12, 8, 16, 8>;
+    assert_eq!(
+        FusedSgd::<Q12, Fixed, 4>::STATE_BYTES,
+        4 * Fixed::TAPE_BYTES + size_of::<Sgd<Q12>>() + size_of::<Dither>()
     );
     assert_eq!(
-        training_bytes::<f32, Net, 8>(4, 0) + 2 * Net::PARAM_BYTES,
-        training_bytes::<f32, Net, 8>(4, 2)
+        training_bytes::<f32, Net, 4>(0) + 2 * Net::PARAM_BYTES,
+        training_bytes::<f32, Net, 4>(2)
     );
     assert_eq!(
-        BufferedSgd::<f32, Net, 8, 4>::STATE_BYTES,
-        2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>() + size_of::<Dither>()
+        BufferedSgd::<f32, Net, 4>::STATE_BYTES,
+        2 * Net::PARAM_BYTES + 4 * Net::TAPE_BYTES + size_of::<Sgd<f32>>()
     );
     // Usable in const context, e.g. a firmware's RAM budget check.
-    const _: () = assert!(training_bytes::<f32, Net, 8>(1, 0) < 16 * 1024);
+    const _: () = assert!(training_bytes::<f32, Net, 1>(0) < 16 * 1024);
 }

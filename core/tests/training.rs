@@ -1,6 +1,9 @@
 //! Training behaviour: identity initialisation, fused against buffered SGD, and convergence on
 //! y = A x from the identity.
 
+mod common;
+
+use common::{affines, params};
 use nearid::{
     BufferedSgd, FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Sgd, Tanh, Vector,
 };
@@ -30,12 +33,12 @@ fn fused_and_buffered<N: Model<f32, 4>, const B: usize>(
     net: N,
     config: Sgd<f32>,
     steps: usize,
-    mut agree: impl FnMut(&N, &N, &FusedSgd<f32, N, 4, B>),
+    mut agree: impl FnMut(&N, &N, &FusedSgd<f32, N, B>),
 ) -> N {
     let mut task = LinearTask::new(LinearTask::<f32, 4>::random_spd(0.3, 2.0, 4), 0.1, 5);
     let mut fused_net = net;
-    let mut fused = FusedSgd::<f32, N, 4, B>::new(config).unwrap();
-    let mut buffered = BufferedSgd::<f32, N, 4, B>::new(config).unwrap();
+    let mut fused = FusedSgd::<f32, N, B>::new(config).unwrap();
+    let mut buffered = BufferedSgd::<f32, N, B>::new(config).unwrap();
     for _ in 0..steps {
         let (x, y) = task.batch::<B>();
         let before = fused_net.clone();
@@ -81,30 +84,26 @@ fn fused_and_buffered_plain_sgd_agree_to_rounding() {
     fn within_rounding<N: Model<f32, 4>, const B: usize>(
         a: &N,
         b: &N,
-        fused: &FusedSgd<f32, N, 4, B>,
+        fused: &FusedSgd<f32, N, B>,
     ) {
         let (eps, eta) = (f32::EPSILON / 2.0, fused.config().learning_rate);
-        for i in 0..N::TENSORS {
-            let f: Vec<_> = fused
-                .tapes()
-                .iter()
-                .map(|t| N::grad_factors(t, i))
-                .collect();
-            let rows = f[0].0.len();
-            for (e, (&wa, &wb)) in a.tensor(i).iter().zip(b.tensor(i)).enumerate() {
-                let (j, k) = (e % rows, e / rows);
-                let scale: f32 = f
-                    .iter()
-                    .map(|(u, v)| (eta * u[j] * v.map_or(1.0, |v| v[k])).abs())
-                    .sum();
+        let (a, b) = (params(a), params(b));
+        let mut e = 0;
+        for affine in affines(&a_net_shape::<N>(), fused.tape()) {
+            for i in 0..affine.len() {
+                let (u, v) = affine.factors_of(i);
+                let scale: f32 = u.iter().zip(&v).map(|(u, v)| (eta * u * v).abs()).sum();
+                let (wa, wb) = (a[e], b[e]);
                 let bound =
                     2.0 * (B as f32 + 1.0) * eps * scale + 2.0 * eps * wa.abs().max(wb.abs());
                 assert!(
                     (wa - wb).abs() <= bound,
-                    "B = {B}, tensor {i} entry {e}: {wa} vs {wb}"
+                    "B = {B}, parameter {e}: {wa} vs {wb}"
                 );
+                e += 1;
             }
         }
+        assert_eq!(e, a.len(), "every parameter compared");
     }
     let start = ResNet::<f32, 4, 8, 5>::identity_init(&mut Rng::new(2), 0.5);
     let a = fused_and_buffered::<_, 1>(start, Sgd::new(0.01), 300, within_rounding);
@@ -125,7 +124,7 @@ fn identity_initialised_linear_network_learns_a_positive_definite_map() {
     let a = LinearTask::<f64, 4>::random_spd(0.5, 2.0, 11);
     let mut task = LinearTask::new(a, 0.0, 12);
     let mut net = LinearResNet::<f64, 4, 8>::identity();
-    let mut sgd = FusedSgd::<f64, _, 4, 4>::new(Sgd::new(0.05)).unwrap();
+    let mut sgd = FusedSgd::<f64, _, 4>::new(Sgd::new(0.05)).unwrap();
     let start = population_loss(&net, &a);
     for _ in 0..3000 {
         let (x, y) = task.batch::<4>();
@@ -144,7 +143,7 @@ fn identity_initialised_relu_network_learns_a_positive_definite_map() {
     let a = LinearTask::<f64, 4>::random_spd(0.5, 2.0, 11);
     let mut task = LinearTask::new(a, 0.0, 12);
     let mut net = ResNet::<f64, 4, 16, 8>::identity_init(&mut Rng::new(13), 0.5);
-    let mut sgd = FusedSgd::<f64, _, 4, 4>::new(Sgd::new(0.01)).unwrap();
+    let mut sgd = FusedSgd::<f64, _, 4>::new(Sgd::new(0.01)).unwrap();
     let (held_x, held_y) = task.batch::<512>();
     let held_out = |net: &ResNet<f64, 4, 16, 8>| {
         held_x
@@ -169,43 +168,7 @@ fn identity_initialised_relu_network_learns_a_positive_definite_map() {
     assert!(end < 1e-2 * start);
 }
 
-/// `Model::sgd_plain` and `Model::grad_norm_sq` of a ResNet (tensors handed over with their
-/// shapes in the types) against the generic tensor-by-tensor `sgd::plain_update` and
-/// `sgd::grad_norm_sq`, from the same tapes: the same norm and weights to the bit, and the same
-/// dither stream after, for f32 and Q4.12 (stochastic rounding), one sample and three.
-fn sgd_plain_matches_the_generic_update<T: nearid::Scalar, const B: usize>() {
-    use nearid::fixed::{Dither, Rounding};
-    let mut rng = Rng::new(31);
-    let mut draw = |scale: f64| T::from_f64(scale * rng.normal());
-    let mut net = ResNet::<T, 3, 5, 4>::identity();
-    for i in 0..<ResNet<T, 3, 5, 4> as Model<T, 3>>::TENSORS {
-        net.tensor_mut(i).iter_mut().for_each(|w| *w = draw(0.5));
-    }
-    let xs: [Vector<T, 3>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| draw(1.0)));
-    let dys: [Vector<T, 3>; B] = core::array::from_fn(|_| Vector::from_fn(|_, _| draw(0.3)));
-    let mut tapes = [ResNet::<T, 3, 5, 4>::new_tape(); B];
-    net.forward_tape_batch(&xs, &mut tapes);
-    net.backward_batch(&dys, &mut tapes);
-    let generic_norm = nearid::sgd::grad_norm_sq::<T, ResNet<T, 3, 5, 4>, 3, B>(&tapes);
-    assert_eq!(ResNet::<T, 3, 5, 4>::grad_norm_sq(&tapes), generic_norm);
-    assert!(generic_norm > T::ZERO);
-    let eta = T::from_f64(0.07);
-    let (mut hooked, mut generic) = (net, net);
-    let (mut d1, mut d2) = (
-        Dither::new(Rounding::default()),
-        Dither::new(Rounding::default()),
-    );
-    hooked.sgd_plain(&tapes, eta, &mut d1);
-    nearid::sgd::plain_update::<T, _, 3, B>(&mut generic, &tapes, eta, &mut d2);
-    assert_ne!(hooked, net, "the update moved no weight");
-    assert_eq!(hooked, generic);
-    assert_eq!(d1, d2);
-}
-
-#[test]
-fn sgd_plain_and_grad_norm_of_a_resnet_are_the_generic_ones_to_the_bit() {
-    sgd_plain_matches_the_generic_update::<f32, 1>();
-    sgd_plain_matches_the_generic_update::<f32, 3>();
-    sgd_plain_matches_the_generic_update::<nearid::fixed::Q12, 1>();
-    sgd_plain_matches_the_generic_update::<nearid::fixed::Q12, 3>();
+/// Any network of type N: the factors do not depend on its weights.
+fn a_net_shape<N: nearid::Trainable<f32>>() -> N {
+    N::zeros()
 }

@@ -151,7 +151,7 @@ pub fn population_loss_and_grad<const D: usize, const M: usize>(
     let rm: Matrix<f64, D, D> = Matrix::from_fn(|i, j| r[(i, j)]);
     let ys: [Vector<f64, D>; D] = std::array::from_fn(|b| rm * xs[b]);
     let mut copy = *net;
-    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D, D>::new(Sgd::new(1e-3))?;
+    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D>::new(Sgd::new(1e-3))?;
     let step = sgd.step(&mut copy, &xs, &ys)?;
     Ok((step.loss, step.grad_norm_sq))
 }

@@ -6,7 +6,7 @@ use nearid::smooth::{
     Distill, Scales, ScalingDecomposition, Schedule, SmoothActivation, distill, inverse,
     spectral_norm_upper,
 };
-use nearid::{Matrix, Model, ResNet, Rng, Sgd, SmoothMap, Vector};
+use nearid::{Matrix, Model, ResNet, Rng, Sgd, SmoothMap, Trainable, Vector};
 
 /// The dense sample on which ||h_i - Id||_L is estimated: points uniform in the ball and on its
 /// sphere (tests and report use the same sizes).
@@ -284,11 +284,11 @@ pub fn theorem3<
     // J_{>i}(z_j)^T r_j is the signal dL/dy at block i's output when the network's backward
     // pass is fed dL/dh = r_j: the core's backward gives all layers in one pass.
     let mut totals = [0.0f64; M];
-    let mut tape = ResNet::<f64, D, H, M, S>::new_tape();
+    let mut tape = ResNet::<f64, D, H, M, S>::new_tape::<1>();
     for (x, r) in xs.iter().zip(&residuals) {
         net.forward_tape(x, &mut tape);
         net.backward(r, &mut tape);
-        for (t, block) in totals.iter_mut().zip(tape.iter()) {
+        for (t, [block]) in totals.iter_mut().zip(tape.iter()) {
             *t += block.dy.norm_squared();
         }
     }

@@ -5,7 +5,7 @@
 
 use nearid::fixed::guard::FixedPoint;
 use nearid::fixed::{Bounded, FixedLinearResNet, Guarded, Q12, Q16, integer_bits};
-use nearid::{Error, LinearResNet, Matrix, Model, ResNet, Rng, Scalar, Vector};
+use nearid::{Error, LinearResNet, Matrix, Model, ResNet, Rng, Scalar, Trainable, Vector};
 
 /// The largest radius (to 1%) the guard accepts for `net` in format T.
 fn largest_radius<T: FixedPoint, N: Bounded<T, D>, const D: usize>(net: &N) -> f64 {
@@ -114,10 +114,10 @@ fn resnet_tape_max<T: Scalar, const D: usize, const H: usize, const M: usize>(
     net: &ResNet<T, D, H, M>,
     x: &Vector<T, D>,
 ) -> f64 {
-    let mut tape = <ResNet<T, D, H, M> as Model<T, D>>::new_tape();
+    let mut tape = <ResNet<T, D, H, M> as Trainable<T>>::new_tape::<1>();
     let y = net.forward_tape(x, &mut tape);
     tape.iter()
-        .flat_map(|t| t.x.iter().chain(t.a.iter()))
+        .flat_map(|[t]| t.x.iter().chain(t.a.iter()))
         .chain(y.iter())
         .map(|v| v.to_f64().abs())
         .fold(0.0, f64::max)
@@ -127,10 +127,10 @@ fn linear_tape_max<T: Scalar, const D: usize, const M: usize>(
     net: &LinearResNet<T, D, M>,
     x: &Vector<T, D>,
 ) -> f64 {
-    let mut tape = <LinearResNet<T, D, M> as Model<T, D>>::new_tape();
+    let mut tape = <LinearResNet<T, D, M> as Trainable<T>>::new_tape::<1>();
     let y = net.forward_tape(x, &mut tape);
     tape.iter()
-        .flat_map(|t| t.x.iter())
+        .flat_map(|[t]| t.x.iter())
         .chain(y.iter())
         .map(|v| v.to_f64().abs())
         .fold(0.0, f64::max)

@@ -43,7 +43,7 @@ struct Outcome {
 const WINDOW: usize = 1000;
 
 /// Trains `net` one sample at a time on `train` with plain fused SGD.
-fn train<T: Scalar, N: Model<T, D>>(
+fn train<T: Scalar, N: Model<T, D> + PartialEq>(
     mut net: N,
     eta: f64,
     rounding: Rounding,
@@ -51,7 +51,7 @@ fn train<T: Scalar, N: Model<T, D>>(
     test: &[Sample],
 ) -> Outcome {
     let config = Sgd::new(T::from_f64(eta)).with_rounding(rounding);
-    let mut sgd = FusedSgd::<T, N, D, 1>::new(config).unwrap();
+    let mut sgd = FusedSgd::<T, N, 1>::new(config).unwrap();
     let mut saturations = 0u32;
     let mut moving_steps = 0;
     for (n, (x, y)) in train.iter().enumerate() {
@@ -61,7 +61,7 @@ fn train<T: Scalar, N: Model<T, D>>(
             .expect("a finite training step");
         saturations = saturations.saturating_add(step.saturations);
         if let Some(before) = before {
-            let moved = (0..N::TENSORS).any(|i| before.tensor(i) != net.tensor(i));
+            let moved = before != net;
             moving_steps += usize::from(moved);
         }
     }
@@ -183,13 +183,7 @@ fn smooth_task_fixed_point_matches_f32() {
     let sr = Rounding::Stochastic { seed: 9 };
     let init = || ResNet::<f64, D, 16, 4>::random(&mut Rng::new(5), 0.2);
     fn cast<T: Scalar>(n: &ResNet<f64, D, 16, 4>) -> ResNet<T, D, 16, 4> {
-        let mut out = ResNet::<T, D, 16, 4>::identity();
-        for i in 0..<ResNet<T, D, 16, 4> as Model<T, D>>::TENSORS {
-            for (o, v) in out.tensor_mut(i).iter_mut().zip(n.tensor(i)) {
-                *o = T::from_f64(*v);
-            }
-        }
-        out
+        n.cast()
     }
     let run = |name, f: &dyn Fn() -> Outcome| Row { name, out: f() };
     let initial = eval_loss::<f64, _>(&init(), &test_set);
@@ -270,7 +264,7 @@ fn rounding_leaves_floats_alone_and_fused_equals_buffered_in_fixed_point() {
     fn run_fused<T: Scalar>(rounding: Rounding, data: &[Sample]) -> Net<T> {
         let mut net = Net::<T>::identity_init(&mut Rng::new(3), 0.3);
         let config = Sgd::new(T::from_f64(0.01)).with_rounding(rounding);
-        let mut sgd = FusedSgd::<T, Net<T>, D, 2>::new(config).unwrap();
+        let mut sgd = FusedSgd::<T, Net<T>, 2>::new(config).unwrap();
         for pair in data.chunks_exact(2) {
             let xs = [convert(&pair[0].0), convert(&pair[1].0)];
             let ys = [convert(&pair[0].1), convert(&pair[1].1)];
@@ -281,7 +275,7 @@ fn rounding_leaves_floats_alone_and_fused_equals_buffered_in_fixed_point() {
     fn run_buffered<T: Scalar>(rounding: Rounding, data: &[Sample]) -> Net<T> {
         let mut net = Net::<T>::identity_init(&mut Rng::new(3), 0.3);
         let config = Sgd::new(T::from_f64(0.01)).with_rounding(rounding);
-        let mut sgd = BufferedSgd::<T, Net<T>, D, 2>::new(config).unwrap();
+        let mut sgd = BufferedSgd::<T, Net<T>, 2>::new(config).unwrap();
         for pair in data.chunks_exact(2) {
             let xs = [convert(&pair[0].0), convert(&pair[1].0)];
             let ys = [convert(&pair[0].1), convert(&pair[1].1)];

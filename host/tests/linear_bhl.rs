@@ -18,7 +18,7 @@ fn descend<const D: usize, const L: usize>(phi: Matrix<f64, D, D>) -> (f64, f64,
     let ys: [Vector<f64, D>; D] = std::array::from_fn(|b| phi * xs[b]);
     let mut net = LinearResNet::<f64, D, L>::identity();
     let eta = 0.5 / L as f64;
-    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, L>, D, D>::new(Sgd::new(eta)).unwrap();
+    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, L>, D>::new(Sgd::new(eta)).unwrap();
     let (mut lowest, mut widest) = (f64::INFINITY, 0.0f64);
     for _ in 0..STEPS {
         let step = sgd.step(&mut net, &xs, &ys).unwrap();

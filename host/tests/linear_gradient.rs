@@ -32,7 +32,7 @@ fn population_loss_and_grad<const D: usize, const M: usize>(
     let rm: Matrix<f64, D, D> = Matrix::from_fn(|i, j| r[(i, j)]);
     let ys: [Vector<f64, D>; D] = std::array::from_fn(|b| rm * xs[b]);
     let mut copy = *net;
-    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D, D>::new(Sgd::new(1e-3)).unwrap();
+    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D>::new(Sgd::new(1e-3)).unwrap();
     let step = sgd.step(&mut copy, &xs, &ys).unwrap();
     (step.loss, step.grad_norm_sq)
 }
@@ -187,7 +187,7 @@ fn the_certificate_holds_along_training() {
     let rm: Matrix<f64, D, D> = Matrix::from_fn(|i, j| r[(i, j)]);
     let ys: [Vector<f64, D>; D] = std::array::from_fn(|b| rm * xs[b]);
     let mut net = LinearResNet::<f64, D, M>::identity();
-    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D, D>::new(Sgd::new(0.01)).unwrap();
+    let mut sgd = FusedSgd::<f64, LinearResNet<f64, D, M>, D>::new(Sgd::new(0.01)).unwrap();
     let (mut worst, mut first, mut last) = (f64::INFINITY, 0.0, 0.0);
     for step in 0..3000 {
         let before = net;

@@ -57,7 +57,7 @@ impl<const D: usize, const H: usize, const M: usize, const B: usize> Problem<D, 
     pub fn nearid_losses(&self, lr: f32, steps: usize) -> Vec<f32> {
         let mut net = self.net.clone();
         let mut sgd =
-            Box::new(FusedSgd::<f32, ResNet<f32, D, H, M>, D, B>::new(Sgd::new(lr)).unwrap());
+            Box::new(FusedSgd::<f32, ResNet<f32, D, H, M>, B>::new(Sgd::new(lr)).unwrap());
         (0..steps)
             .map(|_| sgd.step(&mut net, &self.xs, &self.ys).unwrap().loss)
             .collect()

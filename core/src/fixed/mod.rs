@@ -34,7 +34,7 @@
 //! use nearid::fixed::Q16;
 //! use nearid::{FusedSgd, LinearResNet, LinearTask, Model, Scalar, Sgd};
 //! let mut net = LinearResNet::<Q16, 3, 4>::identity();
-//! let mut sgd = FusedSgd::<Q16, _, 3, 1>::new(Sgd::new(Q16::from_f64(0.02))).unwrap();
+//! let mut sgd = FusedSgd::<Q16, _, 1>::new(Sgd::new(Q16::from_f64(0.02))).unwrap();
 //! let mut task = LinearTask::<Q16, 3>::new(LinearTask::random_spd(0.6, 1.4, 3), 0.0, 1);
 //! let mut last = 0.0;
 //! for _ in 0..2000 {
@@ -56,8 +56,8 @@ pub mod saturation;
 pub mod stochastic;
 
 pub use factors::{FixedLinearResNet, ScaledFactor};
-pub use guard::{Bounded, Guarded, integer_bits};
 pub use format::{Fixed, Int};
+pub use guard::{Bounded, Guarded, integer_bits};
 pub use q12::Q12;
 pub use q16::Q16;
 pub use stochastic::{Dither, Rounding};

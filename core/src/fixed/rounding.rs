@@ -178,7 +178,11 @@ mod tests {
             assert_eq!(round_any::<Q12>(w) as i64, (w as i64 + 2048) >> 12, "{w}");
         }
         for w in [i64::MIN, -32769, -32768, -1, 0, 32767, 32768, i64::MAX] {
-            assert_eq!(round_any::<Q16>(w) as i128, (w as i128 + 32768) >> 16, "{w}");
+            assert_eq!(
+                round_any::<Q16>(w) as i128,
+                (w as i128 + 32768) >> 16,
+                "{w}"
+            );
         }
         assert_eq!(round_wider::<Q12>(i64::MAX), i64::MAX >> 12);
     }

@@ -105,10 +105,7 @@ impl<T: Real> Kernels<T> for ByUnit {
 #[inline(always)]
 pub(crate) fn fused_step<T: Scalar, const B: usize>(a: &[T; B], u: &[T; B]) -> T {
     match (a.split_first(), u.split_first()) {
-        (Some((a0, a)), Some((u0, u))) => a
-            .iter()
-            .zip(u)
-            .fold(*a0 * *u0, |s, (&a, &u)| s + a * u),
+        (Some((a0, a)), Some((u0, u))) => a.iter().zip(u).fold(*a0 * *u0, |s, (&a, &u)| s + a * u),
         _ => T::ZERO,
     }
 }

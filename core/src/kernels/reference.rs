@@ -163,8 +163,14 @@ pub(crate) fn block_update<K, T, const D: usize, const H: usize, S, const B: usi
     T: Scalar,
     S: Activation,
 {
-    let (dz, x) = (tapes.each_ref().map(|t| &t.dz), tapes.each_ref().map(|t| &t.x));
+    let (dz, x) = (
+        tapes.each_ref().map(|t| &t.dz),
+        tapes.each_ref().map(|t| &t.x),
+    );
     K::update(&mut block.w1, Some(&mut block.b1), dz, x, eta, rounding);
-    let (dy, a) = (tapes.each_ref().map(|t| &t.dy), tapes.each_ref().map(|t| &t.a));
+    let (dy, a) = (
+        tapes.each_ref().map(|t| &t.dy),
+        tapes.each_ref().map(|t| &t.a),
+    );
     K::update(&mut block.w2, Some(&mut block.b2), dy, a, eta, rounding);
 }

@@ -1,0 +1,467 @@
+//! Every kernel against the reference kernels (core/src/kernels/reference.rs), on a table of
+//! shapes x batch sizes x formats: bit for bit where the order of operations is the same, and
+//! within a rounding bound derived below where it is not.
+//!
+//! | kernels | formats | same bits as the reference | within a bound |
+//! |---|---|---|---|
+//! | `ByUnit` | f32, f64 | W x, W^T g, the gradient norm, a block's forward and backward | the update (eta folded into each column) |
+//! | `Lanes` | f32, f64 | W x, a block's forward | W^T g and the norm (8 partial sums), the update |
+//! | `FixedKernels` | Q16.16, Q4.12 | everything, saturations and dither draws included | |
+//!
+//! The fused update of `ByUnit` and `Lanes` is also checked bit for bit against its own
+//! definition, w - sum_b (eta v_b) u_b summed from the first term, and `Lanes` for a batch
+//! against `Lanes` one sample at a time (its register-blocked batch kernels keep the
+//! per-sample order). Every test draws its values from a seeded generator.
+//!
+//! Bounds, with u the unit roundoff (eps / 2) and gamma_n = n u / (1 - n u) (Higham,
+//! *Accuracy and Stability of Numerical Algorithms*, 2nd ed., section 3.1): a dot product of n
+//! terms summed in any order is within gamma_n sum_i |a_i b_i| of the exact one.
+
+mod common;
+
+use common::{batch_of, params, randomised};
+use nearid::fixed::{Q12, Q16};
+use nearid::kernels::{ByUnit, FixedKernels, Kernels, Lanes, Reference};
+use nearid::{
+    FusedSgd, LinearResNet, Matrix, Model, Real, ResNet, Rng, RoundingState, Scalar, Sgd, Tanh,
+    Vector, zeros,
+};
+
+fn matrix<T: Scalar, const R: usize, const C: usize>(rng: &mut Rng, scale: f64) -> Matrix<T, R, C> {
+    Matrix::from_fn(|_, _| T::from_f64(scale * rng.normal()))
+}
+
+fn bits<T: core::fmt::Debug>(x: &T) -> String {
+    // Debug prints every bit of a float (shortest round-trip form) and the raw value of fixed
+    // point; NaN and -0 stay distinct.
+    format!("{x:?}")
+}
+
+/// u for the type (f32: 2^-24, f64: 2^-53).
+fn unit<T: Real>() -> f64 {
+    if core::mem::size_of::<T>() == 4 {
+        f64::from(f32::EPSILON) / 2.0
+    } else {
+        f64::EPSILON / 2.0
+    }
+}
+
+fn gamma<T: Real>(n: usize) -> f64 {
+    let nu = n as f64 * unit::<T>();
+    nu / (1.0 - nu)
+}
+
+/// The four matrix kernels of K against the reference, for floats.
+///
+/// - W x: the same order of additions in every kernel: the same bits.
+/// - W^T g: out_j = base_j + W[:, j] . g. Each kernel's dot is within gamma_R S_j of the exact
+///   s_j (S_j = sum_i |W_ij g_i|), and the addition of the base rounds once more:
+///   |out_K - out_ref| <= 2 u (|base_j| + S_j) + 2 gamma_R S_j (1 + u).
+/// - the update: the reference forms w - eta (sum_b u_b v_b), the fused kernels
+///   w - sum_b (eta v_b) u_b; both are within a few roundings of the exact update, per weight
+///   |fused - ref| <= 2 (B + 1) u sum_b |eta u_b v_b| + 2 u |w'| (B + 1 products and partial
+///   sums of the step round once each, and w - step once more).
+/// - the norm: each term (u_b . u_c)(v_b . v_c) carries the errors of its two dots and its
+///   product, and the B (B + 1) / 2 terms are summed once: |K - ref| <=
+///   2 (gamma_R + gamma_C + gamma_R gamma_C + u + gamma_(B^2)) sum_{b,c} X_bc Y_bc with
+///   X_bc = sum_i |u_bi u_ci| and Y_bc the same for v (1 for the bias).
+fn float_matrix_kernels<T: Real, K: Kernels<T>, const R: usize, const C: usize, const B: usize>(
+    name: &str,
+    same_dots: bool,
+    seed: u64,
+) {
+    let case = format!("{name} {R}x{C} B={B}");
+    let mut rng = Rng::new(seed);
+    let w = matrix::<T, R, C>(&mut rng, 0.5);
+    let xs = batch_of::<T, C, B>(&mut rng);
+    let gs = batch_of::<T, R, B>(&mut rng);
+    let base_r = batch_of::<T, R, B>(&mut rng);
+    let base_c = batch_of::<T, C, B>(&mut rng);
+    let u = unit::<T>();
+
+    let (mut y_k, mut y_ref) = (base_r, base_r);
+    K::mat_vec(&w, xs.each_ref(), &mut y_k);
+    Reference::mat_vec(&w, xs.each_ref(), &mut y_ref);
+    assert_eq!(bits(&y_k), bits(&y_ref), "{case}: W x");
+
+    let (mut o_k, mut o_ref) = (base_c, base_c);
+    K::mat_t_vec(&w, gs.each_ref(), &mut o_k);
+    Reference::mat_t_vec(&w, gs.each_ref(), &mut o_ref);
+    if same_dots {
+        assert_eq!(bits(&o_k), bits(&o_ref), "{case}: W^T g");
+    } else {
+        let mut worst = 0.0f64;
+        for b in 0..B {
+            for j in 0..C {
+                let s: f64 = (0..R).map(|i| (w[(i, j)] * gs[b][i]).to_f64().abs()).sum();
+                let bound = 2.0 * u * (base_c[b][j].to_f64().abs() + s)
+                    + 2.0 * gamma::<T>(R) * s * (1.0 + u);
+                let diff = (o_k[b][j] - o_ref[b][j]).to_f64().abs();
+                assert!(
+                    diff <= bound,
+                    "{case}: W^T g [{b}][{j}] differs by {diff:e} > {bound:e}"
+                );
+                worst = worst.max(diff / bound);
+            }
+        }
+        println!("{case}: W^T g within {worst:.3} of its bound");
+    }
+
+    // The update, with factors u_b = g_b and v_b = x_b, and a bias.
+    let eta = <T as Scalar>::from_f64(0.0375);
+    let bias = batch_of::<T, R, 1>(&mut rng)[0];
+    let (mut w_k, mut b_k, mut w_ref, mut b_ref) = (w, bias, w, bias);
+    K::update(
+        &mut w_k,
+        Some(&mut b_k),
+        gs.each_ref(),
+        xs.each_ref(),
+        eta,
+        &mut T::Rounding::new(Default::default()),
+    );
+    Reference::update(
+        &mut w_ref,
+        Some(&mut b_ref),
+        gs.each_ref(),
+        xs.each_ref(),
+        eta,
+        &mut T::Rounding::new(Default::default()),
+    );
+    let entries = (0..R * C)
+        .map(|e| (e % R, Some(e / R)))
+        .chain((0..R).map(|j| (j, None)));
+    for (j, k) in entries {
+        let (old, new_k, new_ref) = match k {
+            Some(k) => (w[(j, k)], w_k[(j, k)], w_ref[(j, k)]),
+            None => (bias[j], b_k[j], b_ref[j]),
+        };
+        let v = |b: usize| k.map_or(T::ONE, |k| xs[b][k]);
+        // The fused definition, from the first term.
+        let step = (1..B).fold(eta * v(0) * gs[0][j], |s, b| s + eta * v(b) * gs[b][j]);
+        assert_eq!(
+            bits(&new_k),
+            bits(&(old - step)),
+            "{case}: update ({j}, {k:?}) vs its definition"
+        );
+        let scale: f64 = (0..B).map(|b| (eta * gs[b][j] * v(b)).to_f64().abs()).sum();
+        let bound = 2.0 * (B as f64 + 1.0) * u * scale
+            + 2.0 * u * new_k.to_f64().abs().max(new_ref.to_f64().abs());
+        let diff = (new_k - new_ref).to_f64().abs();
+        assert!(
+            diff <= bound,
+            "{case}: update ({j}, {k:?}) differs by {diff:e} > {bound:e}"
+        );
+    }
+
+    let (mut n_k, mut n_ref) = (T::ZERO, T::ZERO);
+    K::add_norm_sq(&mut n_k, gs.each_ref(), xs.each_ref(), true);
+    Reference::add_norm_sq(&mut n_ref, gs.each_ref(), xs.each_ref(), true);
+    if same_dots {
+        assert_eq!(bits(&n_k), bits(&n_ref), "{case}: norm");
+    } else {
+        let abs_dot = |a: &[T], b: &[T]| -> f64 {
+            a.iter().zip(b).map(|(x, y)| (*x * *y).to_f64().abs()).sum()
+        };
+        let mut sum = 0.0;
+        for b in 0..B {
+            for c in 0..B {
+                let x = abs_dot(gs[b].as_slice(), gs[c].as_slice());
+                sum += x * (abs_dot(xs[b].as_slice(), xs[c].as_slice()) + 1.0);
+            }
+        }
+        let (gr, gc) = (gamma::<T>(R), gamma::<T>(C));
+        let bound = 2.0 * (gr + gc + gr * gc + u + gamma::<T>(B * B)) * sum;
+        let diff = (n_k - n_ref).to_f64().abs();
+        assert!(
+            diff <= bound,
+            "{case}: norm differs by {diff:e} > {bound:e}"
+        );
+    }
+}
+
+fn float_table<T: Real>(name: &str) {
+    macro_rules! shapes {
+        ($($r:literal x $c:literal),*) => {$(
+            for (b, seed) in [(1usize, 1u64), (3, 2), (32, 3)] {
+                match b {
+                    1 => {
+                        float_matrix_kernels::<T, ByUnit, $r, $c, 1>(&format!("{name} ByUnit"), true, seed);
+                        float_matrix_kernels::<T, Lanes, $r, $c, 1>(&format!("{name} Lanes"), false, seed);
+                    }
+                    3 => {
+                        float_matrix_kernels::<T, ByUnit, $r, $c, 3>(&format!("{name} ByUnit"), true, seed);
+                        float_matrix_kernels::<T, Lanes, $r, $c, 3>(&format!("{name} Lanes"), false, seed);
+                    }
+                    _ => {
+                        float_matrix_kernels::<T, ByUnit, $r, $c, 32>(&format!("{name} ByUnit"), true, seed);
+                        float_matrix_kernels::<T, Lanes, $r, $c, 32>(&format!("{name} Lanes"), false, seed);
+                    }
+                }
+            }
+        )*};
+    }
+    // Multiples of 16, of 8 only, of neither; single rows and columns; both orientations of
+    // the firmware's blocks.
+    shapes!(1 x 1, 3 x 16, 16 x 3, 13 x 21, 24 x 40, 64 x 9);
+}
+
+#[test]
+fn float_matrix_kernels_match_the_reference() {
+    float_table::<f32>("f32");
+    float_table::<f64>("f64");
+}
+
+/// The fixed-point kernels against the reference, bit for bit, with saturation counts and the
+/// dither's state after, for values small (no clamp) and large (clamps fire): W x, W^T g, the
+/// update in both roundings, the norm.
+fn fixed_matrix_kernels<T: nearid::fixed::Fixed, const R: usize, const C: usize, const B: usize>(
+    scale: f64,
+    seed: u64,
+) -> u32 {
+    let case = format!(
+        "{} {R}x{C} B={B} scale {scale}",
+        core::any::type_name::<T>()
+    );
+    let mut rng = Rng::new(seed);
+    let w = matrix::<T, R, C>(&mut rng, scale);
+    let draw = |rng: &mut Rng| -> [Vector<T, C>; B] {
+        core::array::from_fn(|_| Vector::from_fn(|_, _| T::from_f64(scale * rng.normal())))
+    };
+    let xs = draw(&mut rng);
+    let gs: [Vector<T, R>; B] =
+        core::array::from_fn(|_| Vector::from_fn(|_, _| T::from_f64(scale * rng.normal())));
+    let counted = |f: &mut dyn FnMut()| {
+        let before = T::saturations();
+        f();
+        T::saturations() - before
+    };
+    let mut saturated = 0;
+
+    let (mut y_k, mut y_ref) = ([zeros::<T, R, 1>(); B], [zeros::<T, R, 1>(); B]);
+    let n_k = counted(&mut || FixedKernels::mat_vec(&w, xs.each_ref(), &mut y_k));
+    let n_ref = counted(&mut || Reference::mat_vec(&w, xs.each_ref(), &mut y_ref));
+    assert_eq!((y_k, n_k), (y_ref, n_ref), "{case}: W x");
+    saturated += n_k;
+
+    let (mut o_k, mut o_ref) = ([zeros::<T, C, 1>(); B], [zeros::<T, C, 1>(); B]);
+    let n_k = counted(&mut || FixedKernels::mat_t_vec(&w, gs.each_ref(), &mut o_k));
+    let n_ref = counted(&mut || Reference::mat_t_vec(&w, gs.each_ref(), &mut o_ref));
+    assert_eq!((o_k, n_k), (o_ref, n_ref), "{case}: W^T g");
+
+    for rounding in [
+        nearid::fixed::Rounding::Nearest,
+        nearid::fixed::Rounding::Stochastic { seed: 7 },
+    ] {
+        let eta = T::from_f64(0.3);
+        let bias = Vector::<T, R>::from_fn(|_, _| T::from_f64(scale * rng.normal()));
+        let (mut w_k, mut b_k, mut w_ref, mut b_ref) = (w, bias, w, bias);
+        let (mut d_k, mut d_ref) = (
+            nearid::fixed::Dither::new(rounding),
+            nearid::fixed::Dither::new(rounding),
+        );
+        let n_k = counted(&mut || {
+            FixedKernels::update(
+                &mut w_k,
+                Some(&mut b_k),
+                gs.each_ref(),
+                xs.each_ref(),
+                eta,
+                &mut d_k,
+            )
+        });
+        let n_ref = counted(&mut || {
+            Reference::update(
+                &mut w_ref,
+                Some(&mut b_ref),
+                gs.each_ref(),
+                xs.each_ref(),
+                eta,
+                &mut d_ref,
+            )
+        });
+        assert_eq!(
+            (w_k, b_k, d_k, n_k),
+            (w_ref, b_ref, d_ref, n_ref),
+            "{case}: update ({rounding:?})"
+        );
+        // At the smallest scale every |eta u v| is below half a unit: nothing may move.
+        assert_eq!(w_k != w, scale > 0.01, "{case}: which weights moved");
+        saturated += n_k;
+    }
+
+    let (mut n_k, mut n_ref) = (T::ZERO, T::ZERO);
+    FixedKernels::add_norm_sq(&mut n_k, gs.each_ref(), xs.each_ref(), true);
+    Reference::add_norm_sq(&mut n_ref, gs.each_ref(), xs.each_ref(), true);
+    assert_eq!(n_k, n_ref, "{case}: norm");
+    saturated
+}
+
+#[test]
+fn fixed_matrix_kernels_are_the_reference_bit_for_bit() {
+    // Q4.12: 0.003 makes every |u v| less than half a unit (the update's columns only draw the
+    // dither); 0.3 keeps products far inside [-8, 8); 3 makes them leave it.
+    let mut q12 = 0;
+    for (scale, seed) in [(0.003, 1), (0.3, 2), (3.0, 3)] {
+        q12 += fixed_matrix_kernels::<Q12, 16, 3, 1>(scale, seed);
+        q12 += fixed_matrix_kernels::<Q12, 3, 16, 1>(scale, seed);
+        q12 += fixed_matrix_kernels::<Q12, 7, 5, 2>(scale, seed);
+        q12 += fixed_matrix_kernels::<Q12, 13, 21, 3>(scale, seed);
+    }
+    assert!(
+        q12 > 0,
+        "Q4.12: no case saturated, so the counts were not compared"
+    );
+    let mut q16 = 0;
+    for (scale, seed) in [(1e-4, 4), (0.3, 5), (20_000.0, 6)] {
+        q16 += fixed_matrix_kernels::<Q16, 16, 3, 1>(scale, seed);
+        q16 += fixed_matrix_kernels::<Q16, 7, 5, 3>(scale, seed);
+    }
+    assert!(q16 > 0, "Q16.16: no case saturated");
+}
+
+/// One training step of a network with kernels K against the same step with the reference:
+/// the loss, the gradient norm and every tape entry to the bit where `same_backward`, else the
+/// loss to the bit (the forward pass is the same in every kernel); the weights are compared by
+/// the matrix-level tests above.
+fn step_matches<T: Real, N: Model<T, D>, K: Kernels<T>, const D: usize, const B: usize>(
+    net: &N,
+    same_backward: bool,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let (xs, ys) = (batch_of::<T, D, B>(&mut rng), batch_of::<T, D, B>(&mut rng));
+    let config = Sgd::new(<T as Scalar>::from_f64(0.01));
+    let mut with_k = FusedSgd::<T, N, B, nearid::Quadratic, K>::new(config).unwrap();
+    let mut with_ref = FusedSgd::<T, N, B, nearid::Quadratic, Reference>::new(config).unwrap();
+    let (mut a, mut b) = (net.clone(), net.clone());
+    let (sa, sb) = (
+        with_k.step(&mut a, &xs, &ys).unwrap(),
+        with_ref.step(&mut b, &xs, &ys).unwrap(),
+    );
+    assert_eq!(bits(&sa.loss), bits(&sb.loss), "loss");
+    if same_backward {
+        assert_eq!(
+            bits(&sa.grad_norm_sq),
+            bits(&sb.grad_norm_sq),
+            "gradient norm"
+        );
+        assert_eq!(bits(with_k.tape()), bits(with_ref.tape()), "tape");
+    }
+    assert_ne!(params(&a), params(net), "the step moved nothing");
+}
+
+/// The block passes of `ByUnit` (one hidden unit at a time) are the reference's to the bit,
+/// forward and backward, for ReLU and tanh, one sample and several; `Lanes` for a batch is
+/// `Lanes` one sample at a time to the bit (outputs, tapes and updated weights).
+#[test]
+fn block_kernels_match() {
+    let mut rng = Rng::new(41);
+    let relu = randomised(&ResNet::<f32, 3, 16, 3>::identity(), &mut rng, 0.4);
+    step_matches::<f32, _, ByUnit, 3, 1>(&relu, true, 1);
+    step_matches::<f32, _, ByUnit, 3, 4>(&relu, true, 2);
+    step_matches::<f32, _, Lanes, 3, 1>(&relu, false, 3);
+    let odd = randomised(&ResNet::<f64, 13, 21, 2, Tanh>::identity(), &mut rng, 0.3);
+    step_matches::<f64, _, ByUnit, 13, 3>(&odd, true, 4);
+    step_matches::<f64, _, Lanes, 13, 5>(&odd, false, 5);
+    let linear = randomised(&LinearResNet::<f32, 5, 4>::identity(), &mut rng, 0.2);
+    step_matches::<f32, _, ByUnit, 5, 2>(&linear, true, 6);
+    step_matches::<f32, _, Lanes, 5, 2>(&linear, false, 7);
+
+    lanes_batch_is_per_sample::<f32, _, 13, 3>(
+        &randomised(&ResNet::<f32, 13, 21, 3>::identity(), &mut rng, 0.3),
+        8,
+    );
+    lanes_batch_is_per_sample::<f32, _, 13, 32>(
+        &randomised(&ResNet::<f32, 13, 21, 3>::identity(), &mut rng, 0.3),
+        9,
+    );
+    lanes_batch_is_per_sample::<f32, _, 24, 32>(
+        &randomised(&ResNet::<f32, 24, 40, 2>::identity(), &mut rng, 0.3),
+        10,
+    );
+    lanes_batch_is_per_sample::<f32, _, 64, 32>(
+        &randomised(&ResNet::<f32, 64, 128, 2>::identity(), &mut rng, 0.1),
+        11,
+    );
+    lanes_batch_is_per_sample::<f64, _, 13, 5>(&odd, 12);
+    lanes_batch_is_per_sample::<f32, _, 5, 3>(&linear, 13);
+}
+
+/// `Lanes` on a batch against `Lanes` on each sample alone: forward, backward and tapes to the
+/// bit; the gradient norm and the update against their per-sample definitions (the Gram form
+/// with the one-sample dots, the fused step summed from the first sample) are checked by
+/// `float_matrix_kernels` at B > 1.
+fn lanes_batch_is_per_sample<T: Real, N: Model<T, D>, const D: usize, const B: usize>(
+    net: &N,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let (xs, dys) = (batch_of::<T, D, B>(&mut rng), batch_of::<T, D, B>(&mut rng));
+    let mut tape = N::new_tape::<B>();
+    let ys = net.forward_with::<Lanes, B>(&xs, &mut tape);
+    let dxs = net.backward_with::<Lanes, B>(&dys, &mut tape);
+    for b in 0..B {
+        let mut one = N::new_tape::<1>();
+        let [y] = net.forward_with::<Lanes, 1>(&[xs[b]], &mut one);
+        let [dx] = net.backward_with::<Lanes, 1>(&[dys[b]], &mut one);
+        assert_eq!(bits(&(ys[b], dxs[b])), bits(&(y, dx)), "sample {b} of {B}");
+        assert_eq!(
+            bits(&net.apply_with::<Lanes, B>(&xs)[b]),
+            bits(&y),
+            "apply, sample {b} of {B}"
+        );
+    }
+}
+
+/// The fixed-point kernels train a network exactly as the reference does: weights, dither and
+/// saturation counts after 200 steps, Q4.12 and Q16.16, one sample and three.
+#[test]
+fn fixed_point_training_is_the_reference_bit_for_bit() {
+    fn run<T: nearid::fixed::Fixed, K: Kernels<T>, const B: usize>() -> (ResNet<T, 3, 16, 3>, u32) {
+        let mut rng = Rng::new(3);
+        let mut net = ResNet::<T, 3, 16, 3>::identity_init(&mut rng, 0.5);
+        let config = Sgd::new(T::from_f64(0.05));
+        let mut sgd =
+            FusedSgd::<T, ResNet<T, 3, 16, 3>, B, nearid::Quadratic, K>::new(config).unwrap();
+        let mut saturations = 0;
+        for _ in 0..200 {
+            let xs =
+                core::array::from_fn(|_| Vector::from_fn(|_, _| T::from_f64(2.5 * rng.normal())));
+            let ys =
+                core::array::from_fn(|_| Vector::from_fn(|_, _| T::from_f64(2.5 * rng.normal())));
+            saturations += sgd.step(&mut net, &xs, &ys).unwrap().saturations;
+        }
+        (net, saturations)
+    }
+    let (a, sa) = run::<Q12, FixedKernels, 1>();
+    let (b, sb) = run::<Q12, Reference, 1>();
+    assert_eq!((a, sa), (b, sb), "Q4.12, B = 1");
+    assert!(
+        sa > 0,
+        "Q4.12 never saturated: the counts were not compared"
+    );
+    assert_eq!(
+        run::<Q12, FixedKernels, 3>(),
+        run::<Q12, Reference, 3>(),
+        "Q4.12, B = 3"
+    );
+    assert_eq!(
+        run::<Q16, FixedKernels, 1>(),
+        run::<Q16, Reference, 1>(),
+        "Q16.16, B = 1"
+    );
+    assert_eq!(
+        run::<Q16, FixedKernels, 3>(),
+        run::<Q16, Reference, 3>(),
+        "Q16.16, B = 3"
+    );
+}
+
+/// The number type's own kernels are the ones the one-sample methods use.
+#[test]
+fn the_default_kernels_are_the_number_types() {
+    let net = ResNet::<f32, 3, 8, 2>::random(&mut Rng::new(1), 0.5);
+    let x = Vector::<f32, 3>::new(0.3, -0.1, 0.7);
+    let [y] = net.apply_with::<<f32 as Scalar>::Kernels, 1>(&[x]);
+    assert_eq!(net.apply(&x), y);
+}
