@@ -1,9 +1,13 @@
 //! The `nearid` command-line tool. Subcommands are an enum each; `verify` has one variant per
 //! report (`linear`, `smooth`).
+//!
+//! Results go to stdout, errors to stderr: every error is one line naming the file and the
+//! problem.
 
-use crate::dispatch::{DispatchError, MAX_DIM, factorize_f32, factorize_f64};
-use crate::{linear_report, npy, smooth_report};
+use crate::dispatch::{DispatchError, MAX_DEPTH, MAX_DIM, factorize_f32, factorize_f64};
+use crate::{linear_report, matrix_file, npy, smooth_report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// nearid: near-identity factorisations and verification reports.
@@ -60,8 +64,9 @@ pub enum Precision {
 pub struct DecomposeArgs {
     /// The D x D matrix (D from 1 to 16): a .npy file (2-D, float or int) or CSV text.
     pub matrix: PathBuf,
-    /// Number of factors M.
-    #[arg(long, short = 'm')]
+    /// Number of factors M, from 1 to 4096 (the HM bound applies from M >= 3 gamma, and
+    /// 3 gamma < 2234 for every finite float64 matrix).
+    #[arg(long, short = 'm', value_name = "M", value_parser = parse_depth)]
     pub depth: usize,
     /// Write A_1 .. A_M here as one (M, D, D) float64 .npy array, A_1 first (applied first).
     #[arg(long, short = 'o')]
@@ -71,7 +76,24 @@ pub struct DecomposeArgs {
     pub precision: Precision,
 }
 
-/// Run the tool; the error is the message to print (it names the file and the problem).
+/// `--depth`: a whole number from 1 to [`MAX_DEPTH`] (the message is clap's "invalid value"
+/// line).
+fn parse_depth(text: &str) -> Result<usize, String> {
+    use std::num::IntErrorKind;
+    match text.parse::<usize>() {
+        Ok(0) => Err("the depth must be at least 1".into()),
+        Ok(m) if m <= MAX_DEPTH => Ok(m),
+        Err(e) if *e.kind() != IntErrorKind::PosOverflow => {
+            Err("not a whole number (write the depth in digits, e.g. 64)".into())
+        }
+        _ => Err(format!(
+            "above the maximum depth {MAX_DEPTH} (the HM bound applies from M >= 3 gamma, \
+             and 3 gamma < 2234 for every finite float64 matrix)"
+        )),
+    }
+}
+
+/// Run the tool; the error is the message to print (one line naming the file and the problem).
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Decompose(args) => decompose(&args),
@@ -85,7 +107,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn decompose(args: &DecomposeArgs) -> Result<(), String> {
-    let r = npy::read_matrix(&args.matrix).map_err(|e| e.to_string())?;
+    let r = matrix_file::read_matrix(&args.matrix).map_err(|e| e.to_string())?;
     let name = args.matrix.display();
     if r.nrows() != r.ncols() {
         return Err(format!(
@@ -94,65 +116,71 @@ fn decompose(args: &DecomposeArgs) -> Result<(), String> {
             r.ncols()
         ));
     }
-    if args.depth == 0 {
-        return Err("--depth must be at least 1".into());
-    }
     let f = match args.precision {
         Precision::F64 => factorize_f64(&r, args.depth),
         Precision::F32 => factorize_f32(&r, args.depth),
     }
     .map_err(|e| match e {
         DispatchError::Shape => format!("{name}: D = {} is outside 1..={MAX_DIM}", r.nrows()),
+        DispatchError::Depth => format!("--depth {}: above the maximum {MAX_DEPTH}", args.depth),
         DispatchError::Core(e) => format!("{name}: {e}"),
     })?;
     let report = &f.report;
     let d = r.nrows();
-    println!("{name}: D = {d}, M = {}", args.depth);
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(text, "{name}: D = {d}, M = {}", args.depth);
+    let _ = writeln!(
+        text,
         "  sigma_min = {:.6e}, sigma_max = {:.6e}, gamma = {:.6}, largest rotation angle = {:.6}",
         report.sigma_min, report.sigma_max, report.gamma, report.max_angle
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  split: p = {} factors of P^(1/p) first, then q = {} factors of Q^(1/q)",
         report.p, report.q
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  {:>12} {:>14} {:>14} {:>8}",
         "factors", "||A_i||", "HM bound", "ratio"
     );
     let bound = report.bound;
-    let mut rows: Vec<(String, &nalgebra::DMatrix<f64>)> = Vec::new();
     let mut start = 0;
     for i in 1..=f.factors.len() {
         if i == f.factors.len() || f.factors[i] != f.factors[start] {
-            rows.push((format!("A_{}..A_{}", start + 1, i), &f.factors[start]));
+            let label = format!("A_{}..A_{}", start + 1, i);
+            let norm = crate::sample::spectral_norm(&f.factors[start]);
+            let _ = match bound {
+                Some(b) => writeln!(
+                    text,
+                    "  {label:>12} {norm:>14.6e} {b:>14.6e} {:>8.4}",
+                    norm / b
+                ),
+                None => writeln!(text, "  {label:>12} {norm:>14.6e} {:>14} {:>8}", "n/a", "-"),
+            };
             start = i;
         }
     }
-    for (label, a) in rows {
-        let norm = crate::sample::spectral_norm(a);
-        match bound {
-            Some(b) => println!("  {label:>12} {norm:>14.6e} {b:>14.6e} {:>8.4}", norm / b),
-            None => println!("  {label:>12} {norm:>14.6e} {:>14} {:>8}", "n/a", "-"),
-        }
-    }
     if bound.is_none() {
-        println!(
+        let _ = writeln!(
+            text,
             "  (the HM bound applies for M >= 3 gamma = {:.2}; the factorisation is exact anyway)",
             3.0 * report.gamma
         );
     }
     let err = (f.product() - &r).norm() / r.norm();
-    println!("  ||Pi(A) - R||_F / ||R||_F = {err:.3e}");
+    let _ = writeln!(text, "  ||Pi(A) - R||_F / ||R||_F = {err:.3e}");
     if let Some(out) = &args.out {
         std::fs::write(out, npy::npy_bytes(&f.factors, d))
             .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
-        println!(
+        let _ = writeln!(
+            text,
             "  wrote {} (shape ({}, {d}, {d}), A_1 first)",
             out.display(),
             args.depth
         );
     }
+    print!("{text}");
     Ok(())
 }
 
