@@ -1,12 +1,14 @@
 //! The `nearid` command-line tool. Subcommands are an enum each; `verify` has one variant per
 //! report (`linear`, `smooth`).
 //!
-//! Results go to stdout, errors to stderr: every error is one line naming the file and the
-//! problem.
+//! Results go to stdout, progress bars (indicatif) and errors to stderr. Every error is one line
+//! naming the file and the problem; `--quiet` leaves only the errors. Progress bars show only
+//! when stderr is a terminal (indicatif hides them otherwise), so logs and pipes stay clean.
 
 use crate::dispatch::{DispatchError, MAX_DEPTH, MAX_DIM, factorize_f32, factorize_f64};
 use crate::{linear_report, matrix_file, npy, smooth_report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -14,6 +16,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "nearid", version, about)]
 pub struct Cli {
+    /// No progress bars and nothing on stdout, for scripts: only errors are printed (stderr),
+    /// and the exit status says whether the command succeeded.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -93,20 +99,52 @@ fn parse_depth(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Run the tool; the error is the message to print (one line naming the file and the problem).
-pub fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Decompose(args) => decompose(&args),
-        Command::Verify {
-            what: Verify::Linear(args),
-        } => verify_linear(&args),
-        Command::Verify {
-            what: Verify::Smooth(args),
-        } => verify_smooth(&args),
+/// Where the tool talks: results to stdout and progress bars to stderr, both silenced by
+/// `--quiet`. Errors are not its business: they go back to `main` as the `Err` of [`run`].
+#[derive(Clone, Copy, Debug)]
+struct Console {
+    quiet: bool,
+}
+
+impl Console {
+    /// Print a result (a line or a block of lines) unless quiet.
+    fn say(self, text: &str) {
+        if !self.quiet {
+            println!("{}", text.trim_end_matches('\n'));
+        }
+    }
+
+    /// A bar of `len` steps labelled `message` (hidden when quiet; indicatif also hides it
+    /// when stderr is not a terminal).
+    fn bar(self, len: usize, message: &'static str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} {msg} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(message);
+        bar
     }
 }
 
-fn decompose(args: &DecomposeArgs) -> Result<(), String> {
+/// Run the tool; the error is the message to print (one line naming the file and the problem).
+pub fn run(cli: Cli) -> Result<(), String> {
+    let console = Console { quiet: cli.quiet };
+    match cli.command {
+        Command::Decompose(args) => decompose(&args, console),
+        Command::Verify {
+            what: Verify::Linear(args),
+        } => verify_linear(&args, console),
+        Command::Verify {
+            what: Verify::Smooth(args),
+        } => verify_smooth(&args, console),
+    }
+}
+
+fn decompose(args: &DecomposeArgs, console: Console) -> Result<(), String> {
     let r = matrix_file::read_matrix(&args.matrix).map_err(|e| e.to_string())?;
     let name = args.matrix.display();
     if r.nrows() != r.ncols() {
@@ -180,22 +218,20 @@ fn decompose(args: &DecomposeArgs) -> Result<(), String> {
             args.depth
         );
     }
-    print!("{text}");
+    console.say(&text);
     Ok(())
 }
 
-fn verify_linear(args: &VerifyArgs) -> Result<(), String> {
-    let bar = indicatif::ProgressBar::new(linear_report::job_count() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("verify linear");
+fn verify_linear(args: &VerifyArgs, console: Console) -> Result<(), String> {
+    let bar = console.bar(linear_report::job_count(), "verify linear");
     let sweep = linear_report::run(|| bar.inc(1))?;
     bar.finish_and_clear();
     sweep.write(&args.out)?;
-    println!("{}", sweep.table());
-    println!("wrote {}", args.out.join("linear-report.md").display());
+    console.say(&sweep.table());
+    console.say(&format!(
+        "wrote {}",
+        args.out.join("linear-report.md").display()
+    ));
     if sweep.all_hold() {
         Ok(())
     } else {
@@ -203,11 +239,20 @@ fn verify_linear(args: &VerifyArgs) -> Result<(), String> {
     }
 }
 
-fn verify_smooth(args: &VerifyArgs) -> Result<(), String> {
-    let s = smooth_report::write_smooth_report(&args.out)?;
+fn verify_smooth(args: &VerifyArgs, console: Console) -> Result<(), String> {
+    let bar = console.bar(smooth_report::MEASURE_STEPS, "verify smooth");
+    let mut parts = 0;
+    let s = smooth_report::write_smooth_report(&args.out, |what| {
+        bar.set_position(parts);
+        bar.set_message(what.to_owned());
+        parts += 1;
+    })?;
+    bar.finish_and_clear();
+    let mut text = String::new();
     for m in &s.maps {
         let last = |rows: &[crate::smooth_check::SweepRow]| rows.last().map_or(0.0, |r| r.constant);
-        println!(
+        let _ = writeln!(
+            text,
             "{:>9}: m max_i Lip (uniform, m = 1024) = {:.4}, (m/ln m) max_i Lip (geometric) = {:.4}, alpha R M = {:.4}",
             m.name,
             last(&m.uniform),
@@ -215,8 +260,13 @@ fn verify_smooth(args: &VerifyArgs) -> Result<(), String> {
             m.constants.product()
         );
     }
-    println!("worst theorem-3 ratio: {:.3}", s.worst_theorem3());
-    println!("wrote {}", args.out.join("smooth-report.md").display());
+    let _ = writeln!(text, "worst theorem-3 ratio: {:.3}", s.worst_theorem3());
+    let _ = writeln!(
+        text,
+        "wrote {}",
+        args.out.join("smooth-report.md").display()
+    );
+    console.say(&text);
     if s.all_hold() {
         Ok(())
     } else {

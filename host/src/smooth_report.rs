@@ -106,8 +106,18 @@ fn map_summary<F: SmoothMap<f64, D> + Copy, const D: usize>(
     })
 }
 
-/// Runs every measurement (about ten seconds on one core).
+/// The number of parts [`measure_with`] reports.
+pub const MEASURE_STEPS: usize = 13;
+
+/// Runs every measurement (a few seconds in a release build).
 pub fn measure() -> nearid::Result<SmoothSummary> {
+    measure_with(|_| ())
+}
+
+/// [`measure`], calling `starting(what)` before each of its [`MEASURE_STEPS`] parts (for a
+/// progress bar).
+pub fn measure_with(mut starting: impl FnMut(&str)) -> nearid::Result<SmoothSummary> {
+    starting("linear parts");
     let tanh_net = Normalised::new(random_tanh_net(4), Vector::<f64, 4>::zeros())?;
     let flip = Normalised::new(Flip, Flip::base_point())?;
     let (_, lt) = tanh_net.factor_linear_part::<16>()?;
@@ -128,40 +138,47 @@ pub fn measure() -> nearid::Result<SmoothSummary> {
             norm(&(flip.linear_part() - eye2)),
         ),
     ];
-    let maps = vec![
-        map_summary(
-            "disc",
-            "two shears (x + y^2/2, then y + u^2/2) on the unit disc, D = 2",
-            TwoShears::DISC,
-            1.0,
-            1,
-        )?,
-        map_summary(
-            "ball",
-            "radial x (1 + 0.6 tanh r^2), r = norm of x, on the unit ball, D = 3",
-            Radial::BALL,
-            1.0,
-            2,
-        )?,
-        map_summary(
-            "tanh-net",
-            "random 3-block tanh network, normalised at 0, unit ball, D = 4",
-            tanh_net,
-            1.0,
-            3,
-        )?,
-        map_summary(
-            "flip",
-            "B o shear with Dh(x0) eigenvalues -1.90, -0.51, normalised at x0, ball R = 0.5, D = 2",
-            flip,
-            0.5,
-            5,
-        )?,
-    ];
+    starting("map disc");
+    let mut maps = Vec::new();
+    maps.push(map_summary(
+        "disc",
+        "two shears (x + y^2/2, then y + u^2/2) on the unit disc, D = 2",
+        TwoShears::DISC,
+        1.0,
+        1,
+    )?);
+    starting("map ball");
+    maps.push(map_summary(
+        "ball",
+        "radial x (1 + 0.6 tanh r^2), r = norm of x, on the unit ball, D = 3",
+        Radial::BALL,
+        1.0,
+        2,
+    )?);
+    starting("map tanh-net");
+    maps.push(map_summary(
+        "tanh-net",
+        "random 3-block tanh network, normalised at 0, unit ball, D = 4",
+        tanh_net,
+        1.0,
+        3,
+    )?);
+    starting("map flip");
+    maps.push(map_summary(
+        "flip",
+        "B o shear with Dh(x0) eigenvalues -1.90, -0.51, normalised at x0, ball R = 0.5, D = 2",
+        flip,
+        0.5,
+        5,
+    )?);
+    starting("distil M = 4");
     let held_out = ball_sample::<2>(1.0, 400, 0, 99);
     let (n4, r4) = distill_disc::<4>(&held_out, &disc_distill_config(4))?;
+    starting("distil M = 16");
     let (n16, r16) = distill_disc::<16>(&held_out, &disc_distill_config(16))?;
+    starting("distil M = 64");
     let (n64, r64) = distill_disc::<64>(&held_out, &disc_distill_config(64))?;
+    starting("theorem 3, M = 4");
     let xs = ball_sample::<2>(1.0, 300, 0, 7);
     let disc = TwoShears::DISC;
     let mut theorem3_series = Vec::new();
@@ -184,10 +201,13 @@ pub fn measure() -> nearid::Result<SmoothSummary> {
         Some(r) => push("distilled disc M=4".into(), Some(r)),
         None => skipped.push(("distilled disc M=4".to_string(), eps4)),
     }
+    starting("theorem 3, M = 16");
     push("distilled disc M=16".into(), theorem3(&n16, &disc, &xs));
+    starting("theorem 3, M = 64");
     push("distilled disc M=64".into(), theorem3(&n64, &disc, &xs));
     let ball = ball_sample::<3>(1.0, 300, 0, 8);
     for (seed, scale) in [(1u64, 0.12), (4, 0.01)] {
+        starting(&format!("theorem 3, random depth 8, scale {scale}"));
         let net = ResNet::<f64, 3, 6, 8, Tanh>::random(&mut Rng::new(seed), scale);
         push(
             format!("random depth 8 (scale {scale}) vs ball"),
@@ -526,11 +546,16 @@ pub fn markdown(s: &SmoothSummary) -> String {
 }
 
 /// Measures, then writes `smooth-report.md`, `smooth-lipschitz-<map>.svg` and
-/// `smooth-theorem3.svg` into `docs` (created if missing). Errors name the file.
-pub fn write_smooth_report(docs: &Path) -> Result<SmoothSummary, String> {
+/// `smooth-theorem3.svg` into `docs` (created if missing). Errors name the file. `done` is
+/// called as in [`measure_with`].
+pub fn write_smooth_report(
+    docs: &Path,
+    starting: impl FnMut(&str),
+) -> Result<SmoothSummary, String> {
     std::fs::create_dir_all(docs)
         .map_err(|e| format!("{}: cannot create the directory: {e}", docs.display()))?;
-    let summary = measure().map_err(|e| format!("smooth-map measurements failed: {e}"))?;
+    let summary =
+        measure_with(starting).map_err(|e| format!("smooth-map measurements failed: {e}"))?;
     for m in &summary.maps {
         plot_sweep(&docs.join(format!("smooth-lipschitz-{}.svg", m.name)), m)?;
     }

@@ -1,6 +1,7 @@
 //! The `nearid` binary end to end: decompose a CSV and a .npy file, read the factors back, and
 //! a table of bad inputs (malformed .npy and CSV files, sizes that overflow, huge depths), each
-//! with the exact one-line message, a non-zero exit and no panic.
+//! with the exact one-line message, a non-zero exit and no panic. `--quiet` leaves stdout and
+//! stderr empty on success and still prints errors.
 
 use nearid_host::npy;
 use std::path::{Path, PathBuf};
@@ -534,4 +535,74 @@ fn depths_outside_the_documented_range_are_refused() {
     let run = decompose(&csv, &["--depth", "4096"]);
     assert!(run.status.success());
     assert!(String::from_utf8_lossy(&run.stdout).contains("M = 4096"));
+}
+
+/// `--quiet` (before or after the subcommand): nothing on stdout or stderr on success, the
+/// factors still written; errors still printed. Without it, progress bars stay off stderr when
+/// stderr is not a terminal (as here), so the result is the only output.
+#[test]
+fn quiet_silences_everything_but_errors() {
+    let csv = scratch("quiet.csv");
+    std::fs::write(&csv, "2 1\n0 3\n").unwrap();
+    let out = scratch("quiet-factors.npy");
+    for args in [
+        vec!["--quiet", "decompose"],
+        vec!["decompose", "-q"],
+        vec!["-q", "decompose"],
+    ] {
+        let _ = std::fs::remove_file(&out);
+        let run = nearid()
+            .args(&args)
+            .arg(&csv)
+            .args(["--depth", "8", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{args:?}");
+        assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{args:?}");
+        assert_eq!(
+            npy::parse_npy_stack(&std::fs::read(&out).unwrap())
+                .unwrap()
+                .len(),
+            8
+        );
+    }
+    let bad = scratch("quiet-bad.csv");
+    std::fs::write(&bad, "1 x\n").unwrap();
+    let run = decompose(&bad, &["--depth", "8", "--quiet"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(run.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!("nearid: {}: line 1: \"x\" is not a number\n", bad.display())
+    );
+    // verify linear, with and without --quiet (about a second in the test profile).
+    let docs = scratch("docs-quiet");
+    let run = nearid()
+        .args([
+            "verify",
+            "linear",
+            "--quiet",
+            "--out",
+            docs.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.stdout.is_empty() && run.stderr.is_empty());
+    assert!(docs.join("linear-report.md").exists());
+    let run = nearid()
+        .args(["verify", "linear", "--out", docs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).contains("wrote"));
+    assert!(
+        run.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
