@@ -1,5 +1,5 @@
 //! One residual block, y = x + W2 s(W1 x + b1) + b2 (He et al. 2016; the "x + A_i sigma(B_i x)"
-//! units of BEL, THEORY.md section 4), and its backward pass.
+//! units of BEL, docs/THEORY.md section 4), and its backward pass.
 
 use core::marker::PhantomData;
 

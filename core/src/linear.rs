@@ -1,4 +1,4 @@
-//! Linear residual networks Pi(A) = (I + A_M) ... (I + A_1) (HM, THEORY.md sections 1-3).
+//! Linear residual networks Pi(A) = (I + A_M) ... (I + A_1) (HM, docs/THEORY.md sections 1-3).
 
 use crate::kernels::{base_plus_mat_t_vec, mat_vec_add};
 use crate::{Matrix, Model, Rng, Scalar, Vector, zeros};

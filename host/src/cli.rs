@@ -41,9 +41,9 @@ pub enum Command {
 /// `nearid verify ...`.
 #[derive(Debug, Subcommand)]
 pub enum Verify {
-    /// THEORY.md sections 1-2: factor norms against the HM bound, gradient bound, certificate.
+    /// docs/THEORY.md sections 1-2: factor norms against the HM bound, gradient bound, certificate.
     Linear(VerifyArgs),
-    /// THEORY.md sections 4-5: smooth maps as compositions of near-identity maps (both scale
+    /// docs/THEORY.md sections 4-5: smooth maps as compositions of near-identity maps (both scale
     /// schedules), distillation into residual blocks, Theorem 3 per layer.
     Smooth(VerifyArgs),
 }
