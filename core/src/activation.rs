@@ -12,7 +12,7 @@
 //! | [`Identity`] | z               | 1                   |
 //!
 //! ReLU is what networks train with; the smooth ones (tanh, softplus) are what the theory of
-//! THEORY.md sections 4-5 assumes (Dh Lipschitz).
+//! docs/THEORY.md sections 4-5 assumes (Dh Lipschitz).
 
 use crate::Scalar;
 

@@ -1,4 +1,4 @@
-//! The HM suboptimality certificate (HM Theorem 2.2 read backwards, THEORY.md section 2).
+//! The HM suboptimality certificate (HM Theorem 2.2 read backwards, docs/THEORY.md section 2).
 //!
 //! Data x with E x = 0 and covariance Sigma, y = R x + xi. For the loss the optimisers use,
 //! L(A) = 1/2 E ||Pi(A) x - y||^2, and tau = max_i ||A_i|| < 1:
@@ -31,7 +31,7 @@ pub struct Certificate<T> {
     pub tau: T,
 }
 
-/// L - L_opt <= ||grad L||_F^2 / (2 M (1 - tau)^(2M - 2) sigma_min) (THEORY.md section 2).
+/// L - L_opt <= ||grad L||_F^2 / (2 M (1 - tau)^(2M - 2) sigma_min) (docs/THEORY.md section 2).
 ///
 /// Errors: [`Error::NonFinite`] for non-finite inputs, [`Error::OutOfRange`] unless M >= 1,
 /// 0 <= tau < 1, sigma_min > 0 and grad_norm_sq >= 0, [`Error::Overflow`] when the bound is

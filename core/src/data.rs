@@ -1,6 +1,6 @@
 //! Seeded synthetic data streams (no_std): the tasks the tests, benchmarks and firmware train on.
 //!
-//! - [`LinearTask`]: x ~ N(0, I), y = A x + noise N(0, sigma^2 I) (THEORY.md section 2's model).
+//! - [`LinearTask`]: x ~ N(0, I), y = A x + noise N(0, sigma^2 I) (docs/THEORY.md section 2).
 //! - [`SmoothTask`]: x uniform in [-r, r]^D, y = h(x) for a smooth invertible h (section 4).
 
 use crate::{Matrix, Rng, Scalar, Vector};

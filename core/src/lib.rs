@@ -20,9 +20,9 @@
 //!   synthetic tasks [`LinearTask`], [`SmoothTask`] ([`data`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
-//!   polar form, real Schur form of the rotation, roots; THEORY.md section 1).
+//!   polar form, real Schur form of the rotation, roots; docs/THEORY.md section 1).
 //! - **Certificates** — [`certify`] turns a gradient norm measured during training into an
-//!   upper bound on L - L_opt for a [`LinearResNet`] ([`certificate`], THEORY.md section 2).
+//!   upper bound on L - L_opt for a [`LinearResNet`] ([`certificate`], docs/THEORY.md section 2).
 //! - **Fixed point** — [`fixed::Q16`] (Q16.16) and [`fixed::Q12`] (Q4.12, 16-bit) scalars that
 //!   saturate and count it, stochastic rounding of the SGD updates, near-identity factors with
 //!   per-factor power-of-two scales, and the ahead-of-time overflow guard, in [`fixed`].
@@ -34,7 +34,7 @@
 //! - **RAM** — `PARAM_BYTES`, `TAPE_BYTES` on each network and `STATE_BYTES` on each optimiser
 //!   are `const`s; [`training_bytes`] adds them up for a batch size.
 //!
-//! The theory these types implement and the host crate checks is in THEORY.md (HM: Hardt & Ma
+//! The theory these types implement and the host crate checks is in docs/THEORY.md (HM: Hardt & Ma
 //! 2017; BEL: Bartlett, Evans & Long 2018; BHL: Bartlett, Helmbold & Long 2018).
 //!
 //! ## Example: learn y = A x from the identity

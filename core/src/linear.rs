@@ -1,4 +1,4 @@
-//! Linear residual networks Pi(A) = (I + A_M) ... (I + A_1) (HM, THEORY.md sections 1-3).
+//! Linear residual networks Pi(A) = (I + A_M) ... (I + A_1) (HM, docs/THEORY.md sections 1-3).
 
 use crate::kernels::Kernels;
 use crate::model::{GradientVisitor, Layer, Name, Tensor, Trainable, Visitor, ZipVisitor};

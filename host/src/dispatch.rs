@@ -1,11 +1,22 @@
-//! From run-time sizes to the core's const generics: D from 1 to [`MAX_DIM`], any depth M (the
-//! core writes the factors into a slice, so M needs no dispatch).
+//! From run-time sizes to the core's const generics: D from 1 to [`MAX_DIM`], depth M from 1 to
+//! [`MAX_DEPTH`] (the core writes the factors into a slice, so M needs no dispatch).
 
 use nalgebra::{Const, DMatrix};
 use nearid::{Decompose, FactorReport, Matrix, Real, Scalar};
 
 /// The largest dimension the command-line tool and the sweeps dispatch onto.
 pub const MAX_DIM: usize = 16;
+
+/// The largest depth M factorised (M matrices of D x D are allocated, three times over between
+/// the core's output, the f64 copy and the `.npy` bytes: 24 MiB at D = 16, f64).
+///
+/// Why 4096: the HM bound max_i ||A_i|| <= 2 (sqrt(pi) + sqrt(3 gamma))^2 / M applies from
+/// M >= 3 gamma (docs/THEORY.md section 1), and gamma = max |ln sigma| of a finite float64 matrix
+/// is at most |ln 4.9e-324| = 744.4, so M = 2234 already reaches the bound for every matrix the
+/// tool can read (float32: |ln 1.4e-45| = 103.3, M = 310). Deeper factorisations only shrink each
+/// factor further, as (gamma + theta_max) / M; 4096, the next power of two, is also the deepest
+/// point of the `verify linear` sweep, where that limit is checked.
+pub const MAX_DEPTH: usize = 4096;
 
 /// Calls `$f::<D>($args...)` for the run-time `$d` in 1..=16; `$none` otherwise.
 #[macro_export]
@@ -60,6 +71,8 @@ pub enum DispatchError {
     Core(nearid::Error),
     /// Not square, or D outside 1..=16.
     Shape,
+    /// The depth M is above [`MAX_DEPTH`] (M = 0 is the core's `OutOfRange`).
+    Depth,
 }
 
 impl std::fmt::Display for DispatchError {
@@ -69,6 +82,7 @@ impl std::fmt::Display for DispatchError {
             DispatchError::Shape => {
                 write!(f, "the matrix must be square with D from 1 to {MAX_DIM}")
             }
+            DispatchError::Depth => write!(f, "the depth is above the maximum {MAX_DEPTH}"),
         }
     }
 }
@@ -99,6 +113,9 @@ where
     if r.nrows() != D || r.ncols() != D {
         return Err(DispatchError::Shape);
     }
+    if depth > MAX_DEPTH {
+        return Err(DispatchError::Depth);
+    }
     let r: Matrix<T, D, D> = Matrix::from_fn(|i, j| <T as Scalar>::from_f64(r[(i, j)]));
     let mut out = vec![Matrix::<T, D, D>::zeros(); depth];
     let report = nearid::factorize_into(&r, &mut out).map_err(DispatchError::Core)?;
@@ -126,4 +143,20 @@ pub fn factorize_f32(r: &DMatrix<f64>, depth: usize) -> Result<Factorisation, Di
         return Err(DispatchError::Shape);
     }
     with_dim!(r.nrows(), Err(DispatchError::Shape), factorize_static::<f32; D>(r, depth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_is_capped_before_anything_is_allocated() {
+        let r = DMatrix::<f64>::identity(16, 16);
+        let f = factorize_f64(&r, MAX_DEPTH).unwrap();
+        assert_eq!(f.factors.len(), MAX_DEPTH);
+        for depth in [MAX_DEPTH + 1, 1 << 40, usize::MAX] {
+            assert_eq!(factorize_f64(&r, depth).err(), Some(DispatchError::Depth));
+            assert_eq!(factorize_f32(&r, depth).err(), Some(DispatchError::Depth));
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! Measurements of THEORY.md sections 4-5 on the core's own numbers (its scaling decomposition,
-//! Newton inverse, Jacobians and spectral-norm bounds), shared by the tests in
+//! Measurements of docs/THEORY.md sections 4-5 on the core's own numbers (its scaling
+//! decomposition, Newton inverse, Jacobians and spectral-norm bounds), shared by the tests in
 //! host/tests/smooth_*.rs and the report (`nearid verify smooth`).
 
 use nearid::smooth::{
@@ -233,7 +233,7 @@ pub fn exactness<F: SmoothMap<f64, D> + Copy, const D: usize>(
     })
 }
 
-/// Theorem 3 (THEORY.md section 5) in its sample form for one layer.
+/// Theorem 3 (docs/THEORY.md section 5) in its sample form for one layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Theorem3Row {
     /// Layer i (1-based).

@@ -1,4 +1,4 @@
-//! The smooth test maps of issue 4 (THEORY.md section 4), each with its domain: the ball of
+//! The smooth test maps of issue 4 (docs/THEORY.md section 4), each with its domain: the ball of
 //! radius R about a base point.
 
 use nearid::{Matrix, ResNet, Rng, SmoothMap, Tanh, Vector};

@@ -1,4 +1,4 @@
-//! Fixed-point near-identity factors (THEORY.md section 6): each factor of the core's own
+//! Fixed-point near-identity factors (docs/THEORY.md section 6.2): each factor of the core's own
 //! factorisation (section 1) is quantised alone, 16-bit mantissas with its own power-of-two
 //! scale. Checks, for M = 8 .. 1024:
 //! - ||Pi(A^) - Pi(A)|| <= exp(sum_i (||A_i|| + delta_i)) sum_i delta_i, delta_i = ||A^_i - A_i||

@@ -1,7 +1,7 @@
-//! The ahead-of-time overflow guard (THEORY.md section 6): for a declared input radius, inputs
-//! inside never saturate (checked with the format's saturation counter on random and aligned
-//! inputs, with the radius pushed to the largest the guard accepts), inputs outside are refused
-//! with `Error::Overflow`. Prints how tight the bound is (largest value seen / bound).
+//! The ahead-of-time overflow guard (docs/THEORY.md section 6.3): for a declared input radius,
+//! inputs inside never saturate (checked with the format's saturation counter on random and
+//! aligned inputs, with the radius pushed to the largest the guard accepts), inputs outside are
+//! refused with `Error::Overflow`. Prints how tight the bound is (largest value seen / bound).
 
 use nearid::fixed::guard::FixedPoint;
 use nearid::fixed::{Bounded, FixedLinearResNet, Guarded, Q12, Q16, integer_bits};

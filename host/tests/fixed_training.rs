@@ -1,5 +1,5 @@
-//! Training parity of the fixed-point formats with f32 (issue: fixed point; THEORY.md section 6):
-//! the same networks, data, initialisation and hyper-parameters in f32, Q16.16 and Q4.12, with
+//! Training parity of the fixed-point formats with f32 (docs/THEORY.md section 6.4): the same
+//! networks, data, initialisation and hyper-parameters in f32, Q16.16 and Q4.12, with
 //! and without stochastic rounding of the updates. Losses are measured in f64 on a held-out set
 //! from the networks' own outputs.
 

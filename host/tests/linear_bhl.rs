@@ -1,4 +1,4 @@
-//! BHL (THEORY.md section 3): gradient descent from the identity on 1/2 ||Pi(A) - Phi||_F^2
+//! BHL (docs/THEORY.md section 3): gradient descent from the identity on 1/2 ||Pi(A) - Phi||_F^2
 //! (isotropic inputs) learns symmetric positive definite Phi and gets stuck on symmetric Phi
 //! with a negative eigenvalue, at loss >= 1/2 sum_{lambda < 0} lambda^2; the factorisation of
 //! section 1 still writes -I_2 as an exact product of small factors.

@@ -1,4 +1,4 @@
-//! HM Theorem 2.1 (THEORY.md section 1) against the core's factorisation: reconstruction,
+//! HM Theorem 2.1 (docs/THEORY.md section 1) against the core's factorisation: reconstruction,
 //! the bound on max ||A_i|| for M >= 3 gamma, M max ||A_i|| bounded as M grows, and the errors.
 //!
 //! The factors are the core's (`nearid::factorize_into`, through the run-time dispatch); the
@@ -277,7 +277,7 @@ fn named_hard_cases() {
          worst ratio {:.4}",
         worst.err64, worst.err32, worst.checked, worst.ratio
     );
-    // THEORY.md section 1: the polar route meets the bound for -I_4 at l = 32, where the
+    // docs/THEORY.md section 1: the polar route meets the bound for -I_4 at l = 32, where the
     // SVD route gives 0.2091 against 0.1963.
     let f = factorize_f64(&-DMatrix::<f64>::identity(4, 4), 32).unwrap();
     let bound = f.report.bound.unwrap();

@@ -1,12 +1,12 @@
-//! HM Theorem 2.2 (THEORY.md section 2): the gradient lower bound at random points with
+//! HM Theorem 2.2 (docs/THEORY.md section 2): the gradient lower bound at random points with
 //! tau < 1, its tight case, and the certificate read from it, against the core's backward pass.
 //!
 //! The population loss is computed exactly with a batch: for covariance Sigma take the D inputs
 //! x_b = sqrt(D) Sigma^(1/2) e_b (columns of Sigma^(1/2), scaled) with targets y_b = R x_b. Their
 //! second moment (1/D) sum_b x_b x_b^T is Sigma, so the optimiser's batch loss
 //! mean_b 1/2 ||Pi x_b - y_b||^2 = 1/2 tr(E Sigma E^T) = L - L_opt (the noise xi adds the same
-//! constant d/2 to L and L_opt), and its gradient is grad L. THEORY.md's f has no 1/2:
-//! f - C_opt = 2 (L - L_opt) and ||grad f||^2 = 4 ||grad L||^2.
+//! constant d/2 to L and L_opt), and its gradient is grad L. The f of docs/THEORY.md section 2
+//! has no 1/2: f - C_opt = 2 (L - L_opt) and ||grad f||^2 = 4 ||grad L||^2.
 
 use nalgebra::DMatrix;
 use nearid::{FusedSgd, LinearResNet, Matrix, Rng, Sgd, Vector};

@@ -1,4 +1,4 @@
-//! THEORY.md section 4 on the test maps: the scaling decomposition composes back to h
+//! docs/THEORY.md section 4 on the test maps: the scaling decomposition composes back to h
 //! (through the core's Newton inverse), and ||h_i - Id||_L falls as 1/m (uniform scales) and
 //! log m / m (geometric), below alpha R M (a_i - a_{i-1}).
 //!
@@ -150,7 +150,7 @@ fn a_map_with_negative_determinant_is_refused() {
 }
 
 /// The whole chain for a general h, h(x) = (I + A_L) ... (I + A_1) h_m o ... o h_1 (x - x0) plus
-/// h(x0), with the linear part factored by the core's HM factorisation (THEORY.md section 1):
+/// h(x0), with the linear part factored by the core's HM factorisation (docs/THEORY.md section 1):
 /// every factor, linear or not, is near the identity, and the chain reproduces h.
 fn check_full_chain<F: SmoothMap<f64, 2> + Copy>(
     name: &str,

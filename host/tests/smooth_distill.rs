@@ -1,5 +1,5 @@
-//! Distillation of the disc map (two shears, THEORY.md section 4) into tanh residual networks of
-//! M = 4, 16, 64 blocks with the core's `distill`: block i learns layer h_i of the uniform
+//! Distillation of the disc map (two shears, docs/THEORY.md section 4) into tanh residual
+//! networks of M = 4, 16, 64 blocks with the core's `distill`: block i learns layer h_i of the uniform
 //! scaling decomposition, then the network is fine-tuned on (x, h(x)).
 //!
 //! - Each block's ||f_i - Id||_L falls like 1/M: checked on the core's guaranteed upper bound

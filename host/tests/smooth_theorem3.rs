@@ -1,4 +1,4 @@
-//! Theorem 3 of THEORY.md section 5 (BEL), in its sample form, for every layer i:
+//! Theorem 3 of docs/THEORY.md section 5 (BEL), in its sample form, for every layer i:
 //!
 //!   ||D_{h_i} Q(h)|| >= (1 - eps)^(m-1) (Q(h) - Q(h*)) / ||h - h*||,
 //!

@@ -1,4 +1,4 @@
-//! Near-identity factorisation (HM Theorem 2.1, THEORY.md section 1): every D x D matrix R with
+//! Near-identity factorisation (HM Theorem 2.1, docs/THEORY.md section 1): every D x D R with
 //! det R > 0 is a product (I + A_M) ... (I + A_1) with
 //!
 //! ```text
@@ -87,7 +87,7 @@ pub struct FactorReport<T> {
 }
 
 /// The HM bound 2 (sqrt(pi) + sqrt(3 gamma))^2 / M on max_i ||A_i||, or `None` when M < 3 gamma
-/// or M = 0 (THEORY.md section 1).
+/// or M = 0 (docs/THEORY.md section 1).
 pub fn hm_bound<T: Real>(gamma: T, m: usize) -> Option<T> {
     let depth = <T as Scalar>::from_f64(m as f64);
     if m == 0 || depth < <T as Scalar>::from_f64(3.0) * gamma {
@@ -98,7 +98,7 @@ pub fn hm_bound<T: Real>(gamma: T, m: usize) -> Option<T> {
 }
 
 /// Factorise R (D x D, det R > 0) as (I + A_M) ... (I + A_1) into `out` = [A_1, ..., A_M]
-/// (M = `out.len()`, each (D, D), A_1 applied first), following THEORY.md section 1 exactly:
+/// (M = `out.len()`, each (D, D), A_1 applied first), following docs/THEORY.md section 1:
 ///
 /// 1. R = Q P, polar decomposition via the SVD R = U diag(k) V^T ([`Polar`]);
 /// 2. Q = S diag(T(theta_j)) S^T, real Schur form, -1 eigenvalues paired as turns by pi

@@ -1,4 +1,4 @@
-//! The polar decomposition R = Q P (THEORY.md section 1, step 1), from the SVD.
+//! The polar decomposition R = Q P (docs/THEORY.md section 1, step 1), from the SVD.
 
 use super::{Decompose, Svd};
 use crate::{Error, Matrix, Real, Result, Scalar, Vector};
@@ -63,7 +63,7 @@ impl<T: Real, const D: usize> Polar<T, D> {
     }
 
     /// P^(1/p) - I = V diag(k_i^(1/p) - 1) V^T, the perturbation of each of the p factors of
-    /// P (THEORY.md section 1, step 3), and its spectral norm max_i |k_i^(1/p) - 1|. `p` >= 1.
+    /// P (docs/THEORY.md section 1, step 3), and its spectral norm max_i |k_i^(1/p) - 1|. `p` >= 1.
     pub fn root_perturbation(&self, p: usize) -> (Matrix<T, D, D>, T) {
         let inv = <T as Scalar>::from_f64(1.0 / p.max(1) as f64);
         // k^(1/p) - 1 = expm1(ln(k) / p): accurate when the root is close to one.

@@ -1,4 +1,4 @@
-//! Roots of a rotation: the real Schur form of an orthogonal Q with det +1 (THEORY.md section 1,
+//! Roots of a rotation: the real Schur form of orthogonal Q, det +1 (docs/THEORY.md section 1,
 //! step 2).
 //!
 //! Q = S diag(T(theta_1), ..., T(theta_k), 1, ..., 1) S^T with S orthogonal and T(theta) the 2x2

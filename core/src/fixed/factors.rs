@@ -1,4 +1,4 @@
-//! Fixed-point near-identity factors (THEORY.md section 6): each factor of
+//! Fixed-point near-identity factors (docs/THEORY.md section 6.1): each factor of
 //! Pi(A) = (I + A_M) ... (I + A_1) stores A_i alone, as 16-bit mantissas with its own
 //! power-of-two scale, and is applied to Q16.16 activations as x + A_i x.
 //!

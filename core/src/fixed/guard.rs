@@ -1,4 +1,4 @@
-//! The ahead-of-time overflow guard (THEORY.md section 6, last point): from the weights' norms
+//! The ahead-of-time overflow guard (docs/THEORY.md section 6.3): from the weights' norms
 //! and a declared input radius, a bound on every value the forward pass computes, hence the
 //! integer bits the activations need, checked before the code runs.
 //!

@@ -1,4 +1,4 @@
-//! Fixed-point formats for chips without an FPU (THEORY.md section 6).
+//! Fixed-point formats for chips without an FPU (docs/THEORY.md section 6).
 //!
 //! - [`Q16`] (Q16.16 in 32 bits, [`q16`]) and [`Q12`] (Q4.12 in 16 bits, [`q12`]) implement
 //!   [`Scalar`](crate::Scalar), so every network trains in them unchanged:

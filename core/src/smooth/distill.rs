@@ -1,4 +1,4 @@
-//! Distillation of a smooth map into a deep residual network (THEORY.md section 4: residual
+//! Distillation of a smooth map into a deep residual network (docs/THEORY.md section 4: residual
 //! blocks approximate each h_i): block i learns layer h_i of the scaling decomposition, then the
 //! whole network is fine-tuned on (x, h(x)).
 //!
@@ -75,7 +75,7 @@ where
     // `start(steps)`; written without multiplication so no step count can overflow.
     let start = |steps: usize| steps - (steps / 4).clamp(1, steps.max(1)).min(steps);
     let tail = |steps: usize| steps - start(steps);
-    // The normalised residual (h_i - Id) / (a_i - a_{i-1}) is O(1) whatever m is (THEORY.md
+    // The normalised residual (h_i - Id) / (a_i - a_{i-1}) is O(1) for any m (docs/THEORY.md
     // section 4's bound), so every block learns it at the same scale and learning rate; its
     // output layer W2, b2 is multiplied by the step afterwards. (Trained directly, the O(1/m)
     // residual would leave W1's gradient, proportional to W2, O(1/m) too: the hidden features

@@ -1,4 +1,4 @@
-//! Guaranteed upper bounds on ||f_i - Id||_L for residual blocks: the eps of THEORY.md section 5
+//! Guaranteed upper bounds on ||f_i - Id||_L of residual blocks: eps of docs/THEORY.md section 5
 //! (the stationary-point bound is only sound with an upper estimate of eps) and the growth
 //! factor of section 6.
 

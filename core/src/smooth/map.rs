@@ -1,4 +1,4 @@
-//! Smooth maps R^D -> R^D with their Jacobians (THEORY.md section 4: h differentiable, Dh
+//! Smooth maps R^D -> R^D with their Jacobians (docs/THEORY.md section 4: h differentiable, Dh
 //! Lipschitz), and the core's own residual networks as such maps.
 
 use crate::{

@@ -1,4 +1,4 @@
-//! Smooth invertible maps as compositions of near-identity maps (BEL; THEORY.md sections 4-5).
+//! Smooth invertible maps as compositions of near-identity maps (BEL; docs/THEORY.md sections 4-5).
 //!
 //! - [`SmoothMap`] (map.rs): a map R^D -> R^D with its Jacobian; the core's [`crate::ResNet`]
 //!   and [`crate::ResidualBlock`] with a [`SmoothActivation`] (tanh, softplus) implement it.

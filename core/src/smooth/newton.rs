@@ -1,4 +1,4 @@
-//! The inverse of a smooth map at a point by a damped Newton solve (THEORY.md section 4:
+//! The inverse of a smooth map at a point by a damped Newton solve (docs/THEORY.md section 4:
 //! "inverting g_a needs a solver").
 
 use super::real;

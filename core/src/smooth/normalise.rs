@@ -1,10 +1,10 @@
-//! Normalisation of a general smooth map (THEORY.md section 4): h~(x) = A^-1 (h(x + x0) - h(x0))
+//! Normalising a smooth map (docs/THEORY.md section 4): h~(x) = A^-1 (h(x + x0) - h(x0))
 //! with A = Dh(x0), so h~(0) = 0 and Dh~(0) = I, and h(x) = A h~(x - x0) + h(x0).
 //!
 //! The scaling decomposition needs Dh(0) = I: without it g_a -> Dh(0) as a -> 0, not g_0 = Id,
 //! and h_1 = g_{a_1} stays a distance ||Dh(0) - I|| from the identity however deep the
 //! decomposition. The linear part A is a product of near-identity linear factors when det A > 0
-//! (THEORY.md section 1, [`Normalised::factor_linear_part`]); the translations go into the
+//! (docs/THEORY.md section 1, [`Normalised::factor_linear_part`]); the translations go into the
 //! biases of the end blocks.
 
 use super::{SmoothMap, determinant, inverse};
@@ -73,13 +73,13 @@ impl<T: Real, F: SmoothMap<T, D>, const D: usize> Normalised<T, F, D> {
     }
 
     /// The linear part A = Dh(x0): (D, D), det A > 0. Factor it into near-identity linear
-    /// factors (THEORY.md section 1) with [`Normalised::factor_linear_part`].
+    /// factors (docs/THEORY.md section 1) with [`Normalised::factor_linear_part`].
     pub fn linear_part(&self) -> &Matrix<T, D, D> {
         &self.a
     }
 
     /// The linear part A = Dh(x0) written as (I + A_L) ... (I + A_1) into `out` = [A_1 .. A_L]
-    /// (L = `out.len()`), with max ||A_i|| within the HM bound (THEORY.md section 1, the core's
+    /// (L = `out.len()`), max ||A_i|| within the HM bound (docs/THEORY.md section 1, the core's
     /// [`factorize_into`]): the near-identity linear factors that complete the decomposition
     ///
     /// ```text

@@ -1,4 +1,4 @@
-//! The scaling decomposition of BEL (THEORY.md section 4): h = h_m o ... o h_1 with
+//! The scaling decomposition of BEL (docs/THEORY.md section 4): h = h_m o ... o h_1 with
 //! h_i = g_{a_i} o g_{a_{i-1}}^-1, g_a(x) = h(a x) / a, g_0 = Id.
 //!
 //! For h with h(0) = 0 and Dh(0) = I (see [`super::Normalised`]), g_a -> Id as a -> 0, and on

@@ -1,4 +1,4 @@
-//! The scales 0 = a_0 < a_1 < ... < a_m = 1 of the scaling decomposition (THEORY.md section 4).
+//! Scales 0 = a_0 < a_1 < ... < a_m = 1 of the scaling decomposition (docs/THEORY.md section 4).
 
 use super::real;
 use crate::{Error, Real, Result};

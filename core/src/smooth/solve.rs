@@ -132,7 +132,7 @@ const SQUARINGS: u32 = 10;
 /// G = W^T W or W W^T (the smaller), and lambda_max(G) <= ||G^(2^k)||_F^(1 / 2^k) for every k,
 /// with equality as k grows. G is renormalised at each squaring so nothing overflows.
 ///
-/// Power iteration would give a lower estimate; the checks of THEORY.md section 5 need an upper
+/// Power iteration gives a lower estimate; the checks of docs/THEORY.md section 5 need an upper
 /// one.
 ///
 /// ```
