@@ -18,6 +18,32 @@ pub enum Error {
     Overflow,
     /// A hyper-parameter, size or index is out of its documented range.
     OutOfRange,
+    /// A model file could not be read or written: the reason says which part ([`FileError`]).
+    File(FileError),
+}
+
+/// What is wrong with a model file ([`crate::file`]), or why one cannot be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FileError {
+    /// It does not start with the model file's magic bytes: not a model file.
+    Magic,
+    /// A version of the format this build does not read.
+    Version,
+    /// Its number format (f32, f64, Q16.16, Q4.12) is not the network's.
+    Format,
+    /// Its architecture (kind, widths, depth, which layers) is not the network's.
+    Shape,
+    /// Its activation is not the network's.
+    Activation,
+    /// An unknown loss code.
+    Loss,
+    /// Shorter or longer than its header says: truncated, or not one file.
+    Length,
+    /// The checksum does not match: the file was corrupted.
+    Crc,
+    /// The buffer to write into is smaller than the file.
+    BufferTooSmall,
 }
 
 impl core::fmt::Display for Error {
@@ -31,6 +57,17 @@ impl core::fmt::Display for Error {
             Error::NoConvergence => "the solver did not converge",
             Error::Overflow => "a fixed-point value would leave its format's range",
             Error::OutOfRange => "a parameter, size or index is out of range",
+            Error::File(e) => match e {
+                FileError::Magic => "not a nearid model file (wrong magic bytes)",
+                FileError::Version => "a model file version this build does not read",
+                FileError::Format => "the model file's number format is not the network's",
+                FileError::Shape => "the model file's architecture is not the network's",
+                FileError::Activation => "the model file's activation is not the network's",
+                FileError::Loss => "the model file names an unknown loss",
+                FileError::Length => "the model file is truncated or has extra bytes",
+                FileError::Crc => "the model file's checksum does not match: it is corrupted",
+                FileError::BufferTooSmall => "the buffer is too small for the model file",
+            },
         })
     }
 }

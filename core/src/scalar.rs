@@ -232,7 +232,7 @@ impl Scalar for f32 {
 /// True when every entry of the slice is finite.
 ///
 /// A branch-free fold rather than `all`: it has no early exit, so the compiler vectorises it (the
-/// early-exit loop was 10% of a (16, 32, 32, 1) f32 training step in the profile, the fold 5%);
+/// early-exit loop took twice as long in a profile of a desktop training step);
 /// the common case, all finite, reads every entry anyway.
 #[inline]
 pub fn all_finite<T: Scalar>(xs: &[T]) -> bool {

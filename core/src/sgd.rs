@@ -110,13 +110,16 @@ impl<T: Scalar> Sgd<T> {
 /// What a training step reports (measured before the update).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Step<T> {
-    /// Mean over the batch of 1/2 ||y^ - y||^2.
+    /// Mean over the batch of the loss (for [`Quadratic`], 1/2 ||y^ - y||^2).
     pub loss: T,
     /// ||grad L||_F^2 over all parameters (before clipping): the input of the HM certificate.
     pub grad_norm_sq: T,
     /// Fixed-point results clamped to the format's range during this step (always 0 for
     /// floats); see [`crate::fixed::saturation`].
     pub saturations: u32,
+    /// With a classification loss, the samples of the batch whose prediction picked the target
+    /// ([`Loss::correct`], measured before the update); 0 otherwise.
+    pub correct: u32,
 }
 
 /// Plain SGD without a gradient buffer: RAM = parameters + the tape of B samples.
@@ -331,6 +334,11 @@ where
     if !loss.is_finite() {
         return Err(Error::NonFinite);
     }
+    let correct = predictions
+        .iter()
+        .zip(targets)
+        .filter(|(p, y)| L::correct(p, y))
+        .count() as u32;
     let dys = core::array::from_fn(|b| L::gradient(&predictions[b], &targets[b], inv_b));
     net.backward_with::<K, B>(&dys, tape);
     // The Gram form sums (u_b . u_c)(v_b . v_c) over every affine map, with b = c among the
@@ -344,6 +352,7 @@ where
         loss,
         grad_norm_sq,
         saturations: 0,
+        correct,
     })
 }
 
