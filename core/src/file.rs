@@ -412,6 +412,20 @@ pub fn read_header(bytes: &[u8]) -> Result<Header> {
     Ok(header)
 }
 
+/// The header bytes of a file with this header: for tools that write the parameters
+/// themselves (the host's converters, for shapes no compiled network type has).
+pub fn header_bytes(header: &Header) -> [u8; HEADER_BYTES] {
+    let mut h = [0u8; HEADER_BYTES];
+    write_header(&mut h, header);
+    h
+}
+
+/// The file's checksum of `bytes` (CRC-32, ISO-HDLC): what the last four bytes of a model file
+/// hold, little-endian, for the bytes before them.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    CRC.checksum(bytes)
+}
+
 fn write_header(h: &mut [u8], header: &Header) {
     let s = &header.shape;
     h.fill(0);
