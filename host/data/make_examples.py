@@ -29,8 +29,8 @@ def arm(rng, n=600):
 STATES = {
     "rest": ((0.0, 0.0, 1.0), (0.02, 0.02, 0.02)),
     "walk": ((0.1, 0.0, 1.0), (0.25, 0.15, 0.3)),
-    "run": ((0.2, 0.0, 1.0), (0.6, 0.3, 0.8)),
-    "shake": ((0.0, 0.0, 0.9), (0.9, 0.9, 0.4)),
+    "run": ((0.2, 0.0, 1.0), (0.6, 0.4, 0.6)),
+    "shake": ((0.0, 0.0, 0.9), (0.8, 0.6, 0.5)),
 }
 
 
@@ -40,8 +40,8 @@ def motion(rng, n=800):
     for i in range(n):
         state = names[i % len(names)]
         mean, spread = STATES[state]
-        m = [mu + rng.gauss(0.0, 0.08) for mu in mean]
-        s = [abs(sd * (1.0 + rng.gauss(0.0, 0.35))) for sd in spread]
+        m = [mu + rng.gauss(0.0, 0.15) for mu in mean]
+        s = [abs(sd * (1.0 + rng.gauss(0.0, 0.6))) for sd in spread]
         rows.append(",".join(f"{v:.4f}" for v in m + s) + f",{state}")
     return rows
 

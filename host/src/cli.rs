@@ -81,14 +81,14 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub activation: Option<ActivationName>,
     /// The arithmetic of training: f32, or the microcontrollers' fixed point (q16 = Q16.16,
-    /// q12 = Q4.12), bit for bit what the chip computes.
-    #[arg(long, value_enum, default_value = "f32")]
-    pub scalar: ScalarName,
+    /// q12 = Q4.12), bit for bit what the chip computes [default: f32, or the --init model's].
+    #[arg(long, value_enum)]
+    pub scalar: Option<ScalarName>,
     /// Passes over the training rows.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub epochs: u32,
-    /// Samples per SGD step: 1, 8 or 32.
-    #[arg(long, value_name = "B", default_value_t = 8, value_parser = parse_batch)]
+    /// Samples per SGD step: 1 (as the chips train), 8 or 32.
+    #[arg(long, value_name = "B", default_value_t = 1, value_parser = parse_batch)]
     pub batch: usize,
     /// Learning rate eta of plain SGD on the mean loss of a batch.
     #[arg(long, value_name = "X", default_value_t = 0.01)]

@@ -210,7 +210,10 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
     };
     let data = Dataset::from_table(&table, &inputs, &targets, &kind).map_err(|e| e.to_string())?;
     fits(&data, &args.data, init.as_ref())?;
-    let scalar = args.scalar;
+    let scalar = args
+        .scalar
+        .or(init.as_ref().map(|n| n.config.scalar))
+        .unwrap_or(ScalarName::F32);
     fits_format(&data, &args.data, scalar)?;
     if !(0.0..1.0).contains(&args.val) {
         return Err(format!(
@@ -313,7 +316,11 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
     let epochs = args.epochs as usize;
     let bar = console.bar(epochs, "train");
     let mut on_epoch = |epoch: usize, e: &train::Epoch| {
-        let mut msg = format!("epoch {epoch}: train loss {:.5}", e.train_loss);
+        let mut msg = format!(
+            "epoch {epoch}: train loss {:.5}{}",
+            e.train_loss,
+            if classify { "" } else { " (standardised)" }
+        );
         if let Some(v) = &e.val {
             let _ = write!(msg, ", validation {}", metrics_text(v));
         }
@@ -322,6 +329,10 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
         }
         bar.set_message(msg);
         bar.inc(1);
+    };
+    let admissible = |n: &Network| {
+        scalar == ScalarName::F32
+            || quantise(&fold(n, &x_scale, y_scale.as_ref()).values(), scalar).is_ok()
     };
     let trained = dispatch(
         scalar,
@@ -340,6 +351,7 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
                 seed: args.seed,
             },
             on_epoch: &mut on_epoch,
+            admissible: &admissible,
         },
     )??;
     bar.finish_and_clear();
@@ -353,15 +365,30 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
     {
         let _ = write!(
             text,
-            "best epoch {} of {}: train loss {:.6}",
-            trained.best_epoch, args.epochs, e.train_loss
+            "best epoch {} of {}: train loss {:.6}{}",
+            trained.best_epoch,
+            args.epochs,
+            e.train_loss,
+            if classify {
+                ""
+            } else {
+                " (standardised targets)"
+            }
         );
         if let Some(v) = &e.val {
             let _ = write!(text, ", validation {}", metrics_text(v));
         }
         text.push('\n');
     } else {
-        let _ = writeln!(text, "no epoch gave a finite loss: the start is kept");
+        let _ = writeln!(
+            text,
+            "no epoch gave a finite validation loss{}: the last epoch is kept",
+            if scalar == ScalarName::F32 {
+                ""
+            } else {
+                " with weights that fit the format once the standardisation is folded in"
+            }
+        );
     }
     if refused > 0 {
         let _ = writeln!(
@@ -399,7 +426,7 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
             &Standardisation::identity(data.inputs.len()),
             None,
         );
-        let p = predictions(&model, scalar, &padded(&raw_val_x(&data, val_rows)))?;
+        let p = predictions(&model, scalar, &raw_val.x)?;
         let ones = vec![1.0; data.targets.len()];
         if let Some(m) = metrics(&p, &raw_val.y, &ones) {
             let _ = writeln!(
@@ -431,10 +458,6 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
             scalar.label()
         )),
     }
-}
-
-fn raw_val_x(data: &Dataset, rows: &[usize]) -> Vec<Vec<f64>> {
-    rows.iter().map(|&r| data.x[r].clone()).collect()
 }
 
 /// The model and the data for `eval` and `predict`.

@@ -572,6 +572,12 @@ impl Network {
                  D_in = {d_in}, D = {d}, D_out = {d_out}"
             ));
         }
+        if (!s.input_layer || !s.output_layer) && d > MAX_IDENTITY {
+            return Err(format!(
+                "D = {d} without an input or output layer: its identity matrix would be {d} x \
+                 {d} (the tool writes identities up to D = {MAX_IDENTITY})"
+            ));
+        }
         let body = &bytes[file::HEADER_BYTES..bytes.len() - file::CRC_BYTES];
         let mut values = Vec::with_capacity(body.len() / width);
         for chunk in body.chunks_exact(width) {
@@ -651,6 +657,10 @@ impl Network {
 /// M = 32) in float64 is 0.55 MB; 16 MiB leaves room for any shape the `.nid` header can hold
 /// that the tool could still run.
 pub const MAX_MODEL_BYTES: u64 = 16 << 20;
+
+/// The widest identity layer written for a `.nid` file without an input or output layer (its
+/// D x D matrix is allocated, unlike every other tensor, whose size the file's length bounds).
+const MAX_IDENTITY: usize = 1024;
 
 /// Blocks read from a `.npz` file (the member names could number any block).
 const MAX_DEPTH_READ: usize = 256;

@@ -396,11 +396,13 @@ fn unquote(field: &str) -> String {
 }
 
 /// The columns a selection names: comma-separated names or 0-based indices, and ranges
-/// `a-b` of indices (inclusive); a name that is a column's takes precedence over an index.
+/// `a-b` (inclusive) whose ends are indices or names; a token that is a column's name is that
+/// column (before any index or range reading).
 ///
 /// ```
 /// let columns: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
 /// assert_eq!(nearid_host::table::select(&columns, "a, 2-3").unwrap(), [0, 2, 3]);
+/// assert_eq!(nearid_host::table::select(&columns, "b-d").unwrap(), [1, 2, 3]);
 /// assert_eq!(
 ///     nearid_host::table::select(&columns, "f").unwrap_err(),
 ///     "no column 'f' (the file has a, b, c, d, e)"
@@ -432,10 +434,10 @@ pub fn select(columns: &[String], spec: &str) -> Result<Vec<usize>, String> {
             vec![i]
         } else if let Some(i) = index(token) {
             vec![check(i, token)?]
-        } else if let Some((a, b)) = token
-            .split_once('-')
-            .and_then(|(a, b)| Some((index(a.trim())?, index(b.trim())?)))
-        {
+        } else if let Some((a, b)) = token.split_once('-').and_then(|(a, b)| {
+            let end = |t: &str| columns.iter().position(|c| c == t).or_else(|| index(t));
+            Some((end(a.trim())?, end(b.trim())?))
+        }) {
             if a > b {
                 return Err(format!("range '{}' runs backwards", shorten(token)));
             }

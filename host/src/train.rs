@@ -171,13 +171,13 @@ pub struct Epoch {
     pub saturations: u64,
 }
 
-/// What training gave: the network of the best epoch (by validation loss; the last without
-/// validation data), in the coordinates it was trained in.
+/// What training gave: the network of the best admissible epoch (by validation loss; the last
+/// without validation data), in the coordinates it was trained in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trained {
     /// The network, trimmed to the user's shape.
     pub network: Network,
-    /// 1-based; 0 if no epoch beat the start.
+    /// 1-based; 0 if no epoch was finite and admissible (the network is then the last).
     pub best_epoch: usize,
     /// Every epoch.
     pub history: Vec<Epoch>,
@@ -197,6 +197,9 @@ pub struct Train<'a> {
     pub settings: Settings,
     /// Progress.
     pub on_epoch: &'a mut dyn FnMut(usize, &Epoch),
+    /// Whether an epoch's network may be kept (a fixed-point model must still fit its format
+    /// once the standardisation is folded in): the best epoch is the best admissible one.
+    pub admissible: &'a dyn Fn(&Network) -> bool,
 }
 
 impl std::fmt::Debug for Train<'_> {
@@ -278,6 +281,7 @@ where
         scale,
         settings,
         on_epoch,
+        admissible,
     } = job;
     if train.len() < B {
         return Err(format!(
@@ -340,11 +344,10 @@ where
         };
         // The best epoch by validation loss; without validation data, the last.
         let score = record.val.map_or(0.0, |m| m.loss);
-        if score.is_finite()
-            && best
-                .as_ref()
-                .is_none_or(|(s, _, _)| score < *s || val.is_empty())
-        {
+        let better = best
+            .as_ref()
+            .is_none_or(|(s, _, _)| score < *s || val.is_empty());
+        if score.is_finite() && better && admissible(&from_padded(&net, init)) {
             best = Some((score, epoch, net));
         }
         on_epoch(epoch, &record);
