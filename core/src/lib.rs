@@ -99,7 +99,7 @@ pub use net::{Net, NetTape};
 pub use resnet::ResNet;
 pub use rng::Rng;
 pub use scalar::{Real, RoundingState, Scalar};
-pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
+pub use sgd::{BufferedSgd, FusedSgd, Sgd, SgdState, Step};
 pub use smooth::{SmoothActivation, SmoothMap};
 
 /// A statically sized R x C matrix (column-major), nalgebra's `SMatrix`.

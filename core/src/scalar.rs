@@ -22,10 +22,18 @@ use crate::kernels::Kernels;
 pub trait RoundingState: Copy + Debug + PartialEq {
     /// The state for the rounding an optimiser is configured with.
     fn new(rounding: Rounding) -> Self;
+    /// The state as 32 bits, for checkpoints.
+    fn to_bits(&self) -> u32;
+    /// The state [`RoundingState::to_bits`] gave.
+    fn from_bits(bits: u32) -> Self;
 }
 
 impl RoundingState for () {
     fn new(_: Rounding) -> Self {}
+    fn to_bits(&self) -> u32 {
+        0
+    }
+    fn from_bits(_: u32) -> Self {}
 }
 
 /// A number type networks compute in: f32, f64, or a fixed-point format.

@@ -146,9 +146,48 @@ pub struct FusedSgd<
     K = <T as Scalar>::Kernels,
 > {
     config: Sgd<T>,
-    rounding: T::Rounding,
+    state: State<T::Rounding>,
     tape: N::Tape<B>,
     choice: PhantomData<(L, K)>,
+}
+
+/// What an optimiser carries from one step to the next besides its buffers: the steps taken
+/// and the rounding state (the dither of fixed-point formats). Restoring it and the weights
+/// resumes training exactly where it stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SgdState {
+    /// Steps taken (that returned `Ok`), wrapping at 2^32.
+    pub steps: u32,
+    /// [`RoundingState::to_bits`] of the rounding state.
+    pub rounding: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct State<R> {
+    steps: u32,
+    rounding: R,
+}
+
+impl<R: RoundingState> State<R> {
+    fn new(rounding: Rounding) -> Self {
+        Self {
+            steps: 0,
+            rounding: R::new(rounding),
+        }
+    }
+
+    fn get(&self) -> SgdState {
+        SgdState {
+            steps: self.steps,
+            rounding: self.rounding.to_bits(),
+        }
+    }
+
+    fn set(&mut self, s: SgdState) {
+        self.steps = s.steps;
+        self.rounding = R::from_bits(s.rounding);
+    }
 }
 
 impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N, B, L, K> {
@@ -165,7 +204,7 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         }
         Ok(Self {
             config,
-            rounding: T::Rounding::new(config.rounding),
+            state: State::new(config.rounding),
             tape: N::new_tape::<B>(),
             choice: PhantomData,
         })
@@ -179,6 +218,28 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
     /// The tape of the last step (backward signals included).
     pub fn tape(&self) -> &N::Tape<B> {
         &self.tape
+    }
+
+    /// The steps taken and the rounding state, for a checkpoint.
+    pub fn state(&self) -> SgdState {
+        self.state.get()
+    }
+
+    /// Resumes from a checkpoint's [`FusedSgd::state`].
+    pub fn set_state(&mut self, state: SgdState) {
+        self.state.set(state);
+    }
+
+    /// A new learning rate (for example after a rollback), checked as [`Sgd::validate`]
+    /// does; the rest of the configuration and the state stay.
+    pub fn set_learning_rate(&mut self, eta: T) -> Result<()> {
+        let config = Sgd {
+            learning_rate: eta,
+            ..self.config
+        };
+        config.validate()?;
+        self.config = config;
+        Ok(())
     }
 
     /// One step on the batch (xs, targets). On error the network is unchanged.
@@ -195,15 +256,16 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         let before = T::saturations();
         let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
         let rule = Rule::new(&self.config, step.grad_norm_sq, net, &self.tape)?;
+        let rounding = &mut self.state.rounding;
         if rule.fused {
             // The guard of `Rule::new` bounds every increment the kernels form.
-            net.update_with::<K, B>(&self.tape, rule.eta, &mut self.rounding);
+            net.update_with::<K, B>(&self.tape, rule.eta, rounding);
         } else {
             // Check every new weight before writing any, with a copy of the rounding state so
             // the check sees the same rounding as the writes.
             let mut check = RuleUpdate {
                 rule,
-                rounding: self.rounding,
+                rounding: *rounding,
                 write: false,
                 finite: true,
             };
@@ -213,13 +275,14 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
             }
             let mut write = RuleUpdate {
                 rule,
-                rounding: self.rounding,
+                rounding: *rounding,
                 write: true,
                 finite: true,
             };
             net.visit_gradients(&self.tape, &mut write);
-            self.rounding = write.rounding;
+            *rounding = write.rounding;
         }
+        self.state.steps = self.state.steps.wrapping_add(1);
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
@@ -235,7 +298,7 @@ pub struct BufferedSgd<
     K = <T as Scalar>::Kernels,
 > {
     config: Sgd<T>,
-    rounding: T::Rounding,
+    state: State<T::Rounding>,
     tape: N::Tape<B>,
     gradient: N,
     velocity: N,
@@ -254,12 +317,23 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         }
         Ok(Self {
             config,
-            rounding: T::Rounding::new(config.rounding),
+            state: State::new(config.rounding),
             tape: N::new_tape::<B>(),
             gradient: N::zeros(),
             velocity: N::zeros(),
             choice: PhantomData,
         })
+    }
+
+    /// The steps taken and the rounding state, for a checkpoint (with [`BufferedSgd::velocity`]).
+    pub fn state(&self) -> SgdState {
+        self.state.get()
+    }
+
+    /// Resumes from a checkpoint: the state and the momentum buffer.
+    pub fn set_state(&mut self, state: SgdState, velocity: N) {
+        self.state.set(state);
+        self.velocity = velocity;
     }
 
     /// The hyper-parameters.
@@ -298,7 +372,7 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         // state so the check sees the same rounding as the writes.
         let mut check = Momentum {
             rule,
-            rounding: self.rounding,
+            rounding: self.state.rounding,
             write: false,
             finite: true,
         };
@@ -308,12 +382,13 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         }
         let mut write = Momentum {
             rule,
-            rounding: self.rounding,
+            rounding: self.state.rounding,
             write: true,
             finite: true,
         };
         N::visit_zip([net, &mut self.gradient, &mut self.velocity], &mut write);
-        self.rounding = write.rounding;
+        self.state.rounding = write.rounding;
+        self.state.steps = self.state.steps.wrapping_add(1);
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
