@@ -23,7 +23,7 @@
 //! | 14 | 2 | D, the blocks' width |
 //! | 16 | 2 | H, hidden width (0 for a linear network) |
 //! | 18 | 2 | M, blocks or factors |
-//! | 20 | 2 | m, blocks in use (M; room for networks that grow) |
+//! | 20 | 2 | m <= M, blocks in use (a network that grows runs the first m; M otherwise) |
 //! | 22 | 2 | D_out, outputs |
 //! | 24 | n | the parameters, in the network's order ([`crate::Trainable::visit`]), each matrix column-major: the input layer's W (D, D_in) and b (D); each block's W1 (H, D), b1 (H), W2 (D, H), b2 (D); the output layer's W (D_out, D) and b (D_out); a linear network's A_1 .. A_M (D, D) |
 //! | 24 + n | 4 | CRC-32 (ISO-HDLC, zlib's `crc32`) of every byte before it |
@@ -187,12 +187,38 @@ impl Header {
 pub trait Architecture {
     /// Its shape.
     const SHAPE: Shape;
+
+    /// Whether a network of this type can use only its first blocks (a network that grows).
+    const GROWS: bool = false;
+
+    /// Blocks in use (those of a network that grows; the depth otherwise).
+    fn active_depth(&self) -> usize {
+        usize::from(Self::SHAPE.depth)
+    }
+
+    /// Uses the first m blocks ([`Error::OutOfRange`] past the depth).
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        if m == usize::from(Self::SHAPE.depth) {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange)
+        }
+    }
 }
 
 impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Architecture
     for ResNet<T, D, H, M, S>
 {
     const SHAPE: Shape = residual(S::ID, false, false, [D, D, H, M, D]);
+    const GROWS: bool = true;
+
+    fn active_depth(&self) -> usize {
+        ResNet::active_depth(self)
+    }
+
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        ResNet::set_active_depth(self, m)
+    }
 }
 
 impl<T: Scalar, const D: usize, const M: usize> Architecture for LinearResNet<T, D, M> {
@@ -218,6 +244,15 @@ where
     Q: EndLayer,
 {
     const SHAPE: Shape = residual(S::ID, P::PRESENT, Q::PRESENT, [I, D, H, M, O]);
+    const GROWS: bool = true;
+
+    fn active_depth(&self) -> usize {
+        self.blocks.active_depth()
+    }
+
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        self.blocks.set_active_depth(m)
+    }
 }
 
 /// An input or output layer: present ([`Dense`]) or the identity ([`Skip`]).
@@ -278,7 +313,8 @@ where
             format: T::FORMAT,
             shape,
             loss,
-            active_depth: shape.depth,
+            // At most the depth (every setter keeps it so): fits the header's 16 bits.
+            active_depth: net.active_depth().min(usize::from(shape.depth)) as u16,
         },
     );
     let body = &mut rest[..N::PARAMS * T::BYTES];
@@ -345,7 +381,13 @@ where
             }
         }
     }
+    // The header's active depth is at most its depth (read_header); one below it needs a
+    // network that grows. Checked before anything is written.
+    if !N::GROWS && header.active_depth != shape.depth {
+        return Err(Error::File(FileError::Shape));
+    }
     N::visit_zip([net], &mut Read(body));
+    net.set_active_depth(usize::from(header.active_depth))?;
     Ok(header)
 }
 
@@ -406,7 +448,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header> {
     if CRC.checksum(&bytes[..n - CRC_BYTES]) != stored {
         return file(FileError::Crc);
     }
-    if header.active_depth != header.shape.depth {
+    if header.active_depth > header.shape.depth {
         return file(FileError::Shape);
     }
     Ok(header)

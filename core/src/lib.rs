@@ -23,6 +23,9 @@
 //! - **Model files** — [`file::save`] and [`file::load`]: a network's architecture and weights
 //!   in one little-endian, checksummed byte layout (`.nid`) that the device and the desktop
 //!   read alike, without a heap ([`file`]).
+//! - **Growing depth** — [`Grow`] inserts blocks that are exactly the identity when the loss
+//!   stalls ([`Stall`]), up to a network's capacity; a [`ResNet`] runs only its first m blocks
+//!   ([`grow`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
 //!   polar form, real Schur form of the rotation, roots; docs/THEORY.md section 1).
@@ -74,6 +77,7 @@ pub mod error;
 pub mod factor;
 pub mod file;
 pub mod fixed;
+pub mod grow;
 pub mod kernels;
 pub mod linear;
 pub mod loss;
@@ -92,11 +96,12 @@ pub use data::{LinearTask, SmoothTask};
 pub use dense::{Dense, DenseTape, Skip};
 pub use error::{Error, FileError, Result};
 pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
+pub use grow::{Grow, Stall};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
 pub use loss::{CrossEntropy, Loss, Quadratic};
 pub use model::{Model, Trainable, training_bytes};
 pub use net::{Net, NetTape};
-pub use resnet::ResNet;
+pub use resnet::{ResNet, ResNetTape};
 pub use rng::Rng;
 pub use scalar::{Real, RoundingState, Scalar};
 pub use sgd::{BufferedSgd, FusedSgd, Sgd, SgdState, Step};

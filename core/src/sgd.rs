@@ -28,11 +28,12 @@
 use core::marker::PhantomData;
 
 use crate::fixed::Rounding;
+use crate::grow::Grow;
 use crate::kernels::Kernels;
 use crate::loss::{Loss, Quadratic};
 use crate::model::GradientVisitor;
 use crate::scalar::{RoundingState, all_finite};
-use crate::{Error, Matrix, Model, Result, Scalar, Trainable, Vector};
+use crate::{Error, Matrix, Model, Result, Rng, Scalar, Trainable, Vector};
 
 /// Hyper-parameters of SGD.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -323,6 +324,20 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
             velocity: N::zeros(),
             choice: PhantomData,
         })
+    }
+
+    /// Grows `net` by a block at `position` ([`Grow::grow`]) and the momentum and gradient
+    /// buffers with it: the new block's momentum is zero and every other block keeps its own.
+    /// Nothing changes on error.
+    pub fn grow(&mut self, net: &mut N, position: usize, rng: &mut Rng, scale: f64) -> Result<()>
+    where
+        N: Grow,
+    {
+        net.grow(position, rng, scale)?;
+        // The buffers' blocks past the network's depth are zero (never written), so the
+        // shift loses nothing.
+        self.velocity.grow_zero(position)?;
+        self.gradient.grow_zero(position)
     }
 
     /// The steps taken and the rounding state, for a checkpoint (with [`BufferedSgd::velocity`]).
