@@ -23,6 +23,10 @@
 //! - **Model files** — [`file::save`] and [`file::load`]: a network's architecture and weights
 //!   in one little-endian, checksummed byte layout (`.nid`) that the device and the desktop
 //!   read alike, without a heap ([`file`]).
+//! - **Checkpoints** — [`checkpoint::save`] and [`checkpoint::restore`]: the model file, the
+//!   optimiser's state and an application payload in NOR flash (any
+//!   `embedded_storage::nor_flash::NorFlash`), in slots that a power cut at any moment leaves
+//!   holding the old checkpoint or the new one, without a heap ([`checkpoint`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
 //!   polar form, real Schur form of the rotation, roots; docs/THEORY.md section 1).
@@ -68,6 +72,7 @@
 pub mod activation;
 pub mod block;
 pub mod certificate;
+pub mod checkpoint;
 pub mod data;
 pub mod dense;
 pub mod error;
@@ -90,7 +95,7 @@ pub use block::{BlockTape, ResidualBlock};
 pub use certificate::{Certificate, certify, certify_frobenius, excess_loss_bound};
 pub use data::{LinearTask, SmoothTask};
 pub use dense::{Dense, DenseTape, Skip};
-pub use error::{Error, FileError, Result};
+pub use error::{Error, FileError, FlashError, Result};
 pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
 pub use loss::{CrossEntropy, Loss, Quadratic};
