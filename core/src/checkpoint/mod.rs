@@ -50,8 +50,9 @@
 //!
 //! ## Wear
 //! Each record carries `wear`, the erases of its own block: +1 when a save erases the block,
-//! counted from that block's last valid record (or, if it has none, from the newest
-//! checkpoint's). A save cut after its erase leaves that erase uncounted.
+//! counted from that block's last valid record (if it has none, from the newest checkpoint's,
+//! as blocks are erased in turn). Exact while saves complete; a save cut after its erase
+//! leaves that erase uncounted, so the figure is a lower bound by the number of cuts.
 //!
 //! ## Why not a storage crate
 //! sequential-storage 8.0.1 is async only, serialises each item into a RAM buffer and limits it
@@ -229,8 +230,15 @@ where
                     before = Some(before.map_or(r.wear, |w: u32| w.max(r.wear)));
                 }
             }
-            let before = before.or(newest.map(|(_, r)| r.wear)).unwrap_or(0);
-            before.saturating_add(1)
+            // A block without a valid record (never used, or its records lost): blocks are
+            // erased in turn, so it has been erased as often as the newest's block, or once
+            // less when it comes later in the first lap.
+            let estimate = match newest {
+                Some((i, r)) if slot / per > i / per => r.wear.saturating_sub(1),
+                Some((_, r)) => r.wear,
+                None => 0,
+            };
+            before.unwrap_or(estimate).saturating_add(1)
         }
     };
     if erase {
