@@ -39,6 +39,9 @@ fn layout<F: NorFlash, T: Stored, N: Trainable<T>>(
     .unwrap()
 }
 
+/// One sample (batch of 1): the input and the target.
+type Sample<T, const I: usize, Target> = ([Vector<T, I>; 1], [Target; 1]);
+
 /// The optimiser under test, either kind.
 enum Opt<T: Scalar, N: Trainable<T>, L> {
     Fused(FusedSgd<T, N, 1, L>),
@@ -77,7 +80,7 @@ impl<T: Scalar, N: Trainable<T>, L> Opt<T, N, L> {
 fn train<T, N, L, const I: usize, const O: usize>(
     net: &mut N,
     opt: &mut Opt<T, N, L>,
-    batches: &[([Vector<T, I>; 1], [L::Target; 1])],
+    batches: &[Sample<T, I, L::Target>],
 ) where
     T: Scalar,
     N: Model<T, I, O>,
@@ -101,7 +104,7 @@ fn resumes_to_the_bit<T, N, L, const I: usize, const O: usize>(
     what: &str,
     start: N,
     config: Sgd<T>,
-    stream: &[([Vector<T, I>; 1], [L::Target; 1])],
+    stream: &[Sample<T, I, L::Target>],
     n: usize,
     state_matters: bool,
 ) where
@@ -173,10 +176,7 @@ fn resumes_to_the_bit<T, N, L, const I: usize, const O: usize>(
     );
 }
 
-fn regression_stream<T: Scalar>(
-    steps: usize,
-    seed: u64,
-) -> Vec<([Vector<T, 3>; 1], [Vector<T, 3>; 1])> {
+fn regression_stream<T: Scalar>(steps: usize, seed: u64) -> Vec<Sample<T, 3, Vector<T, 3>>> {
     let mut task = LinearTask::<T, 3>::new(LinearTask::random_spd(0.5, 1.5, seed), 0.01, seed + 1);
     (0..steps).map(|_| task.batch::<1>()).collect()
 }

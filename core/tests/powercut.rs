@@ -252,7 +252,7 @@ where
             let start = probe.events;
             new.save(&mut probe, &layout).unwrap();
             let k = start + rng.next_u64() % (probe.events - start);
-            f.cut = if rng.next_u32() % 2 == 0 {
+            f.cut = if rng.next_u32().is_multiple_of(2) {
                 Cut::Before(k)
             } else {
                 Cut::During(k)

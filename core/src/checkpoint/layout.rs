@@ -114,16 +114,16 @@ impl Layout {
     fn compute(geometry: Geometry, region: Region, contents: Contents) -> Option<Self> {
         let Geometry { read, write, erase } = geometry;
         let word = |w: u32| w.is_power_of_two() && w as usize <= CHUNK;
-        if !word(read) || !word(write) || erase == 0 || erase % write != 0 {
+        if !word(read) || !word(write) || erase == 0 || !erase.is_multiple_of(write) {
             return None;
         }
-        if region.start % erase != 0 || region.len % erase != 0 {
+        if !region.start.is_multiple_of(erase) || !region.len.is_multiple_of(erase) {
             return None;
         }
         region.start.checked_add(region.len)?;
         // Every part starts and ends on a unit: a whole number of read and write words.
         let unit = 8u32.max(read).max(write);
-        if region.start % unit != 0 {
+        if !region.start.is_multiple_of(unit) {
             return None;
         }
         let up = |n: u32| n.checked_next_multiple_of(unit);

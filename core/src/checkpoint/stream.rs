@@ -52,7 +52,7 @@ impl<'f, F: NorFlash> Writer<'f, F> {
 
     /// Erased bytes (0xFF: nothing to program) up to the next unit.
     pub(crate) fn pad(&mut self) {
-        while self.len % self.unit != 0 {
+        while !self.len.is_multiple_of(self.unit) {
             self.put(&[0xFF]);
         }
     }
