@@ -212,50 +212,14 @@ where
         Some((_, r)) => r.sequence.checked_add(1).ok_or(Error::OutOfRange)?,
         None => 1,
     };
-    let per = layout.slots_per_block;
-    let next_in_block = newest.and_then(|(i, _)| (i % per + 1 < per).then_some(i + 1));
-    let (slot, erase) = match next_in_block {
-        Some(j) if blank(flash, layout, j)? => (j, false),
-        _ => {
-            let block = newest.map_or(0, |(i, _)| (i / per + 1) % layout.blocks);
-            (block * per, true)
-        }
-    };
-    let wear = match newest {
-        Some((_, r)) if !erase => r.wear,
-        _ => {
-            let mut before = None;
-            for j in slot..slot + per {
-                if let Read::Valid(r) = read_record(flash, layout, j)? {
-                    before = Some(before.map_or(r.wear, |w: u32| w.max(r.wear)));
-                }
-            }
-            // A block without a valid record (never used, or its records lost): blocks are
-            // erased in turn, so it has been erased as often as the newest's block, or once
-            // less when it comes later in the first lap.
-            let estimate = match newest {
-                Some((i, r)) if slot / per > i / per => r.wear.saturating_sub(1),
-                Some((_, r)) => r.wear,
-                None => 0,
-            };
-            before.unwrap_or(estimate).saturating_add(1)
-        }
-    };
+    let (slot, erase, wear) = target(flash, layout, newest)?;
     if erase {
-        let at = layout.block_address(slot / per);
+        let at = layout.block_address(slot / layout.slots_per_block);
         flash
             .erase(at, at + layout.block_bytes)
             .map_err(|_| Error::Flash(FlashError::Erase))?;
     }
-    let at = layout.slot_address(slot);
-    let body = at + layout.record_bytes;
-    let mut writer = Writer::new(flash, body, layout.unit);
-    for net in core::iter::once(checkpoint.net).chain(velocity) {
-        file::stream(net, checkpoint.loss, &mut |bytes| writer.put(bytes))?;
-        writer.pad();
-    }
-    writer.put(payload);
-    let body_crc = writer.finish()?;
+    let body_crc = write_body(flash, layout, slot, checkpoint)?;
     let record = Record {
         sequence,
         wear,
@@ -269,25 +233,91 @@ where
         body_crc,
     };
     // Commit only to what the flash really holds.
-    let len = body_bytes(layout, &record);
-    let mut back = Reader::new(flash, body, body + len);
-    back.skip(len as usize).map_err(Error::Flash)?;
-    if back.crc() != body_crc {
+    let body = layout.slot_address(slot) + layout.record_bytes;
+    if body_crc_of(flash, body, body_bytes(layout, &record))? != body_crc {
         return Err(Error::Flash(FlashError::Verify));
     }
-    let (fields, crc) = record.encode();
-    let mut writer = Writer::new(flash, at, layout.unit);
-    writer.put(&fields);
-    writer.finish()?;
-    let mut writer = Writer::new(flash, at + layout.up(FIELDS), layout.unit);
-    writer.put(&crc.to_le_bytes());
-    writer.finish()?;
+    commit(flash, layout, slot, &record)?;
     Ok(Saved {
         slot,
         sequence,
         wear,
         erased: erase,
     })
+}
+
+/// The slot the next save writes, whether its block must be erased first, and the wear its
+/// record will carry (see the module docs).
+#[inline(never)]
+fn target<F: ReadNorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+    newest: Option<(u32, Record)>,
+) -> Result<(u32, bool, u32)> {
+    let per = layout.slots_per_block;
+    let next_in_block = newest.and_then(|(i, _)| (i % per + 1 < per).then_some(i + 1));
+    if let (Some(j), Some((_, r))) = (next_in_block, newest) {
+        if blank(flash, layout, j)? {
+            return Ok((j, false, r.wear));
+        }
+    }
+    let block = newest.map_or(0, |(i, _)| (i / per + 1) % layout.blocks);
+    let slot = block * per;
+    let mut before = None;
+    for j in slot..slot + per {
+        if let Read::Valid(r) = read_record(flash, layout, j)? {
+            before = Some(before.map_or(r.wear, |w: u32| w.max(r.wear)));
+        }
+    }
+    // A block without a valid record (never used, or its records lost): blocks are erased in
+    // turn, so it has been erased as often as the newest's block, or once less when it comes
+    // later in the first lap.
+    let estimate = match newest {
+        Some((i, r)) if block > i / per => r.wear.saturating_sub(1),
+        Some((_, r)) => r.wear,
+        None => 0,
+    };
+    Ok((slot, true, before.unwrap_or(estimate).saturating_add(1)))
+}
+
+/// Writes the model file, the velocity's and the payload into slot `slot`'s body (erased) and
+/// returns their CRC-32 as written.
+#[inline(never)]
+fn write_body<F: NorFlash, T: Stored, N: Trainable<T> + Architecture>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: u32,
+    checkpoint: &Checkpoint<'_, N>,
+) -> Result<u32> {
+    let body = layout.slot_address(slot) + layout.record_bytes;
+    let mut writer = Writer::new(flash, body, layout.unit);
+    for net in core::iter::once(checkpoint.net).chain(checkpoint.velocity) {
+        file::stream(net, checkpoint.loss, &mut |bytes| writer.put(bytes))?;
+        writer.pad();
+    }
+    writer.put(checkpoint.payload);
+    writer.finish()
+}
+
+/// The CRC-32 of `len` bytes of flash from `at`, read back.
+#[inline(never)]
+fn body_crc_of<F: ReadNorFlash>(flash: &mut F, at: u32, len: u32) -> Result<u32> {
+    let mut back = Reader::new(flash, at, at + len);
+    back.skip(len as usize).map_err(Error::Flash)?;
+    Ok(back.crc())
+}
+
+/// Writes slot `slot`'s record: the fields, then the checksum in a word of its own.
+#[inline(never)]
+fn commit<F: NorFlash>(flash: &mut F, layout: &Layout, slot: u32, record: &Record) -> Result<()> {
+    let at = layout.slot_address(slot);
+    let (fields, crc) = record.encode();
+    let mut writer = Writer::new(flash, at, layout.unit);
+    writer.put(&fields);
+    // The checksum's unit follows the fields' padding, in a write of its own after theirs.
+    writer.sync();
+    writer.put(&crc.to_le_bytes());
+    writer.finish().map(|_| ())
 }
 
 /// The newest valid checkpoint of `layout`, or `None`: every slot's record, then the newest's
@@ -339,12 +369,27 @@ where
     let Some(payload) = payload.get_mut(..usize::from(record.payload_len)) else {
         return Err(Error::File(FileError::BufferTooSmall));
     };
+    copy(flash, layout, slot, &record, net, velocity, payload)?;
+    Ok(Some(found(layout, slot, &record, loss)))
+}
+
+/// The copying pass of [`restore`], over a slot [`newest`] checked.
+#[inline(never)]
+fn copy<F: ReadNorFlash, T: Stored, N: Trainable<T>>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: u32,
+    record: &Record,
+    net: &mut N,
+    velocity: Option<&mut N>,
+    payload: &mut [u8],
+) -> Result<()> {
     let body = layout.slot_address(slot) + layout.record_bytes;
-    let len = body_bytes(layout, &record);
+    let len = body_bytes(layout, record);
     let during_copy = |_| Error::Flash(FlashError::ReadDuringCopy);
     let mut reader = Reader::new(flash, body, body + len);
     copy_file(&mut reader, layout, Some(net)).map_err(during_copy)?;
-    if stored_velocity {
+    if record.velocity {
         copy_file(&mut reader, layout, velocity).map_err(during_copy)?;
     }
     reader.take(payload).map_err(during_copy)?;
@@ -356,7 +401,7 @@ where
         // The flash read differently from the check a moment ago.
         return Err(Error::Flash(FlashError::ReadDuringCopy));
     }
-    Ok(Some(found(layout, slot, &record, loss)))
+    Ok(())
 }
 
 /// Whether the region lies within the flash.
@@ -397,17 +442,16 @@ fn found(layout: &Layout, slot: u32, r: &Record, loss: LossKind) -> Found {
 }
 
 /// The record of slot `i`.
+#[inline(never)]
 fn read_record<F: ReadNorFlash>(flash: &mut F, layout: &Layout, i: u32) -> Result<Read> {
     let at = layout.slot_address(i);
-    let crc_at = at + layout.up(FIELDS);
+    let pad = layout.up(FIELDS) - FIELDS;
     let mut fields = [0u8; FIELDS as usize];
-    Reader::new(flash, at, crc_at)
-        .take(&mut fields)
-        .map_err(Error::Flash)?;
     let mut crc = [0u8; 4];
-    Reader::new(flash, crc_at, crc_at + layout.unit)
-        .take(&mut crc)
-        .map_err(Error::Flash)?;
+    let mut reader = Reader::new(flash, at, at + layout.record_bytes);
+    reader.take(&mut fields).map_err(Error::Flash)?;
+    reader.skip(pad as usize).map_err(Error::Flash)?;
+    reader.take(&mut crc).map_err(Error::Flash)?;
     Ok(Record::decode(&fields, u32::from_le_bytes(crc), layout))
 }
 

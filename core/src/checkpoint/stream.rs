@@ -66,7 +66,14 @@ impl<'f, F: NorFlash> Writer<'f, F> {
         }
         self.pos += self.len as u32;
         self.len = 0;
-        self.buf = [0xFF; CHUNK];
+        self.buf.fill(0xFF);
+    }
+
+    /// Pads and writes what is buffered now: what was put so far is programmed before
+    /// anything put after.
+    pub(crate) fn sync(&mut self) {
+        self.pad();
+        self.flush();
     }
 
     /// Pads, writes what is left, and returns the CRC-32 of every byte put or padded.
