@@ -52,7 +52,7 @@
 //! Each record carries `wear`, the erases of its own block: +1 when a save erases the block,
 //! counted from that block's last valid record (if it has none, from the newest checkpoint's,
 //! as blocks are erased in turn). Exact while saves complete; a save cut after its erase
-//! leaves that erase uncounted, so the figure is a lower bound by the number of cuts.
+//! leaves that erase uncounted, so after c such cuts it may read up to c too low.
 //!
 //! ## Why not a storage crate
 //! sequential-storage 8.0.1 is async only, serialises each item into a RAM buffer and limits it
@@ -61,7 +61,8 @@
 //! with its own flash trait and values of at most 1 KiB by default; littlefs2 0.8.0 wraps the C
 //! littlefs (a C compiler and bindgen in every build, and a file system's RAM). A checkpoint
 //! needs one thing, "the newest complete copy", which two or more erase blocks and a commit
-//! word give in a few hundred lines that stream through one 64-byte buffer on the stack.
+//! word give in a few hundred lines that stream through a 64-byte buffer on the stack (the
+//! largest read or write word supported is 64 bytes).
 //!
 //! ## Example
 //! ```
@@ -256,10 +257,10 @@ fn target<F: ReadNorFlash>(
 ) -> Result<(u32, bool, u32)> {
     let per = layout.slots_per_block;
     let next_in_block = newest.and_then(|(i, _)| (i % per + 1 < per).then_some(i + 1));
-    if let (Some(j), Some((_, r))) = (next_in_block, newest) {
-        if blank(flash, layout, j)? {
-            return Ok((j, false, r.wear));
-        }
+    if let (Some(j), Some((_, r))) = (next_in_block, newest)
+        && blank(flash, layout, j)?
+    {
+        return Ok((j, false, r.wear));
     }
     let block = newest.map_or(0, |(i, _)| (i / per + 1) % layout.blocks);
     let slot = block * per;
