@@ -26,6 +26,10 @@
 //! - **Growing depth** — [`Grow`] inserts blocks that are exactly the identity when the loss
 //!   stalls ([`Stall`]), up to a network's capacity; a [`ResNet`] runs only its first m blocks
 //!   ([`grow`]).
+//! - **Checkpoints** — [`checkpoint::save`] and [`checkpoint::restore`]: the model file, the
+//!   optimiser's state and an application payload in NOR flash (any
+//!   `embedded_storage::nor_flash::NorFlash`), in slots that a power cut at any moment leaves
+//!   holding the old checkpoint or the new one, without a heap ([`checkpoint`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
 //!   polar form, real Schur form of the rotation, roots; docs/THEORY.md section 1).
@@ -71,6 +75,7 @@
 pub mod activation;
 pub mod block;
 pub mod certificate;
+pub mod checkpoint;
 pub mod data;
 pub mod dense;
 pub mod error;
@@ -94,7 +99,7 @@ pub use block::{BlockTape, ResidualBlock};
 pub use certificate::{Certificate, certify, certify_frobenius, excess_loss_bound};
 pub use data::{LinearTask, SmoothTask};
 pub use dense::{Dense, DenseTape, Skip};
-pub use error::{Error, FileError, Result};
+pub use error::{Error, FileError, FlashError, Result};
 pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
 pub use grow::{Grow, Stall};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
