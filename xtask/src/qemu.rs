@@ -13,6 +13,9 @@ use defmt_decoder::{DecodeError, Table};
 use crate::cmd::{output, run};
 use crate::firmware::Board;
 
+/// Long enough for the slowest board on a busy 2-core machine; a run takes seconds.
+pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
+
 const QEMU: &str = "qemu-system-arm";
 const INSTALL: &str =
     "apt-get update && apt-get install -y --no-install-recommends qemu-system-arm";

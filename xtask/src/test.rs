@@ -1,11 +1,9 @@
 //! `cargo xtask test`: everything CI runs, in order of how fast each step fails.
 
-use std::process::Command;
-
-use crate::cmd::{cargo, output, run, run_tee};
-use crate::firmware::{self, BOARDS};
-use crate::qemu;
-use crate::run::QEMU_TIMEOUT;
+use xtask::cmd::{cargo, run, run_tee};
+use xtask::firmware::{self, BOARDS};
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::toolchain::ensure_targets;
 
 /// The embedded targets the core must build for (no_std, no heap).
 pub const EMBEDDED_TARGETS: [&str; 3] = [
@@ -104,22 +102,6 @@ fn count_tests(output: &str) -> (u64, u64) {
         .fold((0, 0), |(p, f), l| {
             (p + count(l, "passed"), f + count(l, "failed"))
         })
-}
-
-/// Adds the rustup targets that are missing (rustup can fetch them on these machines).
-pub fn ensure_targets(targets: &[&str]) -> Result<(), String> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    let missing: Vec<&str> = targets
-        .iter()
-        .copied()
-        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    run(Command::new("rustup")
-        .args(["target", "add"])
-        .args(&missing))
 }
 
 #[cfg(test)]

@@ -22,8 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use serde_json::Value;
+use xtask::cmd::{cargo, output, root, run};
+
 use crate::chips;
-use crate::cmd::{cargo, output, root, run};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render-only]
   (none)          the desktop benchmarks and the microcontrollers (every QEMU board and format)
@@ -347,18 +349,28 @@ fn pytorch(problems: &Path, seconds: u32) -> Result<Torch, String> {
     Ok(parse_torch(&out))
 }
 
+/// PyTorch's results: one JSON object per line (`benches/peers/torch_step.py`), a `version`, a
+/// `check` per shape with its `max_relative_difference`, and a `median_s` per (`group`,
+/// `shape`). Lines that are not JSON (its progress messages) are skipped.
 fn parse_torch(out: &str) -> Torch {
     let (mut version, mut times, mut checks) = (String::new(), Times::new(), Vec::new());
     for line in out.lines() {
-        if let Some(v) = json_string(line, "version") {
-            version = v;
-        } else if let Some(shape) = json_string(line, "check") {
-            let worst = json_number(line, "max_relative_difference").unwrap_or(f64::NAN);
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let text = |key: &str| v.get(key).and_then(Value::as_str).map(String::from);
+        if let Some(found) = text("version") {
+            version = found;
+        } else if let Some(shape) = text("check") {
+            let worst = v
+                .get("max_relative_difference")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN);
             checks.push(format!("{shape}: {worst:.1e}"));
         } else if let (Some(group), Some(shape), Some(s)) = (
-            json_string(line, "group"),
-            json_string(line, "shape"),
-            json_number(line, "median_s"),
+            text("group"),
+            text("shape"),
+            v.get("median_s").and_then(Value::as_f64),
         ) {
             times.insert((group, shape, "pytorch".into()), s);
         }
@@ -402,35 +414,19 @@ fn read_estimate(new: &Path, since: SystemTime) -> Result<Option<(String, f64)>,
     if !fresh {
         return Ok(None);
     }
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let read = |p: &Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
     let benchmark = read(&new.join("benchmark.json"))?;
-    let estimates_text = read(&estimates)?;
-    let id = json_string(&benchmark, "full_id")
+    let id = benchmark["full_id"]
+        .as_str()
         .ok_or_else(|| format!("{}: no full_id", new.display()))?;
     // {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":N,...},...}
-    let median = estimates_text
-        .find("\"median\"")
-        .and_then(|at| json_number(&estimates_text[at..], "point_estimate"))
+    let median = read(&estimates)?["median"]["point_estimate"]
+        .as_f64()
         .ok_or_else(|| format!("{}: no median point_estimate", estimates.display()))?;
-    Ok(Some((id, median)))
-}
-
-/// The string value of the first `"key": "..."` in `text` (no escapes in the values we read).
-fn json_string(text: &str, key: &str) -> Option<String> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-/// The numeric value of the first `"key": N` in `text`.
-fn json_number(text: &str, key: &str) -> Option<f64> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    Ok(Some((id.to_string(), median)))
 }
 
 fn load_average() -> String {
@@ -641,7 +637,53 @@ fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::splice_chips;
+    use super::{Torch, parse_torch, read_estimate, splice_chips};
+
+    #[test]
+    fn criterion_results_are_read_with_their_id_and_median() {
+        let new = std::env::temp_dir().join(format!("nearid-criterion-{}", std::process::id()));
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"group_id":"train","function_id":"f32","value_str":"16x32x32x1","full_id":"train/16x32x32x1/f32","directory_name":"train/16x32x32x1_f32"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":3.0},"point_estimate":2.0,"standard_error":0.1},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":14000.0,"upper_bound":15000.0},"point_estimate":14760.5,"standard_error":12.0}}"#,
+        )
+        .unwrap();
+        let got = read_estimate(&new, std::time::SystemTime::UNIX_EPOCH);
+        let stale = read_estimate(
+            &new,
+            std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+        );
+        std::fs::remove_dir_all(&new).unwrap();
+        assert_eq!(got, Ok(Some(("train/16x32x32x1/f32".into(), 14760.5))));
+        assert_eq!(stale, Ok(None), "results older than the run are not read");
+    }
+
+    #[test]
+    fn pytorch_lines_parse_and_noise_is_skipped() {
+        let out = r#"{"system": "pytorch", "version": "2.5.1", "threads": 1}
+torch_step.py: warming up
+{"system": "pytorch", "check": "8x16x8x1", "losses": [1.0, 0.5], "max_relative_difference": 2.5e-7}
+{"system": "pytorch", "group": "train", "shape": "16x32x32x1", "median_s": 0.00723, "samples": 15}
+"#;
+        let Torch::Ran {
+            version,
+            times,
+            checks,
+        } = parse_torch(out)
+        else {
+            panic!("no results")
+        };
+        assert_eq!(version, "2.5.1");
+        assert_eq!(checks, ["8x16x8x1: 2.5e-7"]);
+        let key = ("train".into(), "16x32x32x1".into(), "pytorch".into());
+        assert_eq!(times.get(&key), Some(&0.00723));
+        assert_eq!(times.len(), 1);
+    }
 
     #[test]
     fn chips_only_replaces_the_chip_section_and_keeps_the_rest() {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use object::{Object, ObjectSymbol, SymbolKind};
 
-use crate::cmd::{output, root};
+use xtask::cmd::{output, root};
 
 const INSTALL: &str = "rustup component add llvm-tools (or apt-get install llvm, or \
                        apt-get install binutils-arm-none-eabi)";
@@ -500,7 +500,7 @@ pub fn step_functions(
             let patterns: Vec<&str> = STEP_PATTERNS.iter().map(|(p, _)| *p).collect();
             format!(
                 "{}: no function holds the training step: no demangled symbol matches any of {} \
-                 (xtask/src/disasm.rs STEP_PATTERNS)",
+                 (reports/src/disasm.rs STEP_PATTERNS)",
                 elf.display(),
                 patterns.join(", ")
             )
