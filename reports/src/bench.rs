@@ -33,7 +33,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render
   --chips-only    the microcontrollers alone (a few minutes): only their section of
                   docs/BENCHMARKS.md is rewritten, the desktop figures are kept
   --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
-                  target/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
+                  <target dir>/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
 
 /// The shapes (D, H, M, B) of the performance issue.
 const SHAPES: [(usize, usize, usize, usize); 3] =
@@ -43,7 +43,8 @@ const RUST_PEERS: [&str; 2] = ["candle", "dfdx"];
 const TORCH_INSTALL: &str = "pip install torch";
 
 /// One build configuration: a name, its RUSTFLAGS, and the target directories of the main
-/// workspace and of the peers package.
+/// workspace and of the peers package, inside the workspace's target directory (`target/`, or
+/// wherever `CARGO_TARGET_DIR` puts it: empty = that directory itself).
 struct Build {
     name: &'static str,
     rustflags: &'static str,
@@ -55,14 +56,14 @@ const BUILDS: [Build; 2] = [
     Build {
         name: "default target (x86-64)",
         rustflags: "",
-        target: "target",
-        peers_target: "target/peers",
+        target: "",
+        peers_target: "peers",
     },
     Build {
         name: "-C target-cpu=native",
         rustflags: "-C target-cpu=native",
-        target: "target/native",
-        peers_target: "target/peers-native",
+        target: "native",
+        peers_target: "peers-native",
     },
 ];
 
@@ -85,12 +86,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ));
     }
     let machine = Machine::read();
-    let problems = root().join("target/bench-problems");
+    let base = xtask::cmd::target_dir(&mut cargo())?;
+    let problems = base.join("bench-problems");
     if render_only {
-        return render_only_report(&machine, &problems);
+        return render_only_report(&machine, &base, &problems);
     }
     // The microcontrollers first: a few minutes, and a missing tool shows before the long part.
-    let chip_failures = chips::run_all()?;
+    let chip_failures = chips::run_all(&base)?;
     let chips_done = || match chip_failures.is_empty() {
         true => Ok(()),
         false => Err(format!(
@@ -101,7 +103,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if chips_only {
         let path = root().join("docs/BENCHMARKS.md");
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        write_report(&splice_chips(&old, &chips::render(&chips::load_all())))?;
+        write_report(&splice_chips(&old, &chips::render(&chips::load_all(&base))))?;
         return chips_done();
     }
     let load_before = load_average();
@@ -116,7 +118,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     // The problem files PyTorch starts from (the weights and batch of the Rust benches).
     run(cargo()
-        .env("CARGO_TARGET_DIR", root().join(BUILDS[0].peers_target))
+        .env("CARGO_TARGET_DIR", base.join(BUILDS[0].peers_target))
         .env_remove("RUSTFLAGS")
         .args(["run", "--release", "--manifest-path"])
         .arg(&peers_manifest)
@@ -133,8 +135,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 c.env("RUSTFLAGS", build.rustflags);
             }
         };
-        let target = root().join(build.target);
-        let peers_target = root().join(build.peers_target);
+        let target = base.join(build.target);
+        let peers_target = base.join(build.peers_target);
         for (bench, filter) in [("peak", "peak"), ("train", "f32(/fused)?$")] {
             let mut c = cargo();
             flags(&mut c);
@@ -153,7 +155,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .arg(&peers_manifest)
             .args(["--bench", "peers", "--"])
             .args(&criterion_args))?;
-        let (times, peak) = collect(build, started)?;
+        let (times, peak) = collect(&base, build, started)?;
         results.push((build, times, peak));
     }
 
@@ -168,6 +170,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         &torch,
         &load_before,
         &load_after,
+        &chips::load_all(&base),
     ))?;
     chips_done()
 }
@@ -195,10 +198,10 @@ fn write_report(report: &str) -> Result<(), String> {
 }
 
 /// The report from the results the last full run left on disk.
-fn render_only_report(machine: &Machine, problems: &Path) -> Result<(), String> {
+fn render_only_report(machine: &Machine, base: &Path, problems: &Path) -> Result<(), String> {
     let mut results = Vec::new();
     for build in &BUILDS {
-        let (times, peak) = collect(build, SystemTime::UNIX_EPOCH)?;
+        let (times, peak) = collect(base, build, SystemTime::UNIX_EPOCH)?;
         results.push((build, times, peak));
     }
     let saved = problems.join("pytorch.jsonl");
@@ -213,15 +216,16 @@ fn render_only_report(machine: &Machine, problems: &Path) -> Result<(), String> 
     let mut lines = load.lines();
     let before = lines.next().unwrap_or("unknown").to_string();
     let after = lines.next().unwrap_or("unknown").to_string();
-    write_report(&render(machine, &results, &torch, &before, &after))
+    let chips = chips::load_all(base);
+    write_report(&render(machine, &results, &torch, &before, &after, &chips))
 }
 
-/// nearid's and the Rust peers' seconds per call in `build`, and the peak microbenchmark's
-/// seconds per call, from criterion results written at or after `since`.
-fn collect(build: &Build, since: SystemTime) -> Result<(Times, Option<f64>), String> {
+/// nearid's and the Rust peers' seconds per call in `build` (its directories under `base`), and
+/// the peak microbenchmark's seconds per call, from criterion results written at or after `since`.
+fn collect(base: &Path, build: &Build, since: SystemTime) -> Result<(Times, Option<f64>), String> {
     let mut times = Times::new();
     let mut peak = None;
-    for dir in [root().join(build.target), root().join(build.peers_target)] {
+    for dir in [base.join(build.target), base.join(build.peers_target)] {
         for (id, ns) in criterion_results(&dir.join("criterion"), since)? {
             let parts: Vec<&str> = id.split('/').collect();
             match parts.as_slice() {
@@ -456,6 +460,7 @@ fn render(
     torch: &Torch,
     load_before: &str,
     load_after: &str,
+    chips: &[chips::Outcome],
 ) -> String {
     let mut r = String::new();
     let nominal = machine.nominal_peak();
@@ -623,7 +628,7 @@ fn render(
             let _ = writeln!(r, "- ahead of {peer} (>= 1x): {}", all.join("; "));
         }
     }
-    r.push_str(&chips::render(&chips::load_all()));
+    r.push_str(&chips::render(chips));
     let _ = writeln!(
         r,
         "\nReproduce: `cargo xtask bench` (needs `{TORCH_INSTALL}` for the PyTorch column; the \

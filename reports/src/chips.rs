@@ -4,13 +4,12 @@
 //! disassembly, and the "Microcontrollers" section of docs/BENCHMARKS.md with the hand-counted
 //! instruction floor per weight beside the measured cost and the targets of the performance issue.
 //!
-//! Each run's decoded log and disassembly are saved under `target/bench-problems/chips/` (beside
+//! Each run's decoded log and disassembly are saved under `<target dir>/bench-problems/chips/` (beside
 //! the desktop results), so that `--render-only` rewrites the section without running anything.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use xtask::cmd::root;
 use xtask::firmware::{self, Board};
 use xtask::qemu::{self, QEMU_TIMEOUT};
 use xtask::runlog::{RunLog, parse_log};
@@ -216,9 +215,9 @@ pub enum Outcome {
     Missing(String),
 }
 
-/// Where the results of `cargo xtask bench` are kept.
-pub fn dir() -> PathBuf {
-    root().join("target/bench-problems/chips")
+/// Where the results of `cargo xtask bench` are kept, under the workspace's target directory.
+pub fn dir(base: &Path) -> PathBuf {
+    base.join("bench-problems/chips")
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -228,7 +227,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 /// Builds, runs and disassembles every variant, saving each one's results. A variant that fails
 /// to build or run is saved as failed (its reason is in the report) and named in the error
 /// returned after all have been tried, so the report is written either way.
-pub fn run_all() -> Result<Vec<String>, String> {
+pub fn run_all(base: &Path) -> Result<Vec<String>, String> {
     let tool = Disassembler::find()?;
     let boards: Vec<Board> = VARIANTS
         .iter()
@@ -238,7 +237,7 @@ pub fn run_all() -> Result<Vec<String>, String> {
     targets.dedup();
     ensure_targets(&targets)?;
     qemu::ensure()?;
-    let dir = dir();
+    let dir = dir(base);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut failures = Vec::new();
     for (v, board) in VARIANTS.iter().zip(boards) {
@@ -289,8 +288,8 @@ fn run_one(v: &Variant, board: Board, tool: &Disassembler, dir: &Path) -> Result
 }
 
 /// The saved results of every variant.
-pub fn load_all() -> Vec<Outcome> {
-    let dir = dir();
+pub fn load_all(base: &Path) -> Vec<Outcome> {
+    let dir = dir(base);
     VARIANTS.iter().map(|v| load(v, &dir)).collect()
 }
 

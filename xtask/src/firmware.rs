@@ -1,6 +1,6 @@
 //! The firmware boards and how to build them (`firmware/`, its own workspace and targets).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cmd::{root, run_keep_error};
@@ -108,15 +108,15 @@ pub fn cargo() -> Command {
     c
 }
 
-/// Builds the release firmware for `board` and returns its ELF, copied to
-/// `firmware/target/elf/<board>` (boards that share a target triple share a cargo output path).
+/// Builds the release firmware for `board` and returns its ELF, copied to `<target dir>/elf/<board>`
+/// (boards that share a target triple share a cargo output path).
 pub fn build(board: Board) -> Result<PathBuf, String> {
     build_with(board, &[])
 }
 
-/// The name of the ELF [`build_with`] leaves in `firmware/target/elf/`: the board, then each
-/// extra feature (`microbit`, `microbit-q16`), so that formats built in one run do not overwrite
-/// each other.
+/// The name of the ELF [`build_with`] leaves in `<target dir>/elf/`: the board, then each extra
+/// feature (`microbit`, `microbit-q16`), so that formats built in one run do not overwrite each
+/// other.
 pub fn elf_name(board: Board, extra: &[String]) -> String {
     let mut name = String::from(board.name);
     for f in extra {
@@ -127,14 +127,33 @@ pub fn elf_name(board: Board, extra: &[String]) -> String {
 }
 
 /// [`build`] with extra firmware features (`soft-float`, `q16` on the Cortex-M0 boards); the ELF
-/// is `firmware/target/elf/<board>[-<feature>...]`.
+/// is `<target dir>/elf/<board>[-<feature>...]`.
 pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
+    build_into(board, extra, None)
+}
+
+/// [`build_with`] with `CARGO_TARGET_DIR` set to `target_dir` for cargo (None: as the caller's
+/// environment has it). The ELF's path is cargo's own answer, never a guess: the executable
+/// named in `--message-format=json`, copied into the `elf/` directory beside cargo's output
+/// (`cargo metadata`'s `target_directory`).
+pub fn build_into(
+    board: Board,
+    extra: &[String],
+    target_dir: Option<&Path>,
+) -> Result<PathBuf, String> {
     let mut features = String::from(board.name);
     for f in extra {
         features.push(',');
         features.push_str(f);
     }
-    run_keep_error(cargo().args([
+    let cargo = || {
+        let mut c = cargo();
+        if let Some(dir) = target_dir {
+            c.env("CARGO_TARGET_DIR", dir);
+        }
+        c
+    };
+    let messages = run_keep_error(cargo().args([
         "build",
         "--release",
         "--target",
@@ -142,16 +161,50 @@ pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
         "--no-default-features",
         "--features",
         &features,
+        "--message-format=json-render-diagnostics",
     ]))?;
-    let built = dir()
-        .join("target")
-        .join(board.target)
-        .join("release")
-        .join("nearid-firmware");
-    let elf_dir = dir().join("target").join("elf");
+    let built = executable(&messages)?;
+    let elf_dir = crate::cmd::target_dir(&mut cargo())?.join("elf");
     std::fs::create_dir_all(&elf_dir).map_err(|e| format!("{}: {e}", elf_dir.display()))?;
     let elf = elf_dir.join(elf_name(board, extra));
     std::fs::copy(&built, &elf)
         .map_err(|e| format!("copy {} to {}: {e}", built.display(), elf.display()))?;
     Ok(elf)
+}
+
+/// The one executable among cargo's `--message-format=json` messages (`compiler-artifact` with
+/// an `executable`).
+fn executable(messages: &str) -> Result<PathBuf, String> {
+    let found: Vec<PathBuf> = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("cargo built no executable (no compiler-artifact with one)".into()),
+        many => Err(format!("cargo built {} executables: {many:?}", many.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::executable;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_executable_is_cargo_s_answer() {
+        let messages = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/core#nearid@0.1.0","target":{"kind":["lib"],"name":"nearid"},"filenames":["/t/libnearid.rlib"],"executable":null,"fresh":true}
+{"reason":"build-script-executed","package_id":"x","out_dir":"/t/out"}
+{"reason":"compiler-artifact","package_id":"path+file:///w/firmware#nearid-firmware@0.1.0","target":{"kind":["bin"],"name":"nearid-firmware"},"filenames":["/elsewhere/thumbv7em-none-eabihf/release/nearid-firmware"],"executable":"/elsewhere/thumbv7em-none-eabihf/release/nearid-firmware","fresh":false}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            executable(messages),
+            Ok(PathBuf::from(
+                "/elsewhere/thumbv7em-none-eabihf/release/nearid-firmware"
+            ))
+        );
+        assert!(executable("{\"reason\":\"build-finished\",\"success\":true}").is_err());
+    }
 }

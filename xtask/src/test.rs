@@ -78,7 +78,38 @@ fn firmware_tests() -> Result<u64, String> {
         qemu::check_expected(*board, &out.lines, &expected)?;
         println!("{}: passed, every expected line present", board.name);
     }
-    Ok(elfs.iter().filter(|(b, _)| b.qemu.is_some()).count() as u64)
+    foreign_target_dir()?;
+    Ok(elfs.iter().filter(|(b, _)| b.qemu.is_some()).count() as u64 + 1)
+}
+
+/// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
+/// as many users have it set globally: xtask must find the ELF where cargo put it (its
+/// `--message-format=json` answer), not under firmware/target/. About 20 s of build from
+/// scratch and a few seconds of QEMU; the directory is removed afterwards.
+fn foreign_target_dir() -> Result<(), String> {
+    let board = BOARDS[0];
+    let dir = std::env::temp_dir().join(format!("nearid-target-dir-{}", std::process::id()));
+    println!(
+        "\n{}: built with CARGO_TARGET_DIR={}",
+        board.name,
+        dir.display()
+    );
+    let result = (|| {
+        let elf = firmware::build_into(board, &[], Some(&dir))?;
+        if !elf.starts_with(&dir) {
+            return Err(format!(
+                "with CARGO_TARGET_DIR={} the ELF was copied to {}",
+                dir.display(),
+                elf.display()
+            ));
+        }
+        let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, false)?;
+        out.verdict(board)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map_err(|e| format!("with CARGO_TARGET_DIR set: {e}"))?;
+    println!("{}: passed with CARGO_TARGET_DIR set", board.name);
+    Ok(())
 }
 
 /// Sums cargo's `test result: ok. N passed; M failed; ...` lines.
