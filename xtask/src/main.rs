@@ -26,8 +26,11 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile>
                        the Cortex-M0 boards' other scalar formats (Q4.12 by default)
   run --host           the host demo: a ResNet learning y = A x from the identity
   test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
-                       targets, benches built, every firmware board built, both QEMU boards run
+                       targets, benches built, every firmware board built, every emulated build
+                       run in QEMU with its whole log checked against firmware/qemu/<build>.out
   test --firmware      the firmware steps alone
+  test --bless         rewrite the golden logs firmware/qemu/*.out from this run (with or
+                       without --firmware)
   size                 flash and RAM (.text, .data, .bss, stack high-water mark) per board
   bench                side-by-side benchmarks (nearid, candle, dfdx, PyTorch if installed)
                        for the default target and -C target-cpu=native, and every emulated

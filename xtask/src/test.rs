@@ -2,6 +2,7 @@
 
 use xtask::cmd::{cargo, run, run_tee};
 use xtask::firmware::{self, BOARDS};
+use xtask::golden::{self, Verdict};
 use xtask::qemu::{self, QEMU_TIMEOUT};
 use xtask::toolchain::ensure_targets;
 
@@ -12,20 +13,27 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
     "riscv32imac-unknown-none-elf",
 ];
 
+/// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
+/// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
+pub const QEMU_RUNS: [(&str, &[&str]); 2] = [("mps2-an386", &[]), ("microbit", &[])];
+
+const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
+                     golden logs firmware/qemu/*.out from this run)";
+
 pub fn main(args: &[String]) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("--firmware") => {
-            let passed = firmware_tests()?;
-            println!("\nxtask test --firmware: all steps passed");
-            println!("tests: {passed} passed, 0 failed");
-            return Ok(());
+    let (mut firmware_only, mut bless) = (false, false);
+    for a in args {
+        match a.as_str() {
+            "--firmware" => firmware_only = true,
+            "--bless" => bless = true,
+            _ => return Err(format!("{USAGE} (got `{a}`)")),
         }
-        Some(a) => {
-            return Err(format!(
-                "`test` takes no arguments but --firmware (got `{a}`)"
-            ));
-        }
+    }
+    if firmware_only {
+        let passed = firmware_tests(bless)?;
+        println!("\nxtask test --firmware: all steps passed");
+        println!("tests: {passed} passed, 0 failed");
+        return Ok(());
     }
     ensure_targets(&EMBEDDED_TARGETS)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -46,7 +54,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
-    let firmware_passed = firmware_tests()?;
+    let firmware_passed = firmware_tests(bless)?;
     println!("\nxtask test: all steps passed");
     println!(
         "tests: {} passed, {failed} failed",
@@ -55,37 +63,55 @@ pub fn main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The firmware: formatted, clippy-clean on the default board, every board built, and both QEMU
-/// boards run to a passing exit with every expected log line
-/// (`firmware/qemu/<board>.expected`). Returns how many QEMU runs passed (each counts as a test).
-fn firmware_tests() -> Result<u64, String> {
+/// The firmware: formatted, clippy-clean on the default board, every board built, and each
+/// emulated build of [`QEMU_RUNS`] run to a passing exit with its whole decoded log equal to
+/// its golden file (rewritten instead with `bless`); then the default board once more with
+/// `CARGO_TARGET_DIR` elsewhere. Returns how many QEMU runs passed (each counts as a test).
+fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
-    let mut elfs = Vec::new();
     for board in BOARDS {
-        elfs.push((board, firmware::build(board)?));
+        firmware::build(board)?;
     }
     qemu::ensure()?;
-    for (board, elf) in elfs.iter().filter(|(b, _)| b.qemu.is_some()) {
-        let out = qemu::run_elf(*board, elf, QEMU_TIMEOUT, true)?;
-        out.verdict(*board)?;
-        let path = firmware::dir()
-            .join("qemu")
-            .join(format!("{}.expected", board.name));
-        let expected =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        qemu::check_expected(*board, &out.lines, &expected)?;
-        println!("{}: passed, every expected line present", board.name);
+    let mut failures = Vec::new();
+    for (name, features) in QEMU_RUNS {
+        let board = firmware::board(name)?;
+        let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+        let elf = firmware::build_with(board, &features)?;
+        let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?;
+        let golden_name = firmware::elf_name(board, &features);
+        match out
+            .verdict(board)
+            .and_then(|()| golden::check(&golden_name, &out.lines, bless))
+        {
+            Ok(Verdict::Same) => println!("{golden_name}: passed, the log is its golden file"),
+            Ok(Verdict::Blessed) => println!(
+                "{golden_name}: passed; wrote its log to {}",
+                golden::shown(&golden::path(&golden_name))
+            ),
+            Err(e) => {
+                eprintln!("\n{e}");
+                failures.push(golden_name);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(format!(
+            "QEMU runs failed or differ from their golden logs: {}",
+            failures.join(", ")
+        ));
     }
     foreign_target_dir()?;
-    Ok(elfs.iter().filter(|(b, _)| b.qemu.is_some()).count() as u64 + 1)
+    Ok(QEMU_RUNS.len() as u64 + 1)
 }
 
 /// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
 /// as many users have it set globally: xtask must find the ELF where cargo put it (its
-/// `--message-format=json` answer), not under firmware/target/. About 20 s of build from
-/// scratch and a few seconds of QEMU; the directory is removed afterwards.
+/// `--message-format=json` answer), not under firmware/target/, and the log must be the same
+/// golden log. About 20 s of build from scratch and a second of QEMU; the directory is removed
+/// afterwards.
 fn foreign_target_dir() -> Result<(), String> {
     let board = BOARDS[0];
     let dir = std::env::temp_dir().join(format!("nearid-target-dir-{}", std::process::id()));
@@ -104,11 +130,15 @@ fn foreign_target_dir() -> Result<(), String> {
             ));
         }
         let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, false)?;
-        out.verdict(board)
+        out.verdict(board)?;
+        golden::check(board.name, &out.lines, false).map(|_| ())
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result.map_err(|e| format!("with CARGO_TARGET_DIR set: {e}"))?;
-    println!("{}: passed with CARGO_TARGET_DIR set", board.name);
+    println!(
+        "{}: passed with CARGO_TARGET_DIR set, the same golden log",
+        board.name
+    );
     Ok(())
 }
 
