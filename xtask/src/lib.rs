@@ -17,3 +17,11 @@ pub mod golden;
 pub mod qemu;
 pub mod runlog;
 pub mod toolchain;
+
+/// The example of the core's crate README (`core/README.md`, the page crates.io shows), compiled
+/// and run as a doc test here so that it cannot rot. It lives in this crate because the core's
+/// `src/` belongs to the training-core work; `#[doc = include_str!("../README.md")]` on an item of
+/// `core/src/lib.rs` would move it home.
+#[cfg(doctest)]
+#[doc = include_str!("../../core/README.md")]
+pub struct CoreReadme;
