@@ -16,8 +16,6 @@ pub struct Board {
     pub qemu: Option<(&'static str, Option<&'static str>)>,
     /// The `--chip` probe-rs knows the board's microcontroller by.
     pub chip: &'static str,
-    /// RAM in bytes (for the size report).
-    pub ram: u64,
 }
 
 /// Every board, the default (mps2-an386) first.
@@ -27,30 +25,38 @@ pub const BOARDS: [Board; 4] = [
         target: "thumbv7em-none-eabihf",
         qemu: Some(("mps2-an386", Some("cortex-m4"))),
         chip: "(QEMU only)",
-        ram: 4 << 20,
     },
     Board {
         name: "microbit",
         target: "thumbv6m-none-eabi",
         qemu: Some(("microbit", None)),
         chip: "(QEMU only)",
-        ram: 16 << 10,
     },
     Board {
         name: "nucleo-f411re",
         target: "thumbv7em-none-eabihf",
         qemu: None,
         chip: "STM32F411RETx",
-        ram: 128 << 10,
     },
     Board {
         name: "pico",
         target: "thumbv6m-none-eabi",
         qemu: None,
         chip: "RP2040",
-        ram: 264 << 10,
     },
 ];
+
+/// The memory-map reader the firmware's build script uses (`firmware/memory/region.rs`).
+#[path = "../../firmware/memory/region.rs"]
+mod region;
+
+/// The board's RAM in bytes, from its memory map `firmware/memory/<board>.x`: the one place it
+/// is written (the firmware's build script reads the same file).
+pub fn ram(board: Board) -> Result<u64, String> {
+    let path = dir().join("memory").join(format!("{}.x", board.name));
+    let map = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    region::length(&map, "RAM").map_err(|e| format!("{}: {e}", path.display()))
+}
 
 /// The rustup targets the boards need.
 pub fn targets() -> Vec<&'static str> {
@@ -190,8 +196,19 @@ fn executable(messages: &str) -> Result<PathBuf, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::executable;
+    use super::{BOARDS, executable, ram, region};
     use std::path::PathBuf;
+
+    #[test]
+    fn ram_sizes_come_from_the_memory_maps() {
+        let sizes: Vec<u64> = BOARDS.iter().map(|&b| ram(b).unwrap()).collect();
+        assert_eq!(sizes, [4 << 20, 16 << 10, 128 << 10, 264 << 10]);
+        let map = "MEMORY\n{\n  FLASH : ORIGIN = 0x0, LENGTH = 2048K - 0x100\n  RAM : ORIGIN = 0x20000000, LENGTH = 0x4000\n}";
+        assert_eq!(region::length(map, "RAM"), Ok(0x4000));
+        let err = region::length(map, "FLASH").unwrap_err();
+        assert!(err.contains("2048K - 0x100"), "{err}");
+        assert!(region::length(map, "CCM").is_err());
+    }
 
     #[test]
     fn the_executable_is_cargo_s_answer() {

@@ -81,9 +81,10 @@ fn row(board: Board, elf: &Path) -> Result<String, String> {
         cost = format!("{} instructions", log.per_step);
         loss = log.calibrated.to_string();
     }
+    let total = kib(firmware::ram(board)?);
     let ram = match stack {
-        Some(st) => format!("{} B of {}", s.data + s.bss + st, kib(board.ram)),
-        None => format!("{} B + stack, of {}", s.data + s.bss, kib(board.ram)),
+        Some(st) => format!("{} B of {total}", s.data + s.bss + st),
+        None => format!("{} B + stack, of {total}", s.data + s.bss),
     };
     Ok(format!(
         "| {} | {network} | {flash} B | {ram} | {} | {} | {} | {} | {cost} | {loss} |",

@@ -13,24 +13,10 @@ use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "microbit (Cortex-M0, 16 KiB RAM, QEMU)";
-pub use super::m0::{M, SCALAR, T};
-/// Hidden width.
-pub const H: usize = 16;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 32;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 600;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 100;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.01;
+pub use super::m0::*;
 
-/// All of RAM.
-pub const RAM_BYTES: usize = 16 * 1024;
+// `RAM_BYTES`: all of RAM, from the memory map `memory/microbit.x` (build.rs reads it there).
+include!(concat!(env!("OUT_DIR"), "/ram.rs"));
 /// Kept for everything but the network, its tapes and the ring: call frames, the simulated
 /// sensor, defmt, statics. The stack painting in [`crate::stack`] measures what is really used.
 pub const RESERVE_BYTES: usize = 3584;

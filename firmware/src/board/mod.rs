@@ -1,7 +1,9 @@
 //! Board support: everything that differs between boards lives in one module each, behind the
 //! same small interface that [`crate::app`] runs on:
 //!
-//! - `NAME`, the scalar type `T` and the network shape (`H`, `M`) with the training constants;
+//! - `NAME`, the scalar type `T` and the network shape (`H`, `M`) with the training constants,
+//!   one set per core shared by its boards (`m4f.rs`: mps2-an386 and NUCLEO-F411RE; `m0.rs`:
+//!   micro:bit and Pico);
 //! - `init() -> Parts<..>`: an I2C bus with the sensor on it, an LED, a delay and a [`Clock`];
 //! - `exit(success) -> !`: the end of the run (a semihosting exit code under QEMU).
 
@@ -10,8 +12,20 @@ use embedded_hal::delay::DelayNs;
 #[cfg(feature = "qemu")]
 use embedded_hal::digital::{ErrorType, OutputPin};
 
-#[cfg(feature = "microbit")]
+#[cfg(any(feature = "microbit", feature = "pico"))]
 mod m0;
+#[cfg(any(feature = "mps2-an386", feature = "nucleo-f411re"))]
+mod m4f;
+
+#[cfg(all(
+    any(feature = "soft-float", feature = "q16"),
+    any(feature = "mps2-an386", feature = "nucleo-f411re")
+))]
+compile_error!(
+    "features `soft-float` and `q16` choose the scalar of the Cortex-M0 boards (microbit, pico); \
+     the Cortex-M4F boards train in f32 on the FPU"
+);
+
 #[cfg(feature = "microbit")]
 mod microbit;
 #[cfg(feature = "microbit")]

@@ -7,26 +7,7 @@ use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "mps2-an386 (Cortex-M4F, QEMU)";
-/// The scalar the network computes in.
-pub type T = f32;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "f32 (FPU)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks.
-pub const M: usize = 8;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 64;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 2000;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 250;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.02;
+pub use super::m4f::*;
 
 const SYSCLK_HZ: u32 = 25_000_000;
 

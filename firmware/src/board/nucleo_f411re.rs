@@ -3,7 +3,8 @@
 //!
 //! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
 //! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C1 (PB8 = SCL,
-//! PB9 = SDA, `hal::i2c::I2c::new`) to [`Parts::i2c`] instead. Same network as the emulated M4F.
+//! PB9 = SDA, `hal::i2c::I2c::new`) to [`Parts::i2c`] instead. The training configuration is the
+//! emulated M4F's (`m4f.rs`).
 
 use stm32f4xx_hal::dwt::{Delay, Dwt, DwtExt};
 use stm32f4xx_hal::gpio::{Output, PA5};
@@ -16,26 +17,7 @@ use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "NUCLEO-F411RE (Cortex-M4F, 100 MHz)";
-/// The scalar the network computes in.
-pub type T = f32;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "f32 (FPU)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks.
-pub const M: usize = 8;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 64;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 2000;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 250;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.02;
+pub use super::m4f::*;
 
 /// DWT CYCCNT: the core's cycle counter (32 bits, at HCLK).
 pub struct DwtClock {

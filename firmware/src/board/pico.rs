@@ -4,9 +4,9 @@
 //!
 //! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
 //! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C0 (GPIO4 = SDA,
-//! GPIO5 = SCL, `hal::I2C::i2c0`) to [`Parts::i2c`] instead. Same network, format (Q4.12), batch
-//! and learning rate as the emulated Cortex-M0, so the cycle count compares with its instruction
-//! count.
+//! GPIO5 = SCL, `hal::I2C::i2c0`) to [`Parts::i2c`] instead. The training configuration is the
+//! emulated Cortex-M0's (`m0.rs`: network, format, batch, learning rate), so the cycle count
+//! compares with its instruction count.
 
 use rp2040_hal::clocks::init_clocks_and_plls;
 use rp2040_hal::gpio::bank0::Gpio25;
@@ -23,24 +23,7 @@ pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
 /// Board name as logged.
 pub const NAME: &str = "Raspberry Pi Pico (RP2040, Cortex-M0+, 125 MHz)";
-/// The scalar the network computes in.
-pub type T = nearid::fixed::Q12;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "Q4.12 (16-bit fixed point)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks: the micro:bit's (the most that fit its 16 KiB in Q4.12).
-pub const M: usize = 40;
-/// Mini-batch size.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 32;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 600;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 100;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.01;
+pub use super::m0::*;
 
 /// The Pico's crystal.
 const XOSC_HZ: u32 = 12_000_000;
