@@ -76,6 +76,29 @@ fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
     (calibrated / n, uncalibrated / n)
 }
 
+/// CRC-32 (ISO-HDLC, zlib's) of the trained weights: each parameter as the little-endian bytes
+/// of its value in f64 (exact for f32, Q4.12 and Q16.16 alike), block by block, W1, b1, W2, b2,
+/// each column-major. In the golden logs it pins the weights to the bit, not only the losses.
+/// Out of line: its locals stay out of `run`'s frame, which is live under every training step
+/// (on the micro:bit that frame is part of the stack high-water mark).
+#[inline(never)]
+fn weights_crc(net: &Net) -> u32 {
+    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let mut digest = CRC.digest();
+    for block in &net.blocks {
+        let tensors = block
+            .w1
+            .iter()
+            .chain(&block.b1)
+            .chain(&block.w2)
+            .chain(&block.b2);
+        for w in tensors {
+            digest.update(&w.to_f64().to_le_bytes());
+        }
+    }
+    digest.finalize()
+}
+
 /// Instructions in the clock check: 40 passes of 100 NOPs and the 2-instruction loop step.
 const CLOCK_CHECK_INSTRUCTIONS: u64 = 40 * (100 + 2);
 
@@ -259,6 +282,11 @@ where
         EVAL_SAMPLES,
         uncalibrated,
         calibrated
+    );
+    defmt::info!(
+        "trained weights: {=usize} parameters, CRC-32 {=u32:#010x}",
+        params,
+        weights_crc(&net)
     );
     let stack = stack::high_water();
     defmt::info!(

@@ -15,7 +15,12 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 2] = [("mps2-an386", &[]), ("microbit", &[])];
+pub const QEMU_RUNS: [(&str, &[&str]); 4] = [
+    ("mps2-an386", &[]),
+    ("microbit", &[]),
+    ("microbit", &["q16"]),
+    ("microbit", &["soft-float"]),
+];
 
 const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
                      golden logs firmware/qemu/*.out from this run)";
