@@ -31,7 +31,15 @@ fn main() {
         );
     };
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let src = PathBuf::from("memory").join(file);
+    // The firmware directory: this package's own (firmware/, the emulated boards) or, for a real
+    // board's package (firmware/boards/<board>/, which builds with this script), the nearest
+    // one above it that holds the memory maps.
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let firmware = manifest
+        .ancestors()
+        .find(|d| d.join("memory/region.rs").is_file())
+        .unwrap_or_else(|| panic!("no memory/ above {}", manifest.display()));
+    let src = firmware.join("memory").join(file);
     let map = fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     fs::write(out.join("memory.x"), &map).unwrap_or_else(|e| panic!("write memory.x: {e}"));
     let ram = region::length(&map, "RAM").unwrap_or_else(|e| panic!("{}: {e}", src.display()));
@@ -45,6 +53,12 @@ fn main() {
     .unwrap_or_else(|e| panic!("write ram.rs: {e}"));
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={}", src.display());
-    println!("cargo:rerun-if-changed=memory/region.rs");
-    println!("cargo:rerun-if-changed=build.rs");
+    println!(
+        "cargo:rerun-if-changed={}",
+        firmware.join("memory/region.rs").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        firmware.join("build.rs").display()
+    );
 }

@@ -18,7 +18,9 @@ use embedded_hal::i2c::I2c;
 use heapless::HistoryBuf;
 use nearid::{FusedSgd, Model, ResNet, Rng, Scalar, Sgd, Vector};
 
-use crate::board::{self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T};
+use crate::board::{
+    self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
+};
 use crate::fault::fail;
 use crate::sensor::Sensor;
 use crate::stack;
@@ -55,9 +57,10 @@ fn read<I: I2c>(sensor: &mut Sensor<I>) -> Sample<T> {
 }
 
 /// Mean over `EVAL_SAMPLES` fresh samples of 1/2 ||f(raw) - true||^2 and of 1/2 ||raw - true||^2.
-fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
+fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>, watchdog: &mut impl Watchdog) -> (f32, f32) {
     let (mut calibrated, mut uncalibrated) = (0.0f32, 0.0f32);
     for _ in 0..EVAL_SAMPLES {
+        watchdog.feed();
         let (raw, truth) = read(sensor);
         let Ok(estimate) = net.forward(&raw) else {
             fail("network output is not finite");
@@ -83,7 +86,9 @@ fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
 /// (on the micro:bit that frame is part of the stack high-water mark).
 #[inline(never)]
 fn weights_crc(net: &Net) -> u32 {
-    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    // Bit by bit, without the 1 KiB table: it runs once, and flash is the scarcer.
+    const CRC: crc::Crc<u32, crc::NoTable> =
+        crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
     let mut digest = CRC.digest();
     for block in &net.blocks {
         let tensors = block
@@ -156,19 +161,21 @@ fn train_step(
     sgd.step(net, xs, ys)
 }
 
-/// Runs the calibration; true when it passed.
-pub fn run<I, L, D, C>(parts: Parts<I, L, D, C>) -> bool
+/// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
+pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,
     D: DelayNs,
     C: Clock,
+    W: Watchdog,
 {
     let Parts {
         i2c,
         mut led,
         mut delay,
         mut clock,
+        mut watchdog,
     } = parts;
     defmt::info!(
         "nearid firmware: online calibration of a 3-axis sensor on {=str}",
@@ -222,12 +229,14 @@ where
 
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
     while !ring.is_full() {
+        watchdog.feed();
         ring.write(read(&mut sensor));
     }
     let mut draw = Rng::new(BATCH_SEED);
     let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
     let (mut led_on, mut logged) = (false, 0u32);
     for step in 1..=STEPS {
+        watchdog.feed();
         ring.write(read(&mut sensor));
         let samples = ring.as_slice();
         let mut xs = [Vector::<T, 3>::from_element(T::ZERO); B];
@@ -276,7 +285,7 @@ where
         per_step as f32 / params as f32,
         per_step as f32 / (params * B) as f32
     );
-    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor);
+    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor, &mut watchdog);
     defmt::info!(
         "held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
         EVAL_SAMPLES,
@@ -290,13 +299,13 @@ where
     );
     let stack = stack::high_water();
     defmt::info!(
-        "stack high-water mark: {=usize} B of {=usize} B free above the statics",
+        "stack high-water mark: {=usize} B of the stack's {=usize} B",
         stack.used,
         stack.available
     );
     if stack.overflowed() {
         defmt::error!("FAIL: the stack reached the statics");
-        return false;
+        return (false, watchdog);
     }
     let passed = calibrated < THRESHOLD;
     if passed {
@@ -306,6 +315,7 @@ where
             THRESHOLD
         );
         // Three blinks, then the LED stays on.
+        watchdog.feed();
         for _ in 0..3 {
             let _ = led.set_low();
             delay.delay_ms(100);
@@ -320,5 +330,5 @@ where
             THRESHOLD
         );
     }
-    passed
+    (passed, watchdog)
 }

@@ -16,6 +16,9 @@ pub struct Board {
     pub qemu: Option<(&'static str, Option<&'static str>)>,
     /// The `--chip` probe-rs knows the board's microcontroller by.
     pub chip: &'static str,
+    /// The board's own package under firmware/, for the real boards: its `.cargo/config.toml`
+    /// links with flip-link and runs probe-rs. None: built from firmware/ with the board feature.
+    pub package: Option<&'static str>,
 }
 
 /// Every board, the default (mps2-an386) first.
@@ -25,24 +28,28 @@ pub const BOARDS: [Board; 4] = [
         target: "thumbv7em-none-eabihf",
         qemu: Some(("mps2-an386", Some("cortex-m4"))),
         chip: "(QEMU only)",
+        package: None,
     },
     Board {
         name: "microbit",
         target: "thumbv6m-none-eabi",
         qemu: Some(("microbit", None)),
         chip: "(QEMU only)",
+        package: None,
     },
     Board {
         name: "nucleo-f411re",
         target: "thumbv7em-none-eabihf",
         qemu: None,
         chip: "STM32F411RETx",
+        package: Some("boards/nucleo-f411re"),
     },
     Board {
         name: "pico",
         target: "thumbv6m-none-eabi",
         qemu: None,
         chip: "RP2040",
+        package: Some("boards/pico"),
     },
 ];
 
@@ -139,36 +146,39 @@ pub fn build_with(board: Board, extra: &[String]) -> Result<PathBuf, String> {
 }
 
 /// [`build_with`] with `CARGO_TARGET_DIR` set to `target_dir` for cargo (None: as the caller's
-/// environment has it). The ELF's path is cargo's own answer, never a guess: the executable
-/// named in `--message-format=json`, copied into the `elf/` directory beside cargo's output
-/// (`cargo metadata`'s `target_directory`).
+/// environment has it). The emulated boards build from firmware/ with the board's feature; a
+/// real board from its package directory, as a user runs `cargo run --release` there, so that
+/// its `.cargo/config.toml` (flip-link) applies. The ELF's path is cargo's own answer, never a
+/// guess: the executable named in `--message-format=json`, copied into the `elf/` directory
+/// beside cargo's output (`cargo metadata`'s `target_directory`).
 pub fn build_into(
     board: Board,
     extra: &[String],
     target_dir: Option<&Path>,
 ) -> Result<PathBuf, String> {
-    let mut features = String::from(board.name);
-    for f in extra {
-        features.push(',');
-        features.push_str(f);
-    }
     let cargo = || {
         let mut c = cargo();
+        if let Some(package) = board.package {
+            c.current_dir(dir().join(package));
+        }
         if let Some(dir) = target_dir {
             c.env("CARGO_TARGET_DIR", dir);
         }
         c
     };
-    let messages = run_keep_error(cargo().args([
-        "build",
-        "--release",
-        "--target",
-        board.target,
-        "--no-default-features",
-        "--features",
-        &features,
-        "--message-format=json-render-diagnostics",
-    ]))?;
+    let mut build = cargo();
+    build.args(["build", "--release", "--target", board.target]);
+    if board.package.is_some() {
+        crate::toolchain::ensure_flip_link()?;
+        if !extra.is_empty() {
+            build.args(["--features", &extra.join(",")]);
+        }
+    } else {
+        let mut features = vec![board.name.to_string()];
+        features.extend(extra.iter().cloned());
+        build.args(["--no-default-features", "--features", &features.join(",")]);
+    }
+    let messages = run_keep_error(build.arg("--message-format=json-render-diagnostics"))?;
     let built = executable(&messages)?;
     let elf_dir = crate::cmd::target_dir(&mut cargo())?.join("elf");
     std::fs::create_dir_all(&elf_dir).map_err(|e| format!("{}: {e}", elf_dir.display()))?;

@@ -7,11 +7,15 @@
 //! - [`qemu`]: running an ELF on an emulated board and decoding its defmt log.
 //! - [`runlog`]: the figures of a run, read from its decoded log.
 //! - [`golden`]: the whole decoded log of each emulated build against its checked-in file.
+//! - [`disasm`]: the firmware's code, through llvm-objdump; [`faultpath`]: the real boards' panic
+//!   and HardFault handlers, checked in it to end in a breakpoint.
 //!
-//! Modules depend downward only: `cmd` <- `toolchain`, `firmware` <- `qemu`, `golden`; `runlog` stands
-//! alone.
+//! Modules depend downward only: `cmd` <- `toolchain`, `firmware` <- `qemu`, `golden`; `cmd` <-
+//! `disasm` <- `faultpath`; `runlog` stands alone.
 
 pub mod cmd;
+pub mod disasm;
+pub mod faultpath;
 pub mod firmware;
 pub mod golden;
 pub mod qemu;

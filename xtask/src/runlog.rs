@@ -107,7 +107,7 @@ pub fn parse_log(board: &str, lines: &[String]) -> Result<RunLog, String> {
     let calibrated =
         number(held.split("calibrated ").last().map(str::trim)).ok_or_else(|| bad(held))?;
 
-    let example = "stack high-water mark: N B of M B free above the statics";
+    let example = "stack high-water mark: N B of the stack's M B";
     let stack = line("stack high-water mark: ", example)?;
     let stack_used =
         number(between(stack, "stack high-water mark: ", " B")).ok_or_else(|| bad(stack))?;
@@ -151,7 +151,7 @@ mod tests {
             "INFO  step 600  loss 0.0001  1353013 instructions/step",
             "INFO  cost: 1353013 instructions per training step, 511.53 per parameter, 127.88 per parameter per sample",
             "INFO  held-out loss on 256 fresh samples: uncalibrated 0.033, calibrated 0.00007",
-            "INFO  stack high-water mark: 1234 B of 5000 B free above the statics",
+            "INFO  stack high-water mark: 1234 B of the stack's 5000 B",
             "INFO  PASS: final loss 0.00007 < threshold 0.001",
         ]
         .map(String::from)

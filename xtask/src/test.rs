@@ -1,6 +1,8 @@
 //! `cargo xtask test`: everything CI runs, in order of how fast each step fails.
 
 use xtask::cmd::{cargo, run, run_tee};
+use xtask::disasm::Disassembler;
+use xtask::faultpath;
 use xtask::firmware::{self, BOARDS};
 use xtask::golden::{self, Verdict};
 use xtask::qemu::{self, QEMU_TIMEOUT};
@@ -81,8 +83,19 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
+    let objdump = Disassembler::find()?;
     for board in BOARDS {
-        firmware::build(board)?;
+        let elf = firmware::build(board)?;
+        if let Some(package) = board.package {
+            // A real board: its own package, clippy-clean too, and its fault path must end in
+            // a breakpoint (read from the ELF: the board is not here to run).
+            run(firmware::cargo()
+                .current_dir(firmware::dir().join(package))
+                .args(["clippy", "--release", "--", "-D", "warnings"]))?;
+            let path =
+                faultpath::check(&objdump, &elf).map_err(|e| format!("{}: {e}", board.name))?;
+            println!("{}: fault path {path}", board.name);
+        }
     }
     qemu::ensure()?;
     let mut failures = Vec::new();

@@ -7,7 +7,7 @@
 
 use nearid::{FusedSgd, ResNet};
 
-use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use super::{MmioLed, NoWatchdog, Parts, SpinDelay, SysTickClock};
 use crate::app::Sample;
 use crate::sim::SimSensor;
 
@@ -44,7 +44,8 @@ const ROW1: u32 = 1 << 13;
 const COL1: u32 = 1 << 4;
 
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>> {
+pub fn init()
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>, NoWatchdog> {
     let () = RAM_BUDGET_OK;
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
@@ -63,10 +64,11 @@ pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000
         },
         delay: SpinDelay { hz: CLOCK_HZ },
         clock: SysTickClock::start(cp.SYST),
+        watchdog: NoWatchdog,
     }
 }
 
 /// The run is over: exit QEMU with the verdict.
-pub fn exit(success: bool) -> ! {
+pub fn exit(success: bool, _: NoWatchdog) -> ! {
     super::semihosting_exit(success)
 }

@@ -2,7 +2,7 @@
 //! emulates it: 25 MHz system clock, FPGA IO LEDs at 0x4002_8000, semihosting for logs and exit.
 //! The default board: f32 in hardware.
 
-use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use super::{MmioLed, NoWatchdog, Parts, SpinDelay, SysTickClock};
 use crate::sim::SimSensor;
 
 /// Board name as logged.
@@ -12,7 +12,8 @@ pub use super::m4f::*;
 const SYSCLK_HZ: u32 = 25_000_000;
 
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>> {
+pub fn init()
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>, NoWatchdog> {
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
     Parts {
@@ -25,10 +26,11 @@ pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000
         },
         delay: SpinDelay { hz: SYSCLK_HZ },
         clock: SysTickClock::start(cp.SYST),
+        watchdog: NoWatchdog,
     }
 }
 
 /// The run is over: exit QEMU with the verdict.
-pub fn exit(success: bool) -> ! {
+pub fn exit(success: bool, _: NoWatchdog) -> ! {
     super::semihosting_exit(success)
 }

@@ -11,8 +11,9 @@ use stm32f4xx_hal::gpio::{Output, PA5};
 use stm32f4xx_hal::pac;
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
+use stm32f4xx_hal::watchdog::IndependentWatchdog;
 
-use super::{Clock, Parts};
+use super::{Clock, Parts, WATCHDOG_MS, Watchdog};
 use crate::sim::SimSensor;
 
 /// Board name as logged.
@@ -33,8 +34,21 @@ impl Clock for DwtClock {
     const UNITS_PER_TICK: (u64, u64) = (1, 1);
 }
 
+/// The independent watchdog (IWDG, its own 32 kHz oscillator): frozen while a debugger halts the
+/// core, so a breakpoint does not reset the chip under probe-rs.
+pub struct Iwdg(IndependentWatchdog);
+
+impl Watchdog for Iwdg {
+    fn feed(&mut self) {
+        self.0.feed();
+    }
+}
+
+/// The core clock.
+const SYSCLK_HZ: u32 = 100_000_000;
+
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
+pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
     };
@@ -42,8 +56,11 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
     let mut rcc = dp.RCC.freeze(
         Config::hse(8.MHz())
             .bypass_hse_oscillator()
-            .sysclk(100.MHz()),
+            .sysclk(SYSCLK_HZ.Hz()),
     );
+    let mut iwdg = IndependentWatchdog::new(dp.IWDG);
+    iwdg.stop_on_debug(&dp.DBGMCU, true);
+    iwdg.start(WATCHDOG_MS.millis());
     let gpioa = dp.GPIOA.split(&mut rcc);
     let dwt = cp.DWT.constrain(cp.DCB, &rcc.clocks);
     Parts {
@@ -51,13 +68,12 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
         led: gpioa.pa5.into_push_pull_output(),
         delay: dwt.delay(),
         clock: DwtClock { _dwt: dwt },
+        watchdog: Iwdg(iwdg),
     }
 }
 
-/// The run is over: the verdict is logged and shown on the LED (on = passed); wait for the
-/// debugger (Ctrl-C ends `probe-rs run`).
-pub fn exit(_success: bool) -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
+/// The run is over: passed, the LED stays on while the watchdog is fed (Ctrl-C ends `probe-rs
+/// run`); failed, the fault trap (a backtrace under probe-rs, a watchdog reset without it).
+pub fn exit(success: bool, watchdog: Iwdg) -> ! {
+    super::idle_or_trap(success, watchdog, SYSCLK_HZ)
 }
