@@ -2,6 +2,8 @@
 //! chip.
 //!
 //! - [`app`]: the application, the same on every board.
+//! - [`acquire`]: samples that survive a failing sensor (retries, stuck and railed readings),
+//!   every fault counted.
 //! - [`sensor`]: the sensor driver, generic over `embedded_hal::i2c::I2c`.
 //! - [`sim`]: a simulated sensor behind the same I2C trait (QEMU, or a board with nothing attached).
 //! - [`board`]: one module per board (memory map in memory/, chosen by a Cargo feature).
@@ -17,6 +19,7 @@
 #![no_std]
 #![no_main]
 
+mod acquire;
 mod app;
 mod board;
 mod fault;

@@ -17,11 +17,13 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 4] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 5] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
     ("microbit", &["soft-float"]),
+    // The simulated sensor fails at seeded points: every fault counted, training still passes.
+    ("mps2-an386", &["fault-injection"]),
 ];
 
 const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
@@ -83,6 +85,22 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
+    // The code only the fault-injection run and the Cortex-M0 build compile.
+    for features in [
+        &["--features", "fault-injection"][..],
+        &[
+            "--target",
+            "thumbv6m-none-eabi",
+            "--no-default-features",
+            "--features",
+            "microbit",
+        ],
+    ] {
+        run(firmware::cargo()
+            .args(["clippy", "--release"])
+            .args(features)
+            .args(["--", "-D", "warnings"]))?;
+    }
     let objdump = Disassembler::find()?;
     for board in BOARDS {
         let elf = firmware::build(board)?;
