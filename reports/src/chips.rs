@@ -748,18 +748,7 @@ mod tests {
     use super::*;
 
     fn sample_log() -> Vec<String> {
-        [
-            "INFO  nearid firmware: online calibration of a 3-axis sensor on microbit (Cortex-M0, 16 KiB RAM, QEMU)",
-            "INFO  network: ResNet<Q4.12 (16-bit fixed point), D=3, H=16, M=23>, 2645 parameters, identity start",
-            "INFO  RAM: parameters 5290 B, optimiser (B=4 tapes) 4784 B, ring of 32 samples 392 B",
-            "INFO  step 600  loss 0.0001  1353013 instructions/step",
-            "INFO  cost: 1353013 instructions per training step, 511.53 per parameter, 127.88 per parameter per sample",
-            "INFO  held-out loss on 256 fresh samples: uncalibrated 0.033, calibrated 0.00007",
-            "INFO  stack high-water mark: 1234 B of the stack's 5000 B",
-            "INFO  PASS: final loss 0.00007 < threshold 0.001",
-        ]
-        .map(String::from)
-        .to_vec()
+        xtask::runlog::EXAMPLE.map(String::from).to_vec()
     }
 
     #[test]
