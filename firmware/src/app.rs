@@ -104,13 +104,14 @@ fn weights_crc(net: &Net) -> u32 {
         crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
     let mut digest = CRC.digest();
     for block in &net.blocks {
-        let tensors = block
-            .w1
-            .iter()
-            .chain(&block.b1)
-            .chain(&block.w2)
-            .chain(&block.b2);
-        for w in tensors {
+        // As slices (column-major), one loop for the four: no copy of it per shape in flash.
+        let tensors = [
+            block.w1.as_slice(),
+            block.b1.as_slice(),
+            block.w2.as_slice(),
+            block.b2.as_slice(),
+        ];
+        for w in tensors.into_iter().flatten() {
             digest.update(&w.to_f64().to_le_bytes());
         }
     }
