@@ -7,7 +7,9 @@
 
 use super::real;
 use super::{ScalingDecomposition, SmoothActivation, SmoothMap};
-use crate::{BufferedSgd, Error, Real, ResNet, ResidualBlock, Result, Rng, Sgd, Vector, zeros};
+use crate::{
+    BufferedSgd, Error, Model, Real, ResNet, ResidualBlock, Result, Rng, Sgd, Vector, zeros,
+};
 
 /// Settings of [`distill`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,7 +52,9 @@ pub struct Distilled<T, const M: usize> {
 /// translations belong to a [`crate::LinearResNet`] and the end biases.
 ///
 /// Errors: [`Error::OutOfRange`] when the decomposition has not M layers or a setting is invalid;
-/// [`Error::NonFinite`] from a step (the network is then left partly trained).
+/// [`Error::NonFinite`] from a step, or when a reported loss or a weight of the result is not
+/// finite (h or the samples produced a non-finite value; the network is then left partly
+/// trained). `Ok` means every loss and every weight is finite.
 pub fn distill<T, F, S, R, const D: usize, const H: usize, const M: usize, const B: usize>(
     net: &mut ResNet<T, D, H, M, S>,
     dec: &ScalingDecomposition<T, F>,
@@ -143,7 +147,14 @@ where
         }
         total / real::<T>(n as f64)
     };
-    Ok(report)
+    let losses_finite = report.block_loss.iter().all(|l| l.is_finite()) && report.loss.is_finite();
+    let weights_finite = (0..<ResNet<T, D, H, M, S> as Model<T, D>>::TENSORS)
+        .all(|t| net.tensor(t).iter().all(|w| w.is_finite()));
+    if losses_finite && weights_finite {
+        Ok(report)
+    } else {
+        Err(Error::NonFinite)
+    }
 }
 
 #[cfg(test)]
