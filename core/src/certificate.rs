@@ -62,6 +62,9 @@ pub fn excess_loss_bound<T: Real>(m: usize, tau: T, grad_norm_sq: T, sigma_min: 
     // sigma_min = 3.4e38, which turned a bound of 1.1e-29 into 0). Each term and each of the
     // three sums is within an ulp, so the exponent is within 8 eps_64 (sum of |terms|): the
     // exponential is rounded up by that (and its own ulp), then up into T.
+    if grad_norm_sq == T::ZERO {
+        return Ok(T::ZERO);
+    }
     let f = |x: T| Scalar::to_f64(x);
     let (m, tau, grad, sigma) = (m as f64, f(tau), f(grad_norm_sq), f(sigma_min));
     let terms = [
@@ -135,9 +138,14 @@ fn certificate_with<T: Real, const D: usize, const M: usize>(
     for a in &net.factors {
         tau = Scalar::max(tau, norm(a)?);
     }
+    // Finite factors whose norm overflows T have tau >= 1.
+    if !Scalar::is_finite(tau) {
+        return Err(Error::OutOfRange);
+    }
     // The bound grows with tau, so tau is rounded up past the norm's own rounding error
     // (the SVD's singular values are within 8 D eps relative).
-    let tau = tau * (T::ONE + <T as Scalar>::from_f64(8.0 * D as f64) * T::default_epsilon());
+    let up = 1.0 + 8.0 * D as f64 * Scalar::to_f64(T::default_epsilon());
+    let tau: T = crate::upper::round_up(crate::upper::mul_up(Scalar::to_f64(tau), up));
     let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
     Ok(Certificate {
         excess_loss_bound,

@@ -25,6 +25,30 @@ pub(crate) fn round_up<T: Real>(x: f64) -> T {
     }
 }
 
+/// T's smallest normal value (f32::MIN_POSITIVE or f64::MIN_POSITIVE): below it values lose
+/// relative precision.
+pub(crate) fn min_normal<T: Real>() -> T {
+    let single = Scalar::to_f64(T::default_epsilon()) > 1e-10;
+    <T as Scalar>::from_f64(if single {
+        f32::MIN_POSITIVE as f64
+    } else {
+        f64::MIN_POSITIVE
+    })
+}
+
+/// a b for a, b >= 0, rounded up: never below the exact product (a subnormal or zero product of
+/// positive factors moves up an ulp).
+pub(crate) fn mul_up(a: f64, b: f64) -> f64 {
+    let p = a * b;
+    if !(p.is_finite()) || a == 0.0 || b == 0.0 {
+        p
+    } else if p < f64::MIN_POSITIVE {
+        p.next_up()
+    } else {
+        p * (1.0 + f64::EPSILON)
+    }
+}
+
 /// e with max_i |x_i| in [2^(e-1), 2^e), 0 when every x_i is 0: dividing by 2^e (exactly, with
 /// ldexp) brings the largest entry into [1/2, 1).
 pub(crate) fn exponent_of<T: Scalar>(xs: impl IntoIterator<Item = T>) -> i32 {

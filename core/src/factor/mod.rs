@@ -121,12 +121,14 @@ pub fn hm_bound<T: Real>(gamma: T, m: usize) -> Option<T> {
 /// The report's `error_bound` on ||Pi(A) - R||_F / ||R||_F adds (first order in eps):
 ///
 /// - ||R - Q P||_F / ||R||_F for the Q = S B S^T and P = V diag(k) V^T the roots are taken
-///   of, measured in f64;
-/// - for each stored factor, its rounding e_i = 2 D (D + 2) eps ||A_i|| (a sum of D products
-///   per entry, each entry within (D + 2) eps ||A_i||, doubled for V or S being orthogonal only
-///   to rounding; eps ||R - I||_F for A_1 = R - I) times the norms of the partial products
-///   around it, relative to ||R||_F >= sigma_max: ||P^t|| = sigma_max^t, so the p factors of P
-///   add p e_p sigma_max^(-1/p) and the q factors of Q add q e_q.
+///   of (I for a part left out), measured in f64, plus twice the orthogonality defects
+///   ||V^T V - I||_F, ||S^T S - I||_F (V, S are orthogonal to rounding only);
+/// - for each stored factor, its rounding e_i = (2 D (D + 2) eps + ||V^T V - I||_F) ||A_i||
+///   (a sum of D products per entry, each entry within (D + 2) eps ||A_i||, doubled; S for the
+///   rotation's factors; eps ||R - I||_F for A_1 = R - I) times the norms of the partial
+///   products around it, relative to ||R||_F >= sigma_max: ||P^t|| = sigma_max^t, so the p
+///   factors of P add p e_p sigma_max^(-1/p) and the q factors of Q add q e_q; and
+///   2 eps gamma for the rounding of ln k in the roots k^(1/p) = exp(ln(k) / p).
 ///
 /// Errors: [`Error::OutOfRange`] for an empty `out`, and when that bound is 1 or more: the
 /// depth is too small for factors I + A_i to carry R at this precision (each factor is
@@ -225,23 +227,41 @@ where
     let error_bound = {
         let f = |x: T| Scalar::to_f64(x);
         let (d, eps) = (D as f64, f(T::default_epsilon()));
+        let id = Matrix::<f64, D, D>::identity();
         let r64 = r.map(f);
         let r_norm = r64.norm();
+        let v64 = polar.v.map(f);
+        let s64 = rotation.s.map(f);
+        // V and S are orthogonal to rounding only: E = V^T V - I.
+        let (orth_v, orth_s) = (
+            (v64.transpose() * v64 - id).norm(),
+            (s64.transpose() * s64 - id).norm(),
+        );
         let rounding = 2.0 * d * (d + 2.0) * eps;
         let carried = if fallback {
             eps * direct.map(f).norm() / r_norm
         } else {
             let root = libm::exp(-libm::log(f(sigma_max)) / p.max(1) as f64);
-            p as f64 * rounding * f(norm_p) * root + q as f64 * rounding * f(norm_q)
+            // The roots k^(1/p) = exp(ln(k) / p) carry ln k's rounding, eps |ln k| / p
+            // relative per factor: eps gamma over the p factors (doubled).
+            let logs = if p > 0 { 2.0 * eps * f(gamma) } else { 0.0 };
+            p as f64 * (rounding + orth_v) * f(norm_p) * root
+                + q as f64 * (rounding + orth_s) * f(norm_q)
+                + logs
         };
+        // R against the product of the parts actually used (a part within D eps of I is left
+        // out, its distance from I then counts here), with V, S taken as orthogonal (their
+        // defect counts twice).
         let residual = if fallback {
             0.0
         } else {
-            let q64 = rotation.root(1).map(f);
-            let v64 = polar.v.map(f);
-            let k64 = polar.k.map(f);
-            let p64 = v64 * Matrix::from_diagonal(&k64) * v64.transpose();
-            (r64 - q64 * p64).norm() / r_norm
+            let q_used = if q > 0 { rotation.rotation_f64() } else { id };
+            let p_used = if p > 0 {
+                v64 * Matrix::from_diagonal(&polar.k.map(f)) * v64.transpose()
+            } else {
+                id
+            };
+            (r64 - q_used * p_used).norm() / r_norm + 2.0 * (orth_v + orth_s)
         };
         // The residual's own rounding in f64 (two products of D terms) is below 4 D eps_64.
         residual + 4.0 * d * f64::EPSILON + carried

@@ -239,6 +239,21 @@ impl<T: Real, const D: usize> Rotation<T, D> {
         self.s * b * self.s.transpose()
     }
 
+    /// Q = S B S^T, the rotation the planes represent, formed in f64 (for the error bound of
+    /// [`super::factorize_into`]: in T, cos(theta) of a tiny angle rounds to 1).
+    pub(crate) fn rotation_f64(&self) -> Matrix<f64, D, D> {
+        let mut b = Matrix::<f64, D, D>::identity();
+        for p in self.planes() {
+            let (sin, cos) = libm::sincos(Scalar::to_f64(p.angle));
+            b[(p.i, p.i)] = cos;
+            b[(p.j, p.j)] = cos;
+            b[(p.j, p.i)] = sin;
+            b[(p.i, p.j)] = -sin;
+        }
+        let s = self.s.map(Scalar::to_f64);
+        s * b * s.transpose()
+    }
+
     fn block_root(&self, q: usize) -> Matrix<T, D, D> {
         let mut b = identity_matrix::<T, D>();
         let inv = <T as Scalar>::from_f64(1.0 / q.max(1) as f64);

@@ -119,6 +119,12 @@ fn vector_norm<T: Scalar, const N: usize>(v: &Vector<T, N>) -> f64 {
     spectral_upper(v)
 }
 
+/// a b for bounds a, b >= 0, with 0 inf = 0 (a zero matrix bounds its product with anything
+/// by 0): NaN only comes from a NaN weight.
+fn mul_bound(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 { 0.0 } else { a * b }
+}
+
 /// max(a, b) that keeps a NaN (f64::max drops it).
 fn max_nan(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
@@ -138,7 +144,7 @@ impl<T: Scalar, const D: usize, const M: usize> Bounded<T, D> for LinearResNet<T
         let mut b = radius * SLACK;
         let mut worst = b;
         for a in self.factors.iter() {
-            b = ((1.0 + spectral_upper(a)) * b + rounding(D, D, ulp)) * SLACK;
+            b = (mul_bound(1.0 + spectral_upper(a), b) + rounding(D, D, ulp)) * SLACK;
             worst = max_nan(worst, b);
         }
         worst
@@ -158,11 +164,12 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: BoundedActiva
         for blk in self.blocks.iter() {
             // z = b1 + W1 x, column by column: (H)
             let z =
-                (vector_norm(&blk.b1) + spectral_upper(&blk.w1) * b + rounding(H, D, ulp)) * SLACK;
+                (vector_norm(&blk.b1) + mul_bound(spectral_upper(&blk.w1), b) + rounding(H, D, ulp))
+                    * SLACK;
             // a = s(z), rounded once: (H)
             let a = (z + libm::sqrt(H as f64) * (S::OFFSET + ulp)) * SLACK;
             // y = x + b2, then + W2 a column by column: (D)
-            let y = (b + vector_norm(&blk.b2) + spectral_upper(&blk.w2) * a + rounding(D, H, ulp))
+            let y = (b + vector_norm(&blk.b2) + mul_bound(spectral_upper(&blk.w2), a) + rounding(D, H, ulp))
                 * SLACK;
             worst = max_nan(max_nan(max_nan(worst, z), a), y);
             b = y;
@@ -180,7 +187,7 @@ impl<const D: usize, const M: usize> Bounded<Q16, D> for FixedLinearResNet<D, M>
         let mut b = radius * SLACK;
         let mut worst = b;
         for f in self.factors.iter() {
-            b = ((1.0 + spectral_upper(&f.to_f64())) * b + rounding(D, 1, ulp)) * SLACK;
+            b = (mul_bound(1.0 + spectral_upper(&f.to_f64()), b) + rounding(D, 1, ulp)) * SLACK;
             worst = max_nan(worst, b);
         }
         worst

@@ -31,9 +31,10 @@ pub struct Scales<T> {
 impl<T: Real> Scales<T> {
     /// The scales of `schedule` with m >= 1 layers; [`Error::OutOfRange`] for m = 0, m above
     /// i32::MAX, a geometric c outside (0, 1) (c = 0 is allowed for m = 1, where it is
-    /// ln(1)/1), or scales that T cannot hold strictly increasing: 1 - c = 1 in T (c = 1e-40
-    /// would give a_1 = ... = a_m = 1), a_1 = (1 - c)^(m - 1) underflowing to 0, or uniform
-    /// steps 1/m below T's resolution at 1 (m eps >= 1). [`Scales::step`] also refuses a step
+    /// ln(1)/1), or scales that T cannot hold strictly increasing: a geometric c at or below
+    /// (4 log2(m) + 2) eps, the rounding of (1 - c)^k (c = 1e-40 would give
+    /// a_1 = ... = a_m = 1), a smallest step c a_1 = c (1 - c)^(m - 1) below T's smallest
+    /// normal value, or uniform steps 1/m below T's resolution at 1 (m eps >= 1). [`Scales::step`] also refuses a step
     /// that rounding made 0.
     ///
     /// ```
@@ -62,8 +63,15 @@ impl<T: Real> Scales<T> {
         let holds = match schedule {
             Schedule::Uniform => resolution < T::one(),
             // For m = 1 there is only a_0 = 0 < a_1 = 1.
+            // (1 - c)^k by powi is within (2 log2(m) + 1) eps relative, so consecutive scales,
+            // a factor 1 - c apart, stay distinct and ordered when c exceeds twice that.
             Schedule::Geometric(_) => {
-                m == 1 || (T::one() - c < T::one() && scales.scale(1)? > T::zero())
+                let log2 = real::<T>(libm::log2(m as f64));
+                let resolution = (log2 * real::<T>(4.0) + real::<T>(2.0)) * T::default_epsilon();
+                // The smallest step, about c a_1, must be a normal number of T (subnormal
+                // scales collide: a_1 and a_2 of c = 0.097, m = 1000 round to the same f32).
+                let smallest = c * scales.scale(1)?;
+                m == 1 || (c > resolution && smallest > crate::upper::min_normal::<T>())
             }
         };
         if !holds {

@@ -140,7 +140,21 @@ pub fn solve<T: Real, const D: usize>(
     if !b.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite);
     }
-    lu(a)?.solve(b).map_err(overflowed)
+    // (2^-ea A) x' = 2^-eb b with entries of A and b near 1 (exactly: powers of two), so the
+    // elimination neither under- nor overflows; x = 2^(eb - ea) x'.
+    let (ea, eb) = (
+        crate::upper::exponent_of(a.iter().copied()),
+        crate::upper::exponent_of(b.iter().copied()),
+    );
+    let scaled_a = a.map(|x| crate::upper::scaled(x, ea));
+    let scaled_b = b.map(|x| crate::upper::scaled(x, eb));
+    let x = lu(&scaled_a)?.solve(&scaled_b).map_err(overflowed)?;
+    let x = x.map(|v| crate::upper::scaled(v, ea.saturating_sub(eb)));
+    if x.iter().all(|v| v.is_finite()) {
+        Ok(x)
+    } else {
+        Err(Error::Overflow)
+    }
 }
 
 /// A non-finite value from finite input is an overflow.
@@ -155,13 +169,23 @@ fn overflowed(e: Error) -> Error {
 /// A^-1 (column j solves A x = e_j), with the errors of [`solve`] (an inverse above T::MAX is
 /// [`Error::Overflow`]).
 pub fn inverse<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<Matrix<T, D, D>> {
-    let f = lu(a)?;
+    // A^-1 = 2^-e (2^-e A)^-1, A scaled as in [`solve`].
+    if !a.iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    let e = crate::upper::exponent_of(a.iter().copied());
+    let f = lu(&a.map(|x| crate::upper::scaled(x, e)))?;
     let mut inv = Matrix::<T, D, D>::zeros();
     for j in 0..D {
-        let e = Vector::<T, D>::from_fn(|i, _| if i == j { T::one() } else { T::zero() });
-        inv.set_column(j, &f.solve(&e).map_err(overflowed)?);
+        let unit = Vector::<T, D>::from_fn(|i, _| if i == j { T::one() } else { T::zero() });
+        inv.set_column(j, &f.solve(&unit).map_err(overflowed)?);
     }
-    Ok(inv)
+    let inv = inv.map(|v| crate::upper::scaled(v, e));
+    if inv.iter().all(|v| v.is_finite()) {
+        Ok(inv)
+    } else {
+        Err(Error::Overflow)
+    }
 }
 
 /// Squarings in [`spectral_norm_upper`]: the bound is at most n^(1 / 2^(k+1)) times the norm, a
