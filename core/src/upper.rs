@@ -62,6 +62,14 @@ pub(crate) fn exponent_of<T: Scalar>(xs: impl IntoIterator<Item = T>) -> i32 {
     }
 }
 
+/// ||x||_F of f64 values, scaled by a power of two before squaring (entries of 1e-300 square
+/// to 0, of 1e200 to inf).
+pub(crate) fn frobenius(xs: impl IntoIterator<Item = f64> + Clone) -> f64 {
+    let e = exponent_of(xs.clone());
+    let sum: f64 = xs.into_iter().map(|x| libm::ldexp(x, -e)).map(|x| x * x).sum();
+    libm::ldexp(libm::sqrt(sum), e)
+}
+
 /// x 2^-e, exactly (entry by entry, in f64: 2^-e itself need not be representable in T).
 pub(crate) fn scaled<T: Scalar>(x: T, e: i32) -> T {
     T::from_f64(libm::ldexp(x.to_f64(), -e))

@@ -103,6 +103,11 @@ fn decompose(args: &DecomposeArgs) -> Result<(), String> {
     }
     .map_err(|e| match e {
         DispatchError::Shape => format!("{name}: D = {} is outside 1..={MAX_DIM}", r.nrows()),
+        DispatchError::Core(nearid::Error::OutOfRange) => format!(
+            "{name}: --depth {} is too small for factors I + A_i to carry R at this precision \
+             (their rounding would be as large as R); use more factors",
+            args.depth
+        ),
         DispatchError::Core(e) => format!("{name}: {e}"),
     })?;
     let report = &f.report;
@@ -115,6 +120,10 @@ fn decompose(args: &DecomposeArgs) -> Result<(), String> {
     println!(
         "  split: p = {} factors of P^(1/p) first, then q = {} factors of Q^(1/q)",
         report.p, report.q
+    );
+    println!(
+        "  ||Pi(A) - R||_F / ||R||_F <= {:.2e} (the factors as written)",
+        report.error_bound
     );
     println!(
         "  {:>12} {:>14} {:>14} {:>8}",

@@ -149,9 +149,12 @@ pub fn smooth_targets() -> Vec<Target> {
     ]
 }
 
+/// The arithmetic a factorisation target runs in.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Precision {
+pub enum Precision {
+    /// f64.
     F64,
+    /// f32 (the input is rounded to f32 first).
     F32,
 }
 
@@ -173,9 +176,15 @@ fn wrong(why: impl Into<String>) -> Verdict {
 ///   ||Pi(A) - R||_F / ||R||_F is at most the stated error_bound plus the check's own
 ///   rounding ([`product_rounding`]).
 fn check_factorize(m: &HostileMatrix, depth: usize, precision: Precision) -> Verdict {
+    judge_factorisation(&m.build(), depth, precision)
+}
+
+/// [`check_factorize`]'s judgement of the factorisation of one matrix (rounded to f32 for
+/// [`Precision::F32`]), for the regression tests.
+pub fn judge_factorisation(r: &DMatrix<f64>, depth: usize, precision: Precision) -> Verdict {
     let r = match precision {
-        Precision::F64 => m.build(),
-        Precision::F32 => m.build().map(|x| x as f32 as f64),
+        Precision::F64 => r.clone(),
+        Precision::F32 => r.map(|x| x as f32 as f64),
     };
     let d = r.nrows();
     let eps = match precision {
@@ -944,8 +953,9 @@ fn check_newton(&(tolerance, iterations, halvings, (x0, x1), (g0, g1)): &NewtonI
     let guess = Vector::<f64, 2>::new(g0, g1);
     match newton.invert(&Cubic, &x, guess) {
         Ok(y) => {
-            let r = (Cubic.value(&y) - x).norm();
-            if y.iter().all(|v| v.is_finite()) && r <= tolerance * (1.0 + x.norm()) {
+            let norm = |v: Vector<f64, 2>| scaled_norm(&DMatrix::from_column_slice(2, 1, v.as_slice()));
+            let r = norm(Cubic.value(&y) - x);
+            if y.iter().all(|v| v.is_finite()) && r <= tolerance * (1.0 + norm(x)) {
                 Verdict::Ok
             } else {
                 wrong(format!("y = {y:?}, residual {r:e}, tolerance {tolerance:e}"))

@@ -7,12 +7,14 @@
 //! - `cargo xtask bench`: side-by-side benchmarks on the desktop and instruction counts on the
 //!   emulated microcontrollers, written to docs/BENCHMARKS.md.
 //! - `cargo xtask profile`: where a training step's instructions go on an emulated chip.
+//! - `cargo xtask fuzz`: the property suite's hostile-input targets for as long as asked.
 
 mod bench;
 mod chips;
 mod cmd;
 mod disasm;
 mod firmware;
+mod fuzz;
 mod profile;
 mod qemu;
 mod run;
@@ -21,7 +23,7 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile>
+const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile | fuzz>
   run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
@@ -42,7 +44,11 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile>
   profile [--board NAME] [--features LIST]
                        trace an emulated board's run in QEMU and show where a training step's
                        instructions go: per phase (forward, backward, gradient norm, update) and
-                       per function";
+                       per function
+  fuzz [--seconds N] [--seed S]
+                       the property suite's hostile inputs (host/src/fuzz_targets.rs) for N
+                       seconds (default 60) from seed S (default 1): calls / Ok / Err / panics /
+                       wrong results per API; fails on any panic or wrong result";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +58,7 @@ fn main() -> ExitCode {
         Some("size") => size::main(&args[1..]),
         Some("bench") => bench::main(&args[1..]),
         Some("profile") => profile::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -229,17 +229,18 @@ where
         let (d, eps) = (D as f64, f(T::default_epsilon()));
         let id = Matrix::<f64, D, D>::identity();
         let r64 = r.map(f);
-        let r_norm = r64.norm();
+        let norm = |m: &Matrix<f64, D, D>| crate::upper::frobenius(m.iter().copied());
+        let r_norm = norm(&r64);
         let v64 = polar.v.map(f);
         let s64 = rotation.s.map(f);
         // V and S are orthogonal to rounding only: E = V^T V - I.
         let (orth_v, orth_s) = (
-            (v64.transpose() * v64 - id).norm(),
-            (s64.transpose() * s64 - id).norm(),
+            norm(&(v64.transpose() * v64 - id)),
+            norm(&(s64.transpose() * s64 - id)),
         );
         let rounding = 2.0 * d * (d + 2.0) * eps;
         let carried = if fallback {
-            eps * direct.map(f).norm() / r_norm
+            eps * norm(&direct.map(f)) / r_norm
         } else {
             let root = libm::exp(-libm::log(f(sigma_max)) / p.max(1) as f64);
             // The roots k^(1/p) = exp(ln(k) / p) carry ln k's rounding, eps |ln k| / p
@@ -261,7 +262,7 @@ where
             } else {
                 id
             };
-            (r64 - q_used * p_used).norm() / r_norm + 2.0 * (orth_v + orth_s)
+            norm(&(r64 - q_used * p_used)) / r_norm + 2.0 * (orth_v + orth_s)
         };
         // The residual's own rounding in f64 (two products of D terms) is below 4 D eps_64.
         residual + 4.0 * d * f64::EPSILON + carried

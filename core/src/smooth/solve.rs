@@ -105,7 +105,7 @@ impl<T: Real, const D: usize> Lu<T, D> {
 
 /// det A of a D x D matrix: [`Error::NonFinite`] for a non-finite entry, [`Error::Overflow`]
 /// when |det A| is above T::MAX (a determinant below T's smallest value is 0, to the nearest).
-/// A is scaled by a power of two first (det(2^-e A) = 2^(-e D) det A, exactly), so the
+/// Each row is scaled by a power of two first (det(R A) = det R det A, exactly), so the
 /// elimination cannot overflow, and the pivots are multiplied as mantissa and exponent.
 ///
 /// ```
@@ -119,15 +119,24 @@ pub fn determinant<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<T> {
     if !a.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite);
     }
-    let e = crate::upper::exponent_of(a.iter().copied());
-    let (mantissa, exponent) = lu(&a.map(|x| crate::upper::scaled(x, e)))?.determinant_parts();
-    let exponent = exponent.saturating_add(e.saturating_mul(D as i32));
+    let (scaled, rows) = equilibrate(a);
+    let (mantissa, exponent) = lu(&scaled)?.determinant_parts();
+    let exponent = rows.iter().fold(exponent, |e, &r| e.saturating_add(r));
     let det = <T as Scalar>::from_f64(libm::ldexp(mantissa, exponent.clamp(-4000, 4000)));
     if Scalar::is_finite(det) {
         Ok(det)
     } else {
         Err(Error::Overflow)
     }
+}
+
+/// R A and the exponents e_i of R = diag(2^-e_i): each row of A scaled exactly by a power of
+/// two so its largest entry is in [1/2, 1) (a zero row stays zero). Then elimination with
+/// partial pivoting cannot overflow (entries grow at most 2^(D-1)), and rows of very different
+/// magnitude (1e200 and 1e-200) keep their digits.
+fn equilibrate<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> (Matrix<T, D, D>, [i32; D]) {
+    let rows: [i32; D] = core::array::from_fn(|i| crate::upper::exponent_of(a.row(i).iter().copied()));
+    (Matrix::from_fn(|i, j| crate::upper::scaled(a[(i, j)], rows[i])), rows)
 }
 
 /// x with A x = b: [`Error::Singular`] when A is numerically singular, [`Error::NonFinite`] for
@@ -140,16 +149,15 @@ pub fn solve<T: Real, const D: usize>(
     if !b.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite);
     }
-    // (2^-ea A) x' = 2^-eb b with entries of A and b near 1 (exactly: powers of two), so the
-    // elimination neither under- nor overflows; x = 2^(eb - ea) x'.
-    let (ea, eb) = (
-        crate::upper::exponent_of(a.iter().copied()),
-        crate::upper::exponent_of(b.iter().copied()),
-    );
-    let scaled_a = a.map(|x| crate::upper::scaled(x, ea));
-    let scaled_b = b.map(|x| crate::upper::scaled(x, eb));
+    // (R A) x' = 2^-e R b with R = diag(2^-e_i) equilibrating the rows of A (exactly: powers
+    // of two) and 2^-e bringing R b near 1, so the elimination neither under- nor overflows;
+    // x = 2^e x'.
+    let (scaled_a, rows) = equilibrate(a);
+    let rb = Vector::<T, D>::from_fn(|i, _| crate::upper::scaled(b[i], rows[i]));
+    let e = crate::upper::exponent_of(rb.iter().copied());
+    let scaled_b = rb.map(|x| crate::upper::scaled(x, e));
     let x = lu(&scaled_a)?.solve(&scaled_b).map_err(overflowed)?;
-    let x = x.map(|v| crate::upper::scaled(v, ea.saturating_sub(eb)));
+    let x = x.map(|v| crate::upper::scaled(v, e.saturating_neg()));
     if x.iter().all(|v| v.is_finite()) {
         Ok(x)
     } else {
@@ -169,18 +177,18 @@ fn overflowed(e: Error) -> Error {
 /// A^-1 (column j solves A x = e_j), with the errors of [`solve`] (an inverse above T::MAX is
 /// [`Error::Overflow`]).
 pub fn inverse<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<Matrix<T, D, D>> {
-    // A^-1 = 2^-e (2^-e A)^-1, A scaled as in [`solve`].
+    // A^-1 = (R A)^-1 R: column j of (R A)^-1 times 2^-e_j, rows equilibrated as in [`solve`].
     if !a.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite);
     }
-    let e = crate::upper::exponent_of(a.iter().copied());
-    let f = lu(&a.map(|x| crate::upper::scaled(x, e)))?;
+    let (scaled_a, rows) = equilibrate(a);
+    let f = lu(&scaled_a)?;
     let mut inv = Matrix::<T, D, D>::zeros();
     for j in 0..D {
         let unit = Vector::<T, D>::from_fn(|i, _| if i == j { T::one() } else { T::zero() });
         inv.set_column(j, &f.solve(&unit).map_err(overflowed)?);
     }
-    let inv = inv.map(|v| crate::upper::scaled(v, e));
+    let inv = Matrix::<T, D, D>::from_fn(|i, j| crate::upper::scaled(inv[(i, j)], rows[j]));
     if inv.iter().all(|v| v.is_finite()) {
         Ok(inv)
     } else {
