@@ -66,7 +66,11 @@ pub(crate) fn exponent_of<T: Scalar>(xs: impl IntoIterator<Item = T>) -> i32 {
 /// to 0, of 1e200 to inf).
 pub(crate) fn frobenius(xs: impl IntoIterator<Item = f64> + Clone) -> f64 {
     let e = exponent_of(xs.clone());
-    let sum: f64 = xs.into_iter().map(|x| libm::ldexp(x, -e)).map(|x| x * x).sum();
+    let sum: f64 = xs
+        .into_iter()
+        .map(|x| libm::ldexp(x, -e))
+        .map(|x| x * x)
+        .sum();
     libm::ldexp(libm::sqrt(sum), e)
 }
 
@@ -81,7 +85,16 @@ mod tests {
 
     #[test]
     fn rounding_up_never_goes_below() {
-        for x in [1.0 / 3.0, 1e-40, 1e-46, 3.4e38, 5e-324, 0.0, -1.0 / 3.0, 1e300] {
+        for x in [
+            1.0 / 3.0,
+            1e-40,
+            1e-46,
+            3.4e38,
+            5e-324,
+            0.0,
+            -1.0 / 3.0,
+            1e300,
+        ] {
             let r: f32 = round_up(x);
             assert!(r as f64 >= x, "{x:e} -> {r:e}");
             let r: f64 = round_up(x);

@@ -4,7 +4,7 @@
 
 use nearid::fixed::{Guarded, Q16, guard};
 use nearid::smooth::{
-    Distill, ScalingDecomposition, Scales, Schedule, determinant, distill, spectral_norm_upper,
+    Distill, Scales, ScalingDecomposition, Schedule, determinant, distill, spectral_norm_upper,
 };
 use nearid::{
     Error, LinearResNet, Matrix, ResNet, Rng, Scalar, Sgd, SmoothMap, Tanh, Vector,
@@ -95,8 +95,7 @@ impl SmoothMap<f64, 2> for Radial {
         x * (1.0 + 0.25 * x.norm_squared())
     }
     fn jacobian(&self, x: &Vector<f64, 2>) -> Matrix<f64, 2, 2> {
-        Matrix::<f64, 2, 2>::identity() * (1.0 + 0.25 * x.norm_squared())
-            + x * x.transpose() * 0.5
+        Matrix::<f64, 2, 2>::identity() * (1.0 + 0.25 * x.norm_squared()) + x * x.transpose() * 0.5
     }
 }
 
@@ -115,7 +114,11 @@ fn a_layer_of_a_nan_point_is_an_error() {
 struct Partial;
 impl SmoothMap<f64, 2> for Partial {
     fn value(&self, x: &Vector<f64, 2>) -> Vector<f64, 2> {
-        if x.norm() < 1.0 { *x } else { Vector::repeat(f64::NAN) }
+        if x.norm() < 1.0 {
+            *x
+        } else {
+            Vector::repeat(f64::NAN)
+        }
     }
     fn jacobian(&self, _: &Vector<f64, 2>) -> Matrix<f64, 2, 2> {
         Matrix::identity()

@@ -7,9 +7,12 @@
 //!
 //! The tolerances, where a comparison needs one, are derived beside it.
 
+// `!(got <= allowed)` is the check here on purpose: it fails for a NaN, as a check must.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use nalgebra::{DMatrix, DVector};
 use nearid::fixed::{Guarded, Q16, ScaledFactor, guard, integer_bits};
-use nearid::smooth::{self, Distill, Newton, Normalised, ScalingDecomposition, Scales, Schedule};
+use nearid::smooth::{self, Distill, Newton, Normalised, Scales, ScalingDecomposition, Schedule};
 use nearid::{
     Error, LinearResNet, Matrix, Model, ResNet, ResidualBlock, Rng, Scalar, SmoothMap, Tanh,
     Vector, certify, certify_frobenius, excess_loss_bound, hm_bound,
@@ -48,8 +51,16 @@ pub fn factor_targets() -> Vec<Target> {
             check_factorize(m, *depth, Precision::F32)
         }),
         Target::new("Svd::new f64", hostile_matrix(1..=8), check_svd),
-        Target::new("spectral_norm f64", hostile_matrix(1..=8), check_spectral_norm),
-        Target::new("hm_bound", (hostile_f64(), 0usize..2000).boxed(), check_hm_bound),
+        Target::new(
+            "spectral_norm f64",
+            hostile_matrix(1..=8),
+            check_spectral_norm,
+        ),
+        Target::new(
+            "hm_bound",
+            (hostile_f64(), 0usize..2000).boxed(),
+            check_hm_bound,
+        ),
     ]
 }
 
@@ -61,10 +72,16 @@ pub fn bound_targets() -> Vec<Target> {
         Target::new("excess_loss_bound f64", args.clone(), |a| {
             check_excess::<f64>(a)
         }),
-        Target::new("excess_loss_bound f32", args, |a| check_excess::<f32>(a)),
+        Target::new("excess_loss_bound f32", args, check_excess::<f32>),
         Target::new(
             "certify, certify_frobenius",
-            (hostile_matrix(3..=3), -320.0..1.0f64, hostile_f64(), hostile_f64()).boxed(),
+            (
+                hostile_matrix(3..=3),
+                -320.0..1.0f64,
+                hostile_f64(),
+                hostile_f64(),
+            )
+                .boxed(),
             check_certify,
         ),
         Target::new(
@@ -72,7 +89,11 @@ pub fn bound_targets() -> Vec<Target> {
             hostile_matrix(1..=4),
             check_spectral_norm_upper,
         ),
-        Target::new("guard::spectral_upper", hostile_matrix(1..=4), check_guard_upper),
+        Target::new(
+            "guard::spectral_upper",
+            hostile_matrix(1..=4),
+            check_guard_upper,
+        ),
         Target::new(
             "integer_bits",
             (hostile_f64(), 0u32..=40).boxed(),
@@ -83,7 +104,11 @@ pub fn bound_targets() -> Vec<Target> {
             (any::<u64>(), hostile_positive(), hostile_f64()).boxed(),
             check_guarded,
         ),
-        Target::new("ScaledFactor::quantize", hostile_matrix(3..=3), check_quantize),
+        Target::new(
+            "ScaledFactor::quantize",
+            hostile_matrix(3..=3),
+            check_quantize,
+        ),
         Target::new("determinant", hostile_matrix(1..=6), check_determinant),
         Target::new(
             "solve, inverse",
@@ -128,7 +153,14 @@ pub fn smooth_targets() -> Vec<Target> {
         ),
         Target::new(
             "Newton::invert",
-            (hostile_f64(), 0u32..60, 0u32..40, point.clone(), point.clone()).boxed(),
+            (
+                hostile_f64(),
+                0u32..60,
+                0u32..40,
+                point.clone(),
+                point.clone(),
+            )
+                .boxed(),
             check_newton,
         ),
         Target::new(
@@ -138,7 +170,14 @@ pub fn smooth_targets() -> Vec<Target> {
         ),
         Target::new(
             "distill",
-            (any::<u64>(), hostile_f64(), hostile_f64(), hostile_f64(), 0usize..12).boxed(),
+            (
+                any::<u64>(),
+                hostile_f64(),
+                hostile_f64(),
+                hostile_f64(),
+                0usize..12,
+            )
+                .boxed(),
             check_distill,
         ),
         Target::new(
@@ -221,7 +260,9 @@ pub fn judge_factorisation(r: &DMatrix<f64>, depth: usize, precision: Precision)
             Err(_) => Verdict::Err,
         };
     };
-    let (lo, hi) = s.iter().fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    let (lo, hi) = s
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
     // (Subnormal singular values have few bits: such an R is not well-conditioned in T.)
     let well_conditioned = lo > 100.0 * d as f64 * eps * hi && hi < max / 64.0 && lo > min_normal;
     let sign = reference_det_sign(&r);
@@ -342,9 +383,10 @@ fn max_factor_norm(f: &Factorisation) -> f64 {
     let mut best = 0.0f64;
     for a in &f.factors {
         if last != Some(a) {
-            best = best.max(reference_singular_values(a).map_or(f64::NAN, |s| {
-                s.iter().fold(0.0f64, |m, &x| m.max(x))
-            }));
+            best = best.max(
+                reference_singular_values(a)
+                    .map_or(f64::NAN, |s| s.iter().fold(0.0f64, |m, &x| m.max(x))),
+            );
             last = Some(a);
         }
     }
@@ -405,7 +447,11 @@ fn svd_static<const D: usize>(a: &DMatrix<f64>) -> Verdict {
     let largest = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     // Compared after scaling by 2^-e, e of the largest entry (products overflow near f64::MAX,
     // and subnormal k have absolute errors of an ulp of 5e-324).
-    let e = if largest > 0.0 { libm::frexp(largest).1 } else { 0 };
+    let e = if largest > 0.0 {
+        libm::frexp(largest).1
+    } else {
+        0
+    };
     let k = svd.k.map(|x| libm::ldexp(x, -e));
     let back = svd.u * Matrix::from_diagonal(&k) * svd.v.transpose();
     let scaled = s.map(|x| libm::ldexp(x, -e));
@@ -423,7 +469,10 @@ fn svd_static<const D: usize>(a: &DMatrix<f64>) -> Verdict {
     let mut r = reference;
     k.sort_by(f64::total_cmp);
     r.sort_by(f64::total_cmp);
-    if k.iter().zip(&r).any(|(x, y)| (x - y).abs() > tol * hi + 4.0 * 5e-324) {
+    if k.iter()
+        .zip(&r)
+        .any(|(x, y)| (x - y).abs() > tol * hi + 4.0 * 5e-324)
+    {
         return wrong(format!("singular values {k:?} vs {r:?}"));
     }
     Verdict::Ok
@@ -437,7 +486,10 @@ fn check_spectral_norm(m: &HostileMatrix) -> Verdict {
 fn spectral_static<const D: usize>(a: &DMatrix<f64>) -> Verdict {
     let s: Matrix<f64, D, D> = Matrix::from_fn(|i, j| a[(i, j)]);
     let finite = a.iter().all(|v| v.is_finite());
-    match (nearid::factor::spectral_norm(&s), reference_singular_values(a)) {
+    match (
+        nearid::factor::spectral_norm(&s),
+        reference_singular_values(a),
+    ) {
         (Err(Error::NonFinite), None) if !finite => Verdict::Err,
         (Ok(n), None) if finite && n.is_finite() => Verdict::Ok,
         (Ok(n), Some(r)) => {
@@ -461,7 +513,8 @@ fn check_hm_bound(&(gamma, m): &(f64, usize)) -> Verdict {
     match (got, valid) {
         (None, false) => Verdict::Err,
         (Some(b), true) => {
-            let exact = 2.0 * (std::f64::consts::PI.sqrt() + (3.0 * gamma).sqrt()).powi(2) / m as f64;
+            let exact =
+                2.0 * (std::f64::consts::PI.sqrt() + (3.0 * gamma).sqrt()).powi(2) / m as f64;
             if b.is_finite() && (b - exact).abs() <= 1e-14 * exact {
                 Verdict::Ok
             } else {
@@ -481,7 +534,12 @@ fn check_excess<T: nearid::Real>(&(m, tau, grad, sigma): &(usize, f64, f64, f64)
         Scalar::to_f64(<T as Scalar>::from_f64(grad)),
         Scalar::to_f64(<T as Scalar>::from_f64(sigma)),
     );
-    let got = excess_loss_bound::<T>(m, <T as Scalar>::from_f64(tau), <T as Scalar>::from_f64(grad), <T as Scalar>::from_f64(sigma));
+    let got = excess_loss_bound::<T>(
+        m,
+        <T as Scalar>::from_f64(tau),
+        <T as Scalar>::from_f64(grad),
+        <T as Scalar>::from_f64(sigma),
+    );
     if !(tau.is_finite() && grad.is_finite() && sigma.is_finite()) {
         return match got {
             Err(Error::NonFinite) => Verdict::Err,
@@ -534,12 +592,26 @@ fn check_certify(&(ref m, e, grad, sigma): &(HostileMatrix, f64, f64, f64)) -> V
     // ||a||_F scaled by a power of two before squaring (entries of 1e-160 square to subnormals).
     let frobenius = spectral.map(|_| {
         let largest = a.iter().fold(0.0f64, |x, v| x.max(v.abs()));
-        let e = if largest > 0.0 { libm::frexp(largest).1 } else { 0 };
-        libm::ldexp(a.iter().map(|x| libm::ldexp(*x, -e).powi(2)).sum::<f64>().sqrt(), e)
+        let e = if largest > 0.0 {
+            libm::frexp(largest).1
+        } else {
+            0
+        };
+        libm::ldexp(
+            a.iter()
+                .map(|x| libm::ldexp(*x, -e).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+            e,
+        )
     });
     for (which, result, tau_ref) in [
         ("certify", certify(&net, grad, sigma), spectral),
-        ("certify_frobenius", certify_frobenius(&net, grad, sigma), frobenius),
+        (
+            "certify_frobenius",
+            certify_frobenius(&net, grad, sigma),
+            frobenius,
+        ),
     ] {
         let finite = a.iter().all(|v| v.is_finite());
         match (result, tau_ref) {
@@ -552,7 +624,9 @@ fn check_certify(&(ref m, e, grad, sigma): &(HostileMatrix, f64, f64, f64)) -> V
                     return wrong(format!("{which}: tau {:e} below ||A|| = {tau:e}", c.tau));
                 }
                 let at_tau = grad / sigma / 8.0 / (1.0 - tau).powi(6);
-                if at_tau.is_finite() && at_tau > 1e-290 && c.excess_loss_bound < at_tau * (1.0 - 1e-12)
+                if at_tau.is_finite()
+                    && at_tau > 1e-290
+                    && c.excess_loss_bound < at_tau * (1.0 - 1e-12)
                 {
                     return wrong(format!(
                         "{which}: bound {:e} below {at_tau:e}",
@@ -634,12 +708,18 @@ fn check_integer_bits(&(bound, frac): &(f64, u32)) -> Verdict {
     let ulp = libm::ldexp(1.0, -(frac.min(126) as i32));
     let fits = bits == 128 || bound <= libm::ldexp(1.0, bits as i32 - 1) - ulp;
     if bound.is_nan() {
-        return if bits == 128 { Verdict::Ok } else { wrong(format!("NaN -> {bits}")) };
+        return if bits == 128 {
+            Verdict::Ok
+        } else {
+            wrong(format!("NaN -> {bits}"))
+        };
     }
     if fits && (1..=128).contains(&bits) {
         Verdict::Ok
     } else {
-        wrong(format!("{bound:e} with {frac} fractional bits -> {bits} bits"))
+        wrong(format!(
+            "{bound:e} with {frac} fractional bits -> {bits} bits"
+        ))
     }
 }
 
@@ -712,7 +792,9 @@ fn check_determinant(m: &HostileMatrix) -> Verdict {
         };
     };
     let log_abs: f64 = s.iter().map(|x| x.ln()).sum();
-    let (lo, hi) = s.iter().fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    let (lo, hi) = s
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
     let d = a.nrows() as f64;
     match got {
         Ok(det) if det.is_nan() => wrong("NaN determinant"),
@@ -776,7 +858,9 @@ fn solve_static<const D: usize>(a: &DMatrix<f64>, b: &DVector<f64>) -> Verdict {
             other => wrong(format!("non-finite A gave {other:?}")),
         };
     };
-    let (lo, hi) = sv.iter().fold((f64::MAX, 0.0f64), |(x, y), &z| (x.min(z), y.max(z)));
+    let (lo, hi) = sv
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(x, y), &z| (x.min(z), y.max(z)));
     let kappa = hi / lo;
     let tol = libm::ldexp(64.0 * D as f64 * f64::EPSILON, D as i32);
     let huge = hi > 1e290 || v.amax() / lo > 1e290 || 1.0 / lo > 1e290;
@@ -878,17 +962,14 @@ impl SmoothMap<f64, 2> for Radial {
         x * (1.0 + 0.25 * x.norm_squared())
     }
     fn jacobian(&self, x: &Vector<f64, 2>) -> Matrix<f64, 2, 2> {
-        Matrix::<f64, 2, 2>::identity() * (1.0 + 0.25 * x.norm_squared())
-            + x * x.transpose() * 0.5
+        Matrix::<f64, 2, 2>::identity() * (1.0 + 0.25 * x.norm_squared()) + x * x.transpose() * 0.5
     }
 }
 
 /// layer and compose: OutOfRange for i outside 1..=m, NonFinite for a non-finite point, an Ok
 /// finite, and compose(x) = h(x) to the Newton tolerance carried through m layers (checked for
 /// |x| <= 4, where each layer's Lipschitz constant is below 1 + 12 (a_i - a_{i-1})).
-fn check_layers(
-    &(choice, m, (x0, x1), i): &(ScheduleChoice, usize, (f64, f64), usize),
-) -> Verdict {
+fn check_layers(&(choice, m, (x0, x1), i): &(ScheduleChoice, usize, (f64, f64), usize)) -> Verdict {
     let Ok(scales) = Scales::new(schedule_of(choice), m) else {
         return Verdict::Err;
     };
@@ -953,12 +1034,15 @@ fn check_newton(&(tolerance, iterations, halvings, (x0, x1), (g0, g1)): &NewtonI
     let guess = Vector::<f64, 2>::new(g0, g1);
     match newton.invert(&Cubic, &x, guess) {
         Ok(y) => {
-            let norm = |v: Vector<f64, 2>| scaled_norm(&DMatrix::from_column_slice(2, 1, v.as_slice()));
+            let norm =
+                |v: Vector<f64, 2>| scaled_norm(&DMatrix::from_column_slice(2, 1, v.as_slice()));
             let r = norm(Cubic.value(&y) - x);
             if y.iter().all(|v| v.is_finite()) && r <= tolerance * (1.0 + norm(x)) {
                 Verdict::Ok
             } else {
-                wrong(format!("y = {y:?}, residual {r:e}, tolerance {tolerance:e}"))
+                wrong(format!(
+                    "y = {y:?}, residual {r:e}, tolerance {tolerance:e}"
+                ))
             }
         }
         Err(_) => Verdict::Err,

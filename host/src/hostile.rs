@@ -110,7 +110,10 @@ pub fn replay(targets: &[Target], index: usize, seed: u64, call: u64) -> Option<
 
 /// The runner of target `index` in a [`fuzz`] run from `seed`.
 fn fuzz_runner(seed: u64, index: usize) -> TestRunner {
-    seeded_runner(1, seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1)))
+    seeded_runner(
+        1,
+        seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1)),
+    )
 }
 
 /// A runner whose inputs depend on `seed` alone (ChaCha), writing no regression files.
@@ -170,7 +173,9 @@ pub fn fuzz(targets: &[Target], seed: u64, budget: Duration) -> Vec<Tally> {
                 Err(panic) => {
                     tally.panics += 1;
                     if tally.failures.len() < FAILURES_KEPT {
-                        tally.failures.push((tally.calls, format!("panic: {panic}")));
+                        tally
+                            .failures
+                            .push((tally.calls, format!("panic: {panic}")));
                     }
                 }
             }
@@ -218,7 +223,13 @@ pub fn hostile_f64() -> BoxedStrategy<f64> {
 /// singular values that must be positive to be valid at all).
 pub fn hostile_positive() -> BoxedStrategy<f64> {
     hostile_f64()
-        .prop_map(|x| if x.is_finite() && x != 0.0 { x.abs() } else { 1.0 })
+        .prop_map(|x| {
+            if x.is_finite() && x != 0.0 {
+                x.abs()
+            } else {
+                1.0
+            }
+        })
         .boxed()
 }
 
@@ -283,14 +294,26 @@ impl HostileMatrix {
             2 => {
                 let rank = (rng.uniform() * d as f64) as usize; // 0..d
                 let s: Vec<f64> = (0..d)
-                    .map(|i| if i < rank { rng.uniform_in(0.5, 2.0) } else { 0.0 })
+                    .map(|i| {
+                        if i < rank {
+                            rng.uniform_in(0.5, 2.0)
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
                 sample::with_singular_values(&s, &mut rng)
             }
             3 => {
                 let k = 6 + (rng.uniform() * 15.0) as i32;
                 let s: Vec<f64> = (0..d)
-                    .map(|i| if i == 0 { 10f64.powi(-k) } else { rng.uniform_in(0.5, 2.0) })
+                    .map(|i| {
+                        if i == 0 {
+                            10f64.powi(-k)
+                        } else {
+                            rng.uniform_in(0.5, 2.0)
+                        }
+                    })
                     .collect();
                 sample::with_singular_values(&s, &mut rng)
             }
@@ -328,7 +351,16 @@ impl HostileMatrix {
             10 => sample::rotation(d, &mut rng) * clustered_rotation(d, &mut rng),
             11 => {
                 let specials = [
-                    0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, 5e-324, f64::MIN_POSITIVE, 3e38, 1e-40,
+                    0.0,
+                    -0.0,
+                    1.0,
+                    -1.0,
+                    1e-300,
+                    1e300,
+                    5e-324,
+                    f64::MIN_POSITIVE,
+                    3e38,
+                    1e-40,
                 ];
                 DMatrix::from_fn(d, d, |_, _| {
                     if rng.uniform() < 0.3 {
@@ -350,7 +382,10 @@ impl HostileMatrix {
             m *= self.scale;
         }
         if let Some(p) = self.poison {
-            let (i, j) = ((self.seed % d as u64) as usize, ((self.seed >> 8) % d as u64) as usize);
+            let (i, j) = (
+                (self.seed % d as u64) as usize,
+                ((self.seed >> 8) % d as u64) as usize,
+            );
             m[(i, j)] = p;
         }
         m
@@ -445,5 +480,9 @@ pub fn reference_det_sign(a: &DMatrix<f64>) -> i8 {
     if lo <= a.nrows() as f64 * f64::EPSILON * hi * 16.0 {
         return 0;
     }
-    if u.determinant() * vt.determinant() > 0.0 { 1 } else { -1 }
+    if u.determinant() * vt.determinant() > 0.0 {
+        1
+    } else {
+        -1
+    }
 }

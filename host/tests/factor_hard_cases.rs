@@ -105,7 +105,11 @@ fn clustered_and_repeated_angles_factor() {
         for precision in [Precision::F64, Precision::F32] {
             for depth in [1, 16] {
                 let verdict = judge_factorisation(&r, depth, precision);
-                assert_eq!(verdict, Verdict::Ok, "rotation {k}, D = {d}, {precision:?}, M = {depth}");
+                assert_eq!(
+                    verdict,
+                    Verdict::Ok,
+                    "rotation {k}, D = {d}, {precision:?}, M = {depth}"
+                );
             }
         }
     }
@@ -125,13 +129,22 @@ fn tiny_and_huge_finite_matrices_factor() {
     // scaling overflowed and gave NonFinite.
     let tiny = DMatrix::<f64>::identity(3, 3) * 1e-310;
     for depth in [64, 2200] {
-        assert_eq!(judge_factorisation(&tiny, depth, Precision::F64), Verdict::Ok);
+        assert_eq!(
+            judge_factorisation(&tiny, depth, Precision::F64),
+            Verdict::Ok
+        );
         assert!(factorize_f64(&tiny, depth).is_ok(), "1e-310 I, M = {depth}");
     }
     let huge = DMatrix::from_element(1, 1, 3e38);
     for depth in [1, 2, 64] {
-        assert_eq!(judge_factorisation(&huge, depth, Precision::F32), Verdict::Ok);
-        assert!(factorize_f32(&huge, depth).is_ok(), "[[3e38]] f32, M = {depth}");
+        assert_eq!(
+            judge_factorisation(&huge, depth, Precision::F32),
+            Verdict::Ok
+        );
+        assert!(
+            factorize_f32(&huge, depth).is_ok(),
+            "[[3e38]] f32, M = {depth}"
+        );
     }
 }
 
@@ -146,7 +159,11 @@ fn factors_that_cannot_carry_r_are_refused_not_returned() {
     );
     let f = factorize_f64(&r, 2000).unwrap();
     let err = (f.product()[(0, 0)] - 1e-300).abs() / 1e-300;
-    assert!(err <= f.report.error_bound, "{err:e} > {:e}", f.report.error_bound);
+    assert!(
+        err <= f.report.error_bound,
+        "{err:e} > {:e}",
+        f.report.error_bound
+    );
     assert_eq!(judge_factorisation(&r, 2000, Precision::F64), Verdict::Ok);
 }
 

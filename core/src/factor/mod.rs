@@ -267,7 +267,8 @@ where
         // The residual's own rounding in f64 (two products of D terms) is below 4 D eps_64.
         residual + 4.0 * d * f64::EPSILON + carried
     };
-    if !(error_bound < 1.0) {
+    // (NaN-safe: only a definite "less" passes.)
+    if error_bound.partial_cmp(&1.0) != Some(core::cmp::Ordering::Less) {
         return Err(Error::OutOfRange);
     }
     for (i, slot) in out.iter_mut().enumerate() {

@@ -419,7 +419,11 @@ fn axis_step<T: Real, const D: usize>(f: &Matrix<T, D, D>, idx: &[usize; 3]) -> 
     // k = (sign e3) x (w / |w|), cos = |w_3| / |w|.
     let k = [-sign * w[1] / norm, sign * w[0] / norm, T::ZERO];
     let cos = Scalar::abs(w[2]) / norm;
-    let kx = [[T::ZERO, -k[2], k[1]], [k[2], T::ZERO, -k[0]], [-k[1], k[0], T::ZERO]];
+    let kx = [
+        [T::ZERO, -k[2], k[1]],
+        [k[2], T::ZERO, -k[0]],
+        [-k[1], k[0], T::ZERO],
+    ];
     let scale = T::ONE / (T::ONE + cos);
     for r in 0..3 {
         for c in 0..3 {

@@ -163,13 +163,17 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: BoundedActiva
         let mut worst = b;
         for blk in self.blocks.iter() {
             // z = b1 + W1 x, column by column: (H)
-            let z =
-                (vector_norm(&blk.b1) + mul_bound(spectral_upper(&blk.w1), b) + rounding(H, D, ulp))
-                    * SLACK;
+            let z = (vector_norm(&blk.b1)
+                + mul_bound(spectral_upper(&blk.w1), b)
+                + rounding(H, D, ulp))
+                * SLACK;
             // a = s(z), rounded once: (H)
             let a = (z + libm::sqrt(H as f64) * (S::OFFSET + ulp)) * SLACK;
             // y = x + b2, then + W2 a column by column: (D)
-            let y = (b + vector_norm(&blk.b2) + mul_bound(spectral_upper(&blk.w2), a) + rounding(D, H, ulp))
+            let y = (b
+                + vector_norm(&blk.b2)
+                + mul_bound(spectral_upper(&blk.w2), a)
+                + rounding(D, H, ulp))
                 * SLACK;
             worst = max_nan(max_nan(max_nan(worst, z), a), y);
             b = y;

@@ -68,7 +68,9 @@ impl<T: Real> Newton<T> {
         // Norms scaled before squaring: |x| = 1e200 must not make the target inf (which
         // would accept any finite residual), nor 1e-200 a residual 0.
         let norm = |v: &Vector<T, D>| {
-            real::<T>(crate::upper::frobenius(v.iter().map(|c| crate::Scalar::to_f64(*c))))
+            real::<T>(crate::upper::frobenius(
+                v.iter().map(|c| crate::Scalar::to_f64(*c)),
+            ))
         };
         let target = self.tolerance * (T::one() + norm(x));
         let mut y = guess;

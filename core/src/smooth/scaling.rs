@@ -156,7 +156,10 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
     {
         self.check_layer(i)?;
         finite(y)?;
-        Ok((finite(&self.g(i - 1)?.value(y))?, finite(&self.g(i)?.value(y))?))
+        Ok((
+            finite(&self.g(i - 1)?.value(y))?,
+            finite(&self.g(i)?.value(y))?,
+        ))
     }
 
     /// D h_i at z = g_{a_{i-1}}(y): Dh(a_i y) Dh(a_{i-1} y)^-1 (the identity factor is

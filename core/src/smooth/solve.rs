@@ -66,7 +66,11 @@ impl<T: Real, const D: usize> Lu<T, D> {
             let (m, e) = libm::frexp(mantissa);
             (mantissa, exponent) = (m, exponent.saturating_add(e));
         }
-        if mantissa == 0.0 { (0.0, 0) } else { (mantissa, exponent) }
+        if mantissa == 0.0 {
+            (0.0, 0)
+        } else {
+            (mantissa, exponent)
+        }
     }
 
     /// Solves A x = b, or [`Error::Singular`] when a pivot is zero (or smaller than
@@ -135,8 +139,12 @@ pub fn determinant<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> Result<T> {
 /// partial pivoting cannot overflow (entries grow at most 2^(D-1)), and rows of very different
 /// magnitude (1e200 and 1e-200) keep their digits.
 fn equilibrate<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> (Matrix<T, D, D>, [i32; D]) {
-    let rows: [i32; D] = core::array::from_fn(|i| crate::upper::exponent_of(a.row(i).iter().copied()));
-    (Matrix::from_fn(|i, j| crate::upper::scaled(a[(i, j)], rows[i])), rows)
+    let rows: [i32; D] =
+        core::array::from_fn(|i| crate::upper::exponent_of(a.row(i).iter().copied()));
+    (
+        Matrix::from_fn(|i, j| crate::upper::scaled(a[(i, j)], rows[i])),
+        rows,
+    )
 }
 
 /// x with A x = b: [`Error::Singular`] when A is numerically singular, [`Error::NonFinite`] for
@@ -254,7 +262,11 @@ fn gram_bound<T: Real, const N: usize>(g: &Matrix<T, N, N>) -> T {
     // sqrt, and the rounding of the 2^k-th root: each of the 11 logarithms is within a few ulps
     // of its value (|log| < 60 after scaling), so the exponent is within 1e-4 relative in f32
     // (1e-12 in f64).
-    let slack = if T::default_epsilon() > real::<T>(1e-10) { 1e-4 } else { 1e-12 };
+    let slack = if T::default_epsilon() > real::<T>(1e-10) {
+        1e-4
+    } else {
+        1e-12
+    };
     Scalar::exp(log_lambda / real::<T>(2.0)) * real::<T>(1.0 + slack)
 }
 

@@ -55,7 +55,16 @@ fn main() -> ExitCode {
         "| {:width$} | {:>10} | {:>10} | {:>10} | {:>6} | {:>5} |",
         "API", "calls", "Ok", "Err", "panics", "wrong"
     );
-    println!("|{:-<w$}|{:->12}|{:->12}|{:->12}|{:->8}|{:->7}|", "", "", "", "", "", "", w = width + 2);
+    println!(
+        "|{:-<w$}|{:->12}|{:->12}|{:->12}|{:->8}|{:->7}|",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        w = width + 2
+    );
     let mut failures = 0;
     for (t, tally) in targets.iter().zip(&tallies) {
         println!(
