@@ -863,7 +863,9 @@ fn solve_static<const D: usize>(a: &DMatrix<f64>, b: &DVector<f64>) -> Verdict {
         .fold((f64::MAX, 0.0f64), |(x, y), &z| (x.min(z), y.max(z)));
     let kappa = hi / lo;
     let tol = libm::ldexp(64.0 * D as f64 * f64::EPSILON, D as i32);
-    let huge = hi > 1e290 || v.amax() / lo > 1e290 || 1.0 / lo > 1e290;
+    // (kappa >= 1e15 is singular to f64: LU's x is then rounding-sized garbage, which may
+    // overflow.)
+    let huge = hi > 1e290 || v.amax() / lo > 1e290 || 1.0 / lo > 1e290 || !(kappa < 1e15);
     let judge = |e: Error| match e {
         Error::Singular if !(kappa < 1e8) => Verdict::Err,
         Error::Overflow if huge => Verdict::Err,

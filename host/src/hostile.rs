@@ -440,7 +440,10 @@ pub fn permutation(d: usize, rng: &mut Rng) -> DMatrix<f64> {
     DMatrix::from_fn(d, d, |i, j| f64::from(u8::from(order[j] == i)))
 }
 
-/// The largest singular value of a finite matrix, by nalgebra's SVD in f64 after scaling by a
+/// Iterations of nalgebra's reference SVD before it counts as failed.
+const REFERENCE_ITERATIONS: usize = 100_000;
+
+/// The singular values of a finite matrix, by nalgebra's SVD in f64 after scaling by a
 /// power of two (nalgebra's iteration on entries of 1e-310 or 1e300 would under- or overflow):
 /// the independent reference the bounds are checked against.
 pub fn reference_singular_values(a: &DMatrix<f64>) -> Option<Vec<f64>> {
@@ -453,9 +456,12 @@ pub fn reference_singular_values(a: &DMatrix<f64>) -> Option<Vec<f64>> {
     }
     let e = libm::frexp(largest).1;
     let scaled = a.map(|v| libm::ldexp(v, -e));
-    // (unordered: the ordered form panics on a NaN, which nalgebra's iteration has produced
-    // for a finite input; that input then has no reference.)
-    let s = scaled.singular_values_unordered();
+    // (Capped, unordered: nalgebra's default iterates without limit, and did not stop on a
+    // mix of subnormal and 1e300 entries; its ordered form panics on a NaN, which the iteration
+    // has produced for a finite input. Such an input then has no reference.)
+    let s = scaled
+        .try_svd_unordered(false, false, f64::EPSILON, REFERENCE_ITERATIONS)?
+        .singular_values;
     if !s.iter().all(|x| x.is_finite()) {
         return None;
     }
@@ -471,7 +477,9 @@ pub fn reference_det_sign(a: &DMatrix<f64>) -> i8 {
     }
     let e = libm::frexp(largest).1;
     let scaled = a.map(|v| libm::ldexp(v, -e));
-    let svd = scaled.clone().svd(true, true);
+    let Some(svd) = scaled.try_svd(true, true, f64::EPSILON, REFERENCE_ITERATIONS) else {
+        return 0;
+    };
     let (Some(u), Some(vt)) = (svd.u, svd.v_t) else {
         return 0;
     };
