@@ -13,8 +13,9 @@ pub enum Error {
     Singular,
     /// An iterative solver (SVD, Schur form, Newton) did not converge.
     NoConvergence,
-    /// A fixed-point value would leave its format's range (inputs outside a declared range, or a
-    /// result that would saturate where saturation is not allowed).
+    /// A value would leave its format's range: a fixed-point value (inputs outside a declared
+    /// range, or a result that would saturate where saturation is not allowed), or a float
+    /// result of finite input above T::MAX (a singular value, a determinant, a solution).
     Overflow,
     /// A hyper-parameter, size or index is out of its documented range.
     OutOfRange,
@@ -79,7 +80,7 @@ impl core::fmt::Display for Error {
             }
             Error::Singular => "the matrix is numerically singular",
             Error::NoConvergence => "the solver did not converge",
-            Error::Overflow => "a fixed-point value would leave its format's range",
+            Error::Overflow => "a value would leave its format's range",
             Error::OutOfRange => "a parameter, size or index is out of range",
             Error::File(e) => match e {
                 FileError::Magic => "not a nearid model file (wrong magic bytes)",

@@ -93,6 +93,7 @@ pub mod rng;
 pub mod scalar;
 pub mod sgd;
 pub mod smooth;
+mod upper;
 
 pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
 pub use block::{BlockTape, ResidualBlock};

@@ -8,11 +8,16 @@
 //! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
 //! - [`smooth_maps`], [`smooth_check`]: docs/THEORY.md sections 4-5: the smooth test maps and the
 //!   measurements the `smooth_*` tests assert on; [`smooth_report`]: `nearid verify smooth`.
+//! - [`hostile`]: hostile inputs (proptest strategies) and fuzz targets' machinery;
+//!   [`fuzz_targets`]: one target per numerical API, run by `host/tests/fuzz_*.rs` and
+//!   `cargo xtask fuzz`.
 //! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`).
 
 pub mod cli;
 pub mod csv;
 pub mod dispatch;
+pub mod fuzz_targets;
+pub mod hostile;
 pub mod linear_report;
 pub mod matrix_file;
 pub mod npy;
