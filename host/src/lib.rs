@@ -17,6 +17,7 @@ pub mod cli;
 pub mod csv;
 pub mod dispatch;
 pub mod fuzz_targets;
+pub mod fuzz_training;
 pub mod hostile;
 pub mod linear_report;
 pub mod matrix_file;
