@@ -27,7 +27,7 @@ pub fn targets() -> Vec<Target> {
         Target::new(
             "FusedSgd ResNet f32 (own kernels), B=1",
             step_input(),
-            |i| fused::<f32, ResNet<f32, 3, 8, 3>, <f32 as Scalar>::Kernels, 3, 1>(i),
+            fused::<f32, ResNet<f32, 3, 8, 3>, <f32 as Scalar>::Kernels, 3, 1>,
         ),
         Target::new("FusedSgd ResNet f32 ByUnit, B=2", step_input(), |i| {
             fused::<f32, ResNet<f32, 3, 8, 3>, ByUnit, 3, 2>(i)
@@ -38,7 +38,7 @@ pub fn targets() -> Vec<Target> {
         Target::new(
             "FusedSgd LinearResNet f64 Reference, B=2",
             step_input(),
-            |i| fused::<f64, LinearResNet<f64, 3, 3>, Reference, 3, 2>(i),
+            fused::<f64, LinearResNet<f64, 3, 3>, Reference, 3, 2>,
         ),
         Target::new("FusedSgd ResNet Q4.12, B=1", step_input(), fixed_step),
         Target::new(
