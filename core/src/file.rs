@@ -23,7 +23,7 @@
 //! | 14 | 2 | D, the blocks' width |
 //! | 16 | 2 | H, hidden width (0 for a linear network) |
 //! | 18 | 2 | M, blocks or factors |
-//! | 20 | 2 | m, blocks in use (M; room for networks that grow) |
+//! | 20 | 2 | m <= M, blocks in use (a network that grows runs the first m; M otherwise) |
 //! | 22 | 2 | D_out, outputs |
 //! | 24 | n | the parameters, in the network's order ([`crate::Trainable::visit`]), each matrix column-major: the input layer's W (D, D_in) and b (D); each block's W1 (H, D), b1 (H), W2 (D, H), b2 (D); the output layer's W (D_out, D) and b (D_out); a linear network's A_1 .. A_M (D, D) |
 //! | 24 + n | 4 | CRC-32 (ISO-HDLC, zlib's `crc32`) of every byte before it |
@@ -187,12 +187,39 @@ impl Header {
 pub trait Architecture {
     /// Its shape.
     const SHAPE: Shape;
+
+    /// Whether a network of this type can use only its first blocks (a network that grows).
+    const GROWS: bool = false;
+
+    /// Blocks in use (those of a network that grows; the depth otherwise).
+    fn active_depth(&self) -> usize {
+        usize::from(Self::SHAPE.depth)
+    }
+
+    /// Uses the first m blocks ([`Error::OutOfRange`] past the depth, or below it for a
+    /// network that does not grow).
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        if m == usize::from(Self::SHAPE.depth) {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange)
+        }
+    }
 }
 
 impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation> Architecture
     for ResNet<T, D, H, M, S>
 {
     const SHAPE: Shape = residual(S::ID, false, false, [D, D, H, M, D]);
+    const GROWS: bool = true;
+
+    fn active_depth(&self) -> usize {
+        ResNet::active_depth(self)
+    }
+
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        ResNet::set_active_depth(self, m)
+    }
 }
 
 impl<T: Scalar, const D: usize, const M: usize> Architecture for LinearResNet<T, D, M> {
@@ -218,6 +245,15 @@ where
     Q: EndLayer,
 {
     const SHAPE: Shape = residual(S::ID, P::PRESENT, Q::PRESENT, [I, D, H, M, O]);
+    const GROWS: bool = true;
+
+    fn active_depth(&self) -> usize {
+        self.blocks.active_depth()
+    }
+
+    fn set_active_depth(&mut self, m: usize) -> Result<()> {
+        self.blocks.set_active_depth(m)
+    }
 }
 
 /// An input or output layer: present ([`Dense`]) or the identity ([`Skip`]).
@@ -263,43 +299,64 @@ where
     N: Trainable<T> + Architecture,
 {
     let n = file_bytes::<T, N>();
-    let Some(out) = out.get_mut(..n) else {
+    let Some(mut out) = out.get_mut(..n) else {
         return Err(Error::File(FileError::BufferTooSmall));
     };
+    stream(net, loss, &mut |piece: &[u8]| {
+        // The pieces add up to n bytes: every split succeeds.
+        if let Some((here, rest)) = core::mem::take(&mut out).split_at_mut_checked(piece.len()) {
+            here.copy_from_slice(piece);
+            out = rest;
+        }
+    })
+}
+
+/// The bytes of [`save`], handed to `emit` in order in pieces of at most [`HEADER_BYTES`]
+/// (the header, then one piece per parameter, then the checksum), without a buffer: for
+/// writers that cannot hold the whole file (a checkpoint in flash, [`crate::checkpoint`]).
+/// Returns the length, [`file_bytes`]; [`Error::OutOfRange`] (before anything is emitted) if
+/// a width does not fit the header's 16 bits.
+pub fn stream<T, N>(net: &N, loss: LossKind, emit: &mut impl FnMut(&[u8])) -> Result<usize>
+where
+    T: Stored,
+    N: Trainable<T> + Architecture,
+{
     let shape = N::SHAPE;
     if shape.params() != Some(N::PARAMS) {
         // A width or depth above 65535 does not fit the header.
         return Err(Error::OutOfRange);
     }
-    let (header, rest) = out.split_at_mut(HEADER_BYTES);
-    write_header(
-        header,
-        &Header {
-            format: T::FORMAT,
-            shape,
-            loss,
-            active_depth: shape.depth,
-        },
-    );
-    let body = &mut rest[..N::PARAMS * T::BYTES];
-    struct Write<'a>(&'a mut [u8]);
-    impl<T: Stored> Visitor<T> for Write<'_> {
+    let header = header_bytes(&Header {
+        format: T::FORMAT,
+        shape,
+        loss,
+        // At most the depth (every setter keeps it so): fits the header's 16 bits.
+        active_depth: net.active_depth().min(usize::from(shape.depth)) as u16,
+    });
+    let mut digest = CRC.digest();
+    digest.update(&header);
+    emit(&header);
+    struct Emit<'a, 'c, E> {
+        emit: &'a mut E,
+        digest: &'a mut crc::Digest<'c, u32>,
+    }
+    impl<T: Stored, E: FnMut(&[u8])> Visitor<T> for Emit<'_, '_, E> {
         fn tensor<const R: usize, const C: usize>(&mut self, _: Name, t: &Matrix<T, R, C>) {
             for &v in t.iter() {
-                // The body holds PARAMS values: the split always succeeds.
-                if let Some((here, rest)) =
-                    core::mem::take(&mut self.0).split_at_mut_checked(T::BYTES)
-                {
-                    v.put(here);
-                    self.0 = rest;
-                }
+                let mut bytes = [0u8; 8];
+                let bytes = &mut bytes[..T::BYTES.min(8)];
+                v.put(bytes);
+                self.digest.update(bytes);
+                (self.emit)(bytes);
             }
         }
     }
-    net.visit(&mut Write(body));
-    let sum = CRC.checksum(&out[..n - CRC_BYTES]);
-    out[n - CRC_BYTES..].copy_from_slice(&sum.to_le_bytes());
-    Ok(n)
+    net.visit(&mut Emit {
+        emit: &mut *emit,
+        digest: &mut digest,
+    });
+    emit(&digest.finalize().to_le_bytes());
+    Ok(file_bytes::<T, N>())
 }
 
 /// Reads a model file into `net` and returns its header. Checks, in order: magic, version,
@@ -311,21 +368,7 @@ where
     N: Trainable<T> + Architecture,
 {
     let header = read_header(bytes)?;
-    if header.format != T::FORMAT {
-        return Err(Error::File(FileError::Format));
-    }
-    let expected = N::SHAPE;
-    let shape = header.shape;
-    if shape.activation != expected.activation {
-        return Err(Error::File(FileError::Activation));
-    }
-    let same_but_activation = Shape {
-        activation: expected.activation,
-        ..shape
-    };
-    if same_but_activation != expected {
-        return Err(Error::File(FileError::Shape));
-    }
+    fits::<T, N>(&header)?;
     let body = &bytes[HEADER_BYTES..bytes.len() - CRC_BYTES];
     if body.chunks_exact(T::BYTES).any(|v| T::get(v).is_none()) {
         return Err(Error::NonFinite);
@@ -346,7 +389,36 @@ where
         }
     }
     N::visit_zip([net], &mut Read(body));
+    // `fits` checked the active depth.
+    net.set_active_depth(usize::from(header.active_depth))?;
     Ok(header)
+}
+
+/// [`Error::File`] unless a file with this header holds a network of type N in format T:
+/// the number format ([`FileError::Format`]), the activation ([`FileError::Activation`]),
+/// the rest of the architecture ([`FileError::Shape`]), checked in that order.
+pub fn fits<T: Stored, N: Architecture>(header: &Header) -> Result<()> {
+    if header.format != T::FORMAT {
+        return Err(Error::File(FileError::Format));
+    }
+    let expected = N::SHAPE;
+    let shape = header.shape;
+    if shape.activation != expected.activation {
+        return Err(Error::File(FileError::Activation));
+    }
+    let same_but_activation = Shape {
+        activation: expected.activation,
+        ..shape
+    };
+    if same_but_activation != expected {
+        return Err(Error::File(FileError::Shape));
+    }
+    // The header's active depth is at most its depth (read_header); one below it needs a
+    // network that grows.
+    if !N::GROWS && header.active_depth != shape.depth {
+        return Err(Error::File(FileError::Shape));
+    }
+    Ok(())
 }
 
 /// The header of a model file, after checking the magic, the version, the length it implies
@@ -359,6 +431,44 @@ pub fn read_header(bytes: &[u8]) -> Result<Header> {
         } else {
             file(FileError::Length)
         };
+    };
+    let header = decode_header(h)?;
+    let Some(n) = header.file_bytes() else {
+        return file(FileError::Format);
+    };
+    if bytes.len() != n {
+        return file(FileError::Length);
+    }
+    let stored = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+    if CRC.checksum(&bytes[..n - CRC_BYTES]) != stored {
+        return file(FileError::Crc);
+    }
+    if header.active_depth > header.shape.depth {
+        return file(FileError::Shape);
+    }
+    Ok(header)
+}
+
+/// The header in the first [`HEADER_BYTES`] of a model file, for readers that see the file
+/// piece by piece: the checks of [`read_header`] but the length and the checksum, which the
+/// caller does once it has the rest.
+pub fn parse_header(h: &[u8; HEADER_BYTES]) -> Result<Header> {
+    let header = decode_header(h)?;
+    if header.file_bytes().is_none() {
+        return Err(Error::File(FileError::Format));
+    }
+    if header.active_depth > header.shape.depth {
+        return Err(Error::File(FileError::Shape));
+    }
+    Ok(header)
+}
+
+/// Magic, version and the codes of the kind, loss and layers; `h` holds at least
+/// [`HEADER_BYTES`] bytes.
+fn decode_header(h: &[u8]) -> Result<Header> {
+    let file = |e| Err(Error::File(e));
+    let Some(h) = h.get(..HEADER_BYTES) else {
+        return file(FileError::Length);
     };
     if h[0..4] != MAGIC {
         return file(FileError::Magic);
@@ -380,7 +490,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header> {
     if h[10] > 3 || h[11] != 0 {
         return file(FileError::Shape);
     }
-    let header = Header {
+    Ok(Header {
         format: h[6],
         shape: Shape {
             kind,
@@ -395,21 +505,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header> {
         },
         loss,
         active_depth: u16_at(20),
-    };
-    let Some(n) = header.file_bytes() else {
-        return file(FileError::Format);
-    };
-    if bytes.len() != n {
-        return file(FileError::Length);
-    }
-    let stored = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
-    if CRC.checksum(&bytes[..n - CRC_BYTES]) != stored {
-        return file(FileError::Crc);
-    }
-    if header.active_depth != header.shape.depth {
-        return file(FileError::Shape);
-    }
-    Ok(header)
+    })
 }
 
 /// The header bytes of a file with this header: for tools that write the parameters

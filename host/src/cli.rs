@@ -322,6 +322,11 @@ fn decompose(args: &DecomposeArgs, console: Console) -> Result<(), String> {
     .map_err(|e| match e {
         DispatchError::Shape => format!("{name}: D = {} is outside 1..={MAX_DIM}", r.nrows()),
         DispatchError::Depth => format!("--depth {}: above the maximum {MAX_DEPTH}", args.depth),
+        DispatchError::Core(nearid::Error::OutOfRange) => format!(
+            "{name}: --depth {} is too small for factors I + A_i to carry R at this precision \
+             (their rounding would be as large as R); use more factors",
+            args.depth
+        ),
         DispatchError::Core(e) => format!("{name}: {e}"),
     })?;
     let report = &f.report;
@@ -337,6 +342,11 @@ fn decompose(args: &DecomposeArgs, console: Console) -> Result<(), String> {
         text,
         "  split: p = {} factors of P^(1/p) first, then q = {} factors of Q^(1/q)",
         report.p, report.q
+    );
+    let _ = writeln!(
+        text,
+        "  ||Pi(A) - R||_F / ||R||_F <= {:.2e} (the factors as written)",
+        report.error_bound
     );
     let _ = writeln!(
         text,

@@ -8,6 +8,9 @@
 //! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
 //! - [`smooth_maps`], [`smooth_check`]: docs/THEORY.md sections 4-5: the smooth test maps and the
 //!   measurements the `smooth_*` tests assert on; [`smooth_report`]: `nearid verify smooth`.
+//! - [`hostile`]: hostile inputs (proptest strategies) and fuzz targets' machinery;
+//!   [`fuzz_targets`]: one target per numerical API, run by `host/tests/fuzz_*.rs` and
+//!   `cargo xtask fuzz`.
 //! - Models on a user's own data: [`table`] (CSV with a header, `.npy`, `.npz` data files,
 //!   column selection), [`dataset`] (numbers and labels, standardisation and its folding),
 //!   [`network`] (a network with run-time shapes; `.npz` with PyTorch's names via [`npz`],
@@ -22,6 +25,9 @@ pub mod compiled;
 pub mod csv;
 pub mod dataset;
 pub mod dispatch;
+pub mod fuzz_targets;
+pub mod fuzz_training;
+pub mod hostile;
 pub mod linear_report;
 pub mod matrix_file;
 pub mod model_commands;
