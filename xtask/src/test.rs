@@ -60,6 +60,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut tests = run_tee(cargo().args(["test", "--workspace", "--all-targets"]))?;
     tests += &run_tee(cargo().args(["test", "--workspace", "--doc"]))?;
     let (passed, failed) = count_tests(&tests);
+    // Mutation testing of the lines of core/ this change touched, a bounded set.
+    crate::mutants::ci_if_installed()?;
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }

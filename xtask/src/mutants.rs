@@ -1,0 +1,596 @@
+//! `cargo xtask mutants`: mutation testing of the core with cargo-mutants (version 27), the
+//! kept tool: each mutant is a small deliberate bug (an operator swapped, a function body
+//! replaced by a default) put into `core/`, built, and run against the tests of the core and of
+//! the host (`cargo test -p nearid -p nearid-host`). A mutant no test fails on is *missed*:
+//! either a test is missing or the mutant is equivalent (it cannot change any result); every
+//! missed mutant in the files of [`EXPLAIN_REQUIRED`] is either killed by a test or explained in
+//! [`EXPLAINED`].
+//!
+//! - `cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] [--jobs N]
+//!   [--core-tests]`: one run, its results under `target/mutants/<name>/` with a `run.json`
+//!   saying what was run and how long it took (`--core-tests`: `cargo test -p nearid` only, for
+//!   a first pass on a slow machine; the report says which runs used it).
+//! - `cargo xtask mutants --report`: docs/MUTANTS.md from every run under `target/mutants/`
+//!   (a later run's outcome for a mutant replaces an earlier one's), with the mutants no run
+//!   tested, per file, from `cargo mutants --list`.
+//! - `cargo xtask mutants --ci`: the bounded set CI runs (from `cargo xtask test`): the mutants
+//!   of the lines `core/` changed since main's merge base, at most [`CI_MUTANTS`] of them (a
+//!   shard chosen by the commit, so successive commits cover different ones); fails on a missed
+//!   mutant that [`EXPLAINED`] does not list.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use xtask::cmd::{self, root};
+
+/// The cargo-mutants release this was written against (its output files and flags).
+const VERSION: &str = "27";
+
+/// At most this many mutants in CI: each costs an incremental build of the core's and the
+/// host's tests and their run (measured in docs/MUTANTS.md), and CI must stay under 25 minutes.
+const CI_MUTANTS: usize = 6;
+
+/// The files whose missed mutants must each be killed by a test or explained (training,
+/// kernels, factorisation, certificate, fixed point).
+pub const EXPLAIN_REQUIRED: [&str; 5] = [
+    "core/src/sgd.rs",
+    "core/src/kernels/",
+    "core/src/factor/",
+    "core/src/certificate.rs",
+    "core/src/fixed/",
+];
+
+/// Missed mutants that are equivalent or out of the tests' reach, with the reason: (file,
+/// cargo-mutants' description without its position, reason). Matched on the description so a
+/// line moving does not lose the reason.
+pub const EXPLAINED: &[(&str, &str, &str)] = &[];
+
+/// The hand-kept part of docs/MUTANTS.md (what was not run, the CI decision, costs).
+const NOTES: &str = include_str!("../mutants-notes.md");
+
+const USAGE: &str = "usage: cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] \
+                     [--jobs N] [--core-tests] | --report | --ci";
+
+/// Where the runs are kept.
+fn runs_dir() -> PathBuf {
+    root().join("target").join("mutants")
+}
+
+/// `cargo mutants`, checked to be the version this was written for.
+fn cargo_mutants() -> Result<Command, String> {
+    let version = cmd::output(cmd::cargo().args(["mutants", "--version"])).map_err(|e| {
+        format!(
+            "cargo-mutants is not installed ({e}); install it with \
+             `cargo install cargo-mutants --version '^{VERSION}' --locked`"
+        )
+    })?;
+    let number = version.split_whitespace().nth(1).unwrap_or("");
+    if !number.starts_with(&format!("{VERSION}.")) {
+        return Err(format!(
+            "cargo-mutants {number} found, {VERSION}.x needed (`cargo install cargo-mutants \
+             --version '^{VERSION}' --locked`)"
+        ));
+    }
+    let mut c = cmd::cargo();
+    c.args(["mutants", "--package", "nearid", "--no-shuffle"]);
+    Ok(c)
+}
+
+/// One run's settings.
+#[derive(Debug, Default)]
+struct Run {
+    files: Vec<String>,
+    shard: Option<String>,
+    timeout: Option<u64>,
+    jobs: u32,
+    core_tests: bool,
+    in_diff: Option<PathBuf>,
+}
+
+impl Run {
+    fn name(&self) -> String {
+        let mut name = if self.files.is_empty() {
+            "all".to_string()
+        } else {
+            self.files
+                .iter()
+                .map(|f| f.trim_start_matches("core/src/").replace(['/', '.', '*'], "-"))
+                .collect::<Vec<_>>()
+                .join("+")
+        };
+        if let Some(shard) = &self.shard {
+            name += &format!("-shard-{}", shard.replace('/', "-of-"));
+        }
+        if self.in_diff.is_some() {
+            name += "-in-diff";
+        }
+        if self.core_tests {
+            name += "-core-tests";
+        }
+        name
+    }
+
+    fn command(&self, out: &Path) -> Result<Command, String> {
+        let mut c = cargo_mutants()?;
+        c.arg("--output").arg(out);
+        c.args(["--jobs", &self.jobs.max(1).to_string()]);
+        for f in &self.files {
+            c.args(["--file", f]);
+        }
+        if let Some(shard) = &self.shard {
+            c.args(["--shard", shard]);
+        }
+        if let Some(t) = self.timeout {
+            c.args(["--timeout", &t.to_string()]);
+        }
+        if let Some(diff) = &self.in_diff {
+            c.arg("--in-diff").arg(diff);
+        }
+        c.args(["--test-package", "nearid"]);
+        if !self.core_tests {
+            c.args(["--test-package", "nearid-host"]);
+        }
+        Ok(c)
+    }
+
+    /// Runs cargo-mutants; its exit status says whether mutants were missed, which the report
+    /// reads from the outcome files instead. Returns the run's directory.
+    fn execute(&self) -> Result<PathBuf, String> {
+        let dir = runs_dir().join(self.name());
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let clock = Instant::now();
+        let mut command = self.command(&dir)?;
+        println!("\n$ {command:?}");
+        let status = command
+            .status()
+            .map_err(|e| format!("could not start cargo mutants: {e}"))?;
+        let seconds = clock.elapsed().as_secs();
+        let outcomes = dir.join("mutants.out");
+        if !outcomes.join("outcomes.json").exists() {
+            return Err(format!(
+                "cargo mutants wrote no outcomes ({status}); see {}",
+                outcomes.display()
+            ));
+        }
+        let info = serde_json::json!({
+            "files": self.files,
+            "shard": self.shard,
+            "timeout": self.timeout,
+            "jobs": self.jobs.max(1),
+            "tests": if self.core_tests { "cargo test -p nearid" } else { "cargo test -p nearid -p nearid-host" },
+            "in_diff": self.in_diff.is_some(),
+            "started_unix": started,
+            "seconds": seconds,
+            "status": status.code(),
+        });
+        std::fs::write(dir.join("run.json"), info.to_string())
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        println!(
+            "mutants: {} in {seconds} s ({status}); results in {}",
+            self.name(),
+            outcomes.display()
+        );
+        Ok(dir)
+    }
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mut run = Run {
+        jobs: 1,
+        ..Run::default()
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("`mutants {flag}` takes a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--report" => return report(),
+            "--ci" => return ci(),
+            "--file" => run.files.push(value()?),
+            "--shard" => run.shard = Some(value()?),
+            "--timeout" => {
+                run.timeout = Some(value()?.parse().map_err(|_| "--timeout takes seconds")?)
+            }
+            "--jobs" | "-j" => run.jobs = value()?.parse().map_err(|_| "--jobs takes a number")?,
+            "--core-tests" => run.core_tests = true,
+            other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
+        }
+    }
+    run.execute()?;
+    report()
+}
+
+/// The outcome of one mutant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Caught,
+    Missed,
+    Unviable,
+    Timeout,
+}
+
+const OUTCOMES: [(Outcome, &str); 4] = [
+    (Outcome::Caught, "caught.txt"),
+    (Outcome::Missed, "missed.txt"),
+    (Outcome::Unviable, "unviable.txt"),
+    (Outcome::Timeout, "timeout.txt"),
+];
+
+/// One line of cargo-mutants' outcome files: `core/src/sgd.rs:12:5: replace ... with ...`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Mutant {
+    file: String,
+    line: u32,
+    column: u32,
+    description: String,
+}
+
+impl Mutant {
+    fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.splitn(4, ':');
+        let file = parts.next()?.trim().to_string();
+        let line_no = parts.next()?.trim().parse().ok()?;
+        let column = parts.next()?.trim().parse().ok()?;
+        let description = parts.next()?.trim().to_string();
+        Some(Self {
+            file,
+            line: line_no,
+            column,
+            description,
+        })
+    }
+
+    fn explanation(&self) -> Option<&'static str> {
+        EXPLAINED
+            .iter()
+            .find(|(file, description, _)| *file == self.file && *description == self.description)
+            .map(|(_, _, reason)| *reason)
+    }
+
+    fn must_be_explained(&self) -> bool {
+        EXPLAIN_REQUIRED.iter().any(|f| self.file.starts_with(f))
+    }
+}
+
+/// What one run directory holds.
+struct RunResult {
+    name: String,
+    info: serde_json::Value,
+    outcomes: Vec<(Mutant, Outcome)>,
+}
+
+fn read_run(dir: &Path) -> Result<RunResult, String> {
+    let info_path = dir.join("run.json");
+    let info = std::fs::read_to_string(&info_path)
+        .map_err(|e| format!("{}: {e}", info_path.display()))?;
+    let info: serde_json::Value =
+        serde_json::from_str(&info).map_err(|e| format!("{}: {e}", info_path.display()))?;
+    let mut outcomes = Vec::new();
+    for (outcome, file) in OUTCOMES {
+        let path = dir.join("mutants.out").join(file);
+        // cargo-mutants writes every file, empty when no mutant had that outcome.
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let mutant = Mutant::parse(line)
+                .ok_or_else(|| format!("{}: cannot read `{line}`", path.display()))?;
+            outcomes.push((mutant, outcome));
+        }
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(RunResult {
+        name,
+        info,
+        outcomes,
+    })
+}
+
+/// Every run under `target/mutants/`, oldest first (none when nothing has run).
+fn read_runs() -> Result<Vec<RunResult>, String> {
+    let dir = runs_dir();
+    let mut runs = Vec::new();
+    // No runs yet: the report lists every mutant as not run.
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(runs);
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.join("run.json").exists() {
+            runs.push(read_run(&path)?);
+        }
+    }
+    runs.sort_by_key(|r| r.info["started_unix"].as_u64().unwrap_or(0));
+    Ok(runs)
+}
+
+/// Mutants per file of the core (`cargo mutants --list`, no build).
+fn listed_per_file() -> Result<BTreeMap<String, usize>, String> {
+    let mut c = cargo_mutants()?;
+    let text = cmd::output(c.arg("--list"))?;
+    let mut per_file = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(m) = Mutant::parse(line) {
+            *per_file.entry(m.file).or_insert(0) += 1;
+        }
+    }
+    Ok(per_file)
+}
+
+fn report() -> Result<(), String> {
+    let runs = read_runs()?;
+    let listed = listed_per_file()?;
+    let mut latest: BTreeMap<Mutant, (Outcome, String)> = BTreeMap::new();
+    for run in &runs {
+        for (m, o) in &run.outcomes {
+            latest.insert(m.clone(), (*o, run.name.clone()));
+        }
+    }
+    let text = render(&runs, &listed, &latest);
+    let path = root().join("docs").join("MUTANTS.md");
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let unexplained = latest
+        .iter()
+        .filter(|(m, (o, _))| *o == Outcome::Missed && m.must_be_explained())
+        .filter(|(m, _)| m.explanation().is_none())
+        .count();
+    println!(
+        "wrote {} ({} mutants tested of {} listed; {unexplained} missed and unexplained in the \
+         files that need it)",
+        path.display(),
+        latest.len(),
+        listed.values().sum::<usize>()
+    );
+    Ok(())
+}
+
+fn render(
+    runs: &[RunResult],
+    listed: &BTreeMap<String, usize>,
+    latest: &BTreeMap<Mutant, (Outcome, String)>,
+) -> String {
+    let mut s = String::from(
+        "# Mutation testing of the core\n\n\
+         Generated by `cargo xtask mutants --report` (xtask/src/mutants.rs) from the runs of \
+         `cargo xtask mutants` kept under `target/mutants/`: cargo-mutants 27 puts one small \
+         bug at a time into `core/` and runs the tests against it. *Caught*: a test failed; \
+         *missed*: every test passed; *unviable*: the mutant does not build; *timeout*: the \
+         tests ran past the limit (counted as caught by cargo-mutants, listed apart here).\n\n\
+         ## Runs\n\n\
+         | run | files | shard | tests | jobs | timeout (s) | mutants | wall time |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    if runs.is_empty() {
+        s += "| (none yet) | | | | | | 0 | |\n";
+    }
+    for run in runs {
+        let files = run.info["files"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "all of core".into());
+        let secs = run.info["seconds"].as_u64().unwrap_or(0);
+        s += &format!(
+            "| {} | {files}{} | {} | `{}` | {} | {} | {} | {}h {:02}m |\n",
+            run.name,
+            if run.info["in_diff"].as_bool() == Some(true) {
+                " (in diff)"
+            } else {
+                ""
+            },
+            run.info["shard"].as_str().unwrap_or("all"),
+            run.info["tests"].as_str().unwrap_or("?"),
+            run.info["jobs"],
+            run.info["timeout"]
+                .as_u64()
+                .map_or("auto".into(), |t| t.to_string()),
+            run.outcomes.len(),
+            secs / 3600,
+            (secs % 3600) / 60
+        );
+    }
+    s += "\n## Per file\n\n\
+          | file | listed | tested | caught | missed | unviable | timeout |\n\
+          |---|---|---|---|---|---|---|\n";
+    let mut tested: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for (m, (o, _)) in latest {
+        tested.entry(m.file.as_str()).or_default()[*o as usize] += 1;
+    }
+    let mut totals = [0usize; 5];
+    for (file, count) in listed {
+        let t = tested.get(file.as_str()).copied().unwrap_or_default();
+        let n: usize = t.iter().sum();
+        s += &format!(
+            "| {file} | {count} | {n} | {} | {} | {} | {} |\n",
+            t[0], t[1], t[2], t[3]
+        );
+        totals[0] += count;
+        for i in 0..4 {
+            totals[i + 1] += t[i];
+        }
+    }
+    s += &format!(
+        "| **total** | {} | {} | {} | {} | {} | {} |\n",
+        totals[0],
+        totals[1..].iter().sum::<usize>(),
+        totals[1],
+        totals[2],
+        totals[3],
+        totals[4]
+    );
+    let untested: Vec<&String> = listed
+        .keys()
+        .filter(|f| !tested.contains_key(f.as_str()))
+        .collect();
+    if !untested.is_empty() {
+        s += &format!(
+            "\nNot run (no run above covered them): {}.\n",
+            untested
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    s += "\n## Missed mutants\n\n\
+          Each with its location; in the training, kernel, factorisation, certificate and \
+          fixed-point files each is explained (equivalent, with the reason) or marked \
+          UNEXPLAINED. A mutant killed by a test added after its run is tested again by the \
+          next run of its file.\n\n";
+    let missed: Vec<&Mutant> = latest
+        .iter()
+        .filter(|(_, (o, _))| *o == Outcome::Missed)
+        .map(|(m, _)| m)
+        .collect();
+    if missed.is_empty() {
+        s += "None.\n";
+    }
+    for m in missed {
+        let why = match (m.explanation(), m.must_be_explained()) {
+            (Some(reason), _) => reason.to_string(),
+            (None, true) => "UNEXPLAINED".to_string(),
+            (None, false) => "(not required)".to_string(),
+        };
+        s += &format!(
+            "- `{}:{}:{}`: {}. {why}\n",
+            m.file, m.line, m.column, m.description
+        );
+    }
+    let timeouts: Vec<&Mutant> = latest
+        .iter()
+        .filter(|(_, (o, _))| *o == Outcome::Timeout)
+        .map(|(m, _)| m)
+        .collect();
+    if !timeouts.is_empty() {
+        s += "\n## Timeouts\n\n";
+        for m in timeouts {
+            s += &format!(
+                "- `{}:{}:{}`: {}\n",
+                m.file, m.line, m.column, m.description
+            );
+        }
+    }
+    // What the runs above cannot say by themselves (what was not run and why, the CI
+    // decision, the measured costs): kept by hand beside this file.
+    s += "\n";
+    s += NOTES;
+    s
+}
+
+/// A number from the commit, to pick CI's shard (so successive commits test different
+/// mutants of a large diff).
+fn commit_number() -> u64 {
+    cmd::output(Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]))
+        .ok()
+        .and_then(|h| u64::from_str_radix(h.trim().get(..12)?, 16).ok())
+        .unwrap_or(0)
+}
+
+/// `cargo xtask test`'s step: [`ci`] where cargo-mutants 27 is installed; otherwise one line
+/// that says it did not run and why. CI does not install it (docs/MUTANTS.md has the cost).
+pub fn ci_if_installed() -> Result<(), String> {
+    match cargo_mutants() {
+        Ok(_) => ci(),
+        Err(why) => {
+            println!(
+                "\nmutants: NOT RUN: {why}. CI does not install it (its build costs minutes of \
+                 the 25-minute budget: docs/MUTANTS.md); `cargo xtask mutants --ci` runs this step."
+            );
+            Ok(())
+        }
+    }
+}
+
+/// What CI runs: the mutants of `core/`'s lines changed since main's merge base, at most
+/// [`CI_MUTANTS`]; fails on a missed mutant not in [`EXPLAINED`].
+pub fn ci() -> Result<(), String> {
+    let git = |args: &[&str]| cmd::output(Command::new("git").current_dir(root()).args(args));
+    let base = ["main", "origin/main"]
+        .iter()
+        .find_map(|b| git(&["merge-base", "HEAD", b]).ok())
+        .ok_or("mutants: no `main` or `origin/main` to take the merge base with (fetch it)")?;
+    let base = base.trim();
+    let diff = git(&["diff", base, "--", "core/src"])?;
+    if diff.trim().is_empty() {
+        println!("mutants: core/src is unchanged since main's merge base {base}: no mutants to test");
+        return Ok(());
+    }
+    let dir = runs_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let diff_path = dir.join("ci.diff");
+    std::fs::write(&diff_path, &diff).map_err(|e| format!("{}: {e}", diff_path.display()))?;
+    let listed = cmd::output(
+        cargo_mutants()?
+            .arg("--list")
+            .arg("--in-diff")
+            .arg(&diff_path),
+    )?;
+    let count = listed.lines().filter(|l| Mutant::parse(l).is_some()).count();
+    if count == 0 {
+        println!("mutants: the change since {base} has no mutants in core/src");
+        return Ok(());
+    }
+    let shards = count.div_ceil(CI_MUTANTS);
+    let run = Run {
+        shard: (shards > 1).then(|| format!("{}/{shards}", commit_number() % shards as u64)),
+        // The unmutated tests already passed in this CI run; this limit is well above their
+        // time (docs/MUTANTS.md).
+        timeout: Some(600),
+        jobs: 1,
+        in_diff: Some(diff_path),
+        ..Run::default()
+    };
+    println!(
+        "mutants: {count} mutants in the change since {base}; testing {}",
+        run.shard
+            .as_deref()
+            .map_or("all".to_string(), |s| format!("shard {s}"))
+    );
+    let dir = run.execute()?;
+    let result = read_run(&dir)?;
+    let bad: Vec<String> = result
+        .outcomes
+        .iter()
+        .filter(|(m, o)| *o == Outcome::Missed && m.explanation().is_none())
+        .map(|(m, _)| format!("{}:{}:{}: {}", m.file, m.line, m.column, m.description))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "mutants no test catches (add a test, or explain it in xtask/src/mutants.rs):\n  {}",
+            bad.join("\n  ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cargo_mutants_outcome_lines() {
+        let m = Mutant::parse("core/src/sgd.rs:612:13: replace * with + in Rule<T>::direction")
+            .unwrap();
+        assert_eq!(m.file, "core/src/sgd.rs");
+        assert_eq!((m.line, m.column), (612, 13));
+        assert_eq!(m.description, "replace * with + in Rule<T>::direction");
+        assert!(m.must_be_explained());
+        assert_eq!(Mutant::parse("no position here"), None);
+    }
+}
