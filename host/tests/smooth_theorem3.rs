@@ -121,9 +121,12 @@ fn check_eps<const D: usize, const H: usize, const M: usize>(
 #[test]
 fn eps_is_attained_by_a_block_built_to_attain_it() {
     let (a, b) = (0.6, 0.5);
-    let mut block = ResidualBlock::<f64, 3, 3, Tanh>::zeros();
-    block.w1 = Matrix::identity() * a;
-    block.w2 = Matrix::identity() * b;
+    let block = ResidualBlock::<f64, 3, 3, Tanh>::new(
+        Matrix::identity() * a,
+        Vector::zeros(),
+        Matrix::identity() * b,
+        Vector::zeros(),
+    );
     let cover = grid(&[Vector::zeros()], 5); // includes 0, where ||J|| = a b
     let tight = check_block_eps("W1 = 0.6 I, W2 = 0.5 I", 0, &block, &cover);
     println!("attained block: grid max / eps = {tight:.6}");
