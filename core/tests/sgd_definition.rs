@@ -105,7 +105,11 @@ fn gradient_f64<T: Scalar>(maps: &[Affine<T>]) -> (Vec<f64>, Vec<f64>) {
     for map in maps {
         for e in 0..map.len() {
             let (u, v) = map.factors_of(e);
-            let terms: Vec<f64> = u.iter().zip(&v).map(|(u, v)| u.to_f64() * v.to_f64()).collect();
+            let terms: Vec<f64> = u
+                .iter()
+                .zip(&v)
+                .map(|(u, v)| u.to_f64() * v.to_f64())
+                .collect();
             g.push(terms.iter().sum());
             s.push(terms.iter().map(|t| t.abs()).sum());
         }
@@ -275,11 +279,17 @@ fn check_plain_step<T: Format, const B: usize>(config: Sgd<T>, seed: u64) -> Exp
             core::any::type_name::<T>(),
             want.c
         );
-        assert!(ratio <= 1.0, "{name}, B = {B}: off the definition by {ratio} bounds");
+        assert!(
+            ratio <= 1.0,
+            "{name}, B = {B}: off the definition by {ratio} bounds"
+        );
     }
     let v = to_f64(&params(buffered.velocity()));
     let ratio = worst_ratio(&v, &want.velocity, &want.velocity_bound);
-    assert!(ratio <= 1.0, "BufferedSgd velocity off the definition by {ratio} bounds");
+    assert!(
+        ratio <= 1.0,
+        "BufferedSgd velocity off the definition by {ratio} bounds"
+    );
     want
 }
 
@@ -354,16 +364,12 @@ fn momentum<T: Format>(mu: f64, rounding: Rounding) {
         let maps = factors(&net, config, &batch.0, &batch.1);
         let w = to_f64(&params(&net));
         let v = to_f64(&params(sgd.velocity()));
-        let want = expected(
-            &w,
-            &v,
-            &maps,
-            Hyper::of(&config),
-            B,
-            T::precision(rounding),
-        );
+        let want = expected(&w, &v, &maps, Hyper::of(&config), B, T::precision(rounding));
         let taken = sgd.step(&mut net, &batch.0, &batch.1).unwrap();
-        assert_eq!(taken.saturations, 0, "a saturated step is outside the definition");
+        assert_eq!(
+            taken.saturations, 0,
+            "a saturated step is outside the definition"
+        );
         let got_w = to_f64(&params(&net));
         let got_v = to_f64(&params(sgd.velocity()));
         let rw = worst_ratio(&got_w, &want.weights, &want.weight_bound);
@@ -372,7 +378,10 @@ fn momentum<T: Format>(mu: f64, rounding: Rounding) {
             "momentum {} step {step}: worst ratio to bound: weights {rw:.3}, velocity {rv:.3}",
             core::any::type_name::<T>()
         );
-        assert!(rw <= 1.0 && rv <= 1.0, "step {step}: weights {rw}, velocity {rv}");
+        assert!(
+            rw <= 1.0 && rv <= 1.0,
+            "step {step}: weights {rw}, velocity {rv}"
+        );
         if step > 0 {
             let bound = largest(&want.weight_bound);
             assert!(

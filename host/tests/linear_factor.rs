@@ -55,7 +55,13 @@ fn hm_formula(gamma: f64, depth: usize) -> f64 {
 /// precision). Returns the bound at the interval's low end (the strictest the data allow), or
 /// `None` where the theorem does not apply (M < 3 gamma). Near M = 3 gamma, within the
 /// tolerance, either answer of the core is accepted.
-fn host_bound(f: &Factorisation, r: &DMatrix<f64>, depth: usize, eps: f64, what: &str) -> Option<f64> {
+fn host_bound(
+    f: &Factorisation,
+    r: &DMatrix<f64>,
+    depth: usize,
+    eps: f64,
+    what: &str,
+) -> Option<f64> {
     let (gamma, tol) = host_gamma(r, eps);
     assert!(
         (f.report.gamma - gamma).abs() <= tol,
@@ -68,7 +74,11 @@ fn host_bound(f: &Factorisation, r: &DMatrix<f64>, depth: usize, eps: f64, what:
     let undecided = !applies && m >= 3.0 * low;
     match f.report.bound {
         Some(bound) => {
-            assert!(applies || undecided, "{what}: bound given for M = {depth} < 3 gamma = {}", 3.0 * gamma);
+            assert!(
+                applies || undecided,
+                "{what}: bound given for M = {depth} < 3 gamma = {}",
+                3.0 * gamma
+            );
             let (lo, hi) = (hm_formula(low, depth), hm_formula(high, depth));
             assert!(
                 bound >= lo * (1.0 - 8.0 * eps) && bound <= hi * (1.0 + 8.0 * eps),
@@ -78,7 +88,11 @@ fn host_bound(f: &Factorisation, r: &DMatrix<f64>, depth: usize, eps: f64, what:
             Some(lo)
         }
         None => {
-            assert!(!applies, "{what}: bound missing for M = {depth} >= 3 gamma = {}", 3.0 * gamma);
+            assert!(
+                !applies,
+                "{what}: bound missing for M = {depth} >= 3 gamma = {}",
+                3.0 * gamma
+            );
             None
         }
     }
@@ -121,7 +135,13 @@ fn check(r: &DMatrix<f64>, depth: usize, what: &str, worst: &mut Worst) {
     }
     let f32 = factorize_f32(r, depth).unwrap_or_else(|e| panic!("{what} (f32), M = {depth}: {e}"));
     // The f32 factorisation's report: the same gamma and bound to f32's precision.
-    host_bound(&f32, r, depth, f64::from(f32::EPSILON), &format!("{what} (f32)"));
+    host_bound(
+        &f32,
+        r,
+        depth,
+        f64::from(f32::EPSILON),
+        &format!("{what} (f32)"),
+    );
     let err = relative_error(&f32, r);
     assert!(
         err < TOL_F32,
@@ -388,7 +408,9 @@ fn m_times_max_norm_stays_bounded_up_to_4096() {
             let (p, q) = (m * gamma / limit, m * theta / limit);
             2.0 * (1.0 / p.min(q) + gamma / p + theta * theta / (24.0 * q * q))
         };
-        println!("{line}  (limit gamma + theta_max = {limit:.4}, gap {rel:.2e}, tolerance {tolerance:.2e})");
+        println!(
+            "{line}  (limit gamma + theta_max = {limit:.4}, gap {rel:.2e}, tolerance {tolerance:.2e})"
+        );
         assert!(
             rel <= tolerance,
             "{what}: M max ||A_i|| = {scaled} at M = 4096, limit {limit}: relative gap {rel:.2e} \

@@ -56,8 +56,16 @@ fn residual_jacobian_norm<const D: usize, const H: usize>(
 /// The grid: `per_axis` points per coordinate over the box [lo - 0.25, hi + 0.25] around the
 /// points.
 fn grid<const D: usize>(points: &[Vector<f64, D>], per_axis: usize) -> Vec<Vector<f64, D>> {
-    let lo = Vector::<f64, D>::from_fn(|k, _| points.iter().map(|p| p[k]).fold(f64::INFINITY, f64::min) - 0.25);
-    let hi = Vector::<f64, D>::from_fn(|k, _| points.iter().map(|p| p[k]).fold(f64::NEG_INFINITY, f64::max) + 0.25);
+    let lo = Vector::<f64, D>::from_fn(|k, _| {
+        points.iter().map(|p| p[k]).fold(f64::INFINITY, f64::min) - 0.25
+    });
+    let hi = Vector::<f64, D>::from_fn(|k, _| {
+        points
+            .iter()
+            .map(|p| p[k])
+            .fold(f64::NEG_INFINITY, f64::max)
+            + 0.25
+    });
     let total = per_axis.pow(D as u32);
     (0..total)
         .map(|mut n| {
@@ -115,7 +123,9 @@ fn check_eps<const D: usize, const H: usize, const M: usize>(
         zs.iter_mut()
             .for_each(|z| *z += b.w2 * (b.w1 * *z + b.b1).map(f64::tanh) + b.b2);
     }
-    println!("{name}: every eps_i >= the grid's max ||J_i||; tightest grid max / eps_i = {tightest:.3}");
+    println!(
+        "{name}: every eps_i >= the grid's max ||J_i||; tightest grid max / eps_i = {tightest:.3}"
+    );
 }
 
 #[test]
@@ -131,16 +141,14 @@ fn eps_is_attained_by_a_block_built_to_attain_it() {
     let tight = check_block_eps("W1 = 0.6 I, W2 = 0.5 I", 0, &block, &cover);
     println!("attained block: grid max / eps = {tight:.6}");
     // spectral_norm_upper's slack for n = 3: at most 3^(2/2048) - 1 = 0.11%.
-    assert!(tight >= 1.0 / 3f64.powf(2.0 / 2048.0), "the grid must meet eps here: {tight}");
+    assert!(
+        tight >= 1.0 / 3f64.powf(2.0 / 2048.0),
+        "the grid must meet eps here: {tight}"
+    );
 }
 
 /// Checks every layer; returns the worst ratio.
-fn check<
-    T: SmoothMap<f64, D>,
-    const D: usize,
-    const H: usize,
-    const M: usize,
->(
+fn check<T: SmoothMap<f64, D>, const D: usize, const H: usize, const M: usize>(
     name: &str,
     net: &ResNet<f64, D, H, M, Tanh>,
     target: &T,

@@ -96,7 +96,10 @@ impl Run {
         } else {
             self.files
                 .iter()
-                .map(|f| f.trim_start_matches("core/src/").replace(['/', '.', '*'], "-"))
+                .map(|f| {
+                    f.trim_start_matches("core/src/")
+                        .replace(['/', '.', '*'], "-")
+                })
                 .collect::<Vec<_>>()
                 .join("+")
         };
@@ -269,8 +272,8 @@ struct RunResult {
 
 fn read_run(dir: &Path) -> Result<RunResult, String> {
     let info_path = dir.join("run.json");
-    let info = std::fs::read_to_string(&info_path)
-        .map_err(|e| format!("{}: {e}", info_path.display()))?;
+    let info =
+        std::fs::read_to_string(&info_path).map_err(|e| format!("{}: {e}", info_path.display()))?;
     let info: serde_json::Value =
         serde_json::from_str(&info).map_err(|e| format!("{}: {e}", info_path.display()))?;
     let mut outcomes = Vec::new();
@@ -495,10 +498,14 @@ fn render(
 /// A number from the commit, to pick CI's shard (so successive commits test different
 /// mutants of a large diff).
 fn commit_number() -> u64 {
-    cmd::output(Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]))
-        .ok()
-        .and_then(|h| u64::from_str_radix(h.trim().get(..12)?, 16).ok())
-        .unwrap_or(0)
+    cmd::output(
+        Command::new("git")
+            .current_dir(root())
+            .args(["rev-parse", "HEAD"]),
+    )
+    .ok()
+    .and_then(|h| u64::from_str_radix(h.trim().get(..12)?, 16).ok())
+    .unwrap_or(0)
 }
 
 /// `cargo xtask test`'s step: [`ci`] where cargo-mutants 27 is installed; otherwise one line
@@ -527,7 +534,9 @@ pub fn ci() -> Result<(), String> {
     let base = base.trim();
     let diff = git(&["diff", base, "--", "core/src"])?;
     if diff.trim().is_empty() {
-        println!("mutants: core/src is unchanged since main's merge base {base}: no mutants to test");
+        println!(
+            "mutants: core/src is unchanged since main's merge base {base}: no mutants to test"
+        );
         return Ok(());
     }
     let dir = runs_dir();
@@ -540,7 +549,10 @@ pub fn ci() -> Result<(), String> {
             .arg("--in-diff")
             .arg(&diff_path),
     )?;
-    let count = listed.lines().filter(|l| Mutant::parse(l).is_some()).count();
+    let count = listed
+        .lines()
+        .filter(|l| Mutant::parse(l).is_some())
+        .count();
     if count == 0 {
         println!("mutants: the change since {base} has no mutants in core/src");
         return Ok(());
