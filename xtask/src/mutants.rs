@@ -460,7 +460,9 @@ fn render(
         .filter(|(_, (o, _))| *o == Outcome::Missed)
         .map(|(m, _)| m)
         .collect();
-    if missed.is_empty() {
+    if latest.is_empty() {
+        s += "No mutant has been tested yet: none can be called missed or caught.\n";
+    } else if missed.is_empty() {
         s += "None.\n";
     }
     for m in missed {
