@@ -86,7 +86,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 /// The firmware: formatted, clippy-clean on the default board, every board built, and each
 /// emulated build of [`QEMU_RUNS`] run to a passing exit with its whole decoded log equal to
 /// its golden file (rewritten instead with `bless`); then the default board once more with
-/// `CARGO_TARGET_DIR` elsewhere. Returns how many QEMU runs passed (each counts as a test).
+/// `CARGO_TARGET_DIR` elsewhere, and the out-of-tree template built and run. Returns how many QEMU runs passed (each counts as a test).
 fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
@@ -151,7 +151,8 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
         ));
     }
     foreign_target_dir()?;
-    Ok(QEMU_RUNS.len() as u64 + 1)
+    xtask::template::check()?;
+    Ok(QEMU_RUNS.len() as u64 + 2)
 }
 
 /// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
