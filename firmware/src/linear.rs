@@ -20,38 +20,14 @@ use embedded_hal::i2c::I2c;
 use nearid::{FusedSgd, LinearResNet, Scalar, Sgd, Vector};
 
 use crate::board::{self, Clock, Parts, T, Watchdog};
-use crate::sim_linear::{DELTA, LinearSensor, Population, RANGE, SecondMoment, Window};
+use crate::sim_linear::{
+    DELTA, FACTORS, LEARNING_RATE, LOG_EVERY, LinearSensor, Population, RANGE, SEED, STEPS,
+    SecondMoment, THRESHOLD, WARMUP, Window, reading,
+};
 use crate::stack;
 
-/// Factors A_1 .. A_M.
-pub const FACTORS: usize = 4;
 /// The network: (I + A_4) ... (I + A_1), 3 x 3 each.
 pub type Calibration = LinearResNet<T, 3, FACTORS>;
-/// Seed of the sensor's distortion and stream (the host test replays it).
-pub const SEED: u64 = 16;
-/// Readings that go into the second moment before the first step.
-pub const WARMUP: u32 = 2000;
-/// Training steps, one new reading each.
-pub const STEPS: u32 = 3000;
-/// Log every this many steps (and at steps 10 and 100).
-pub const LOG_EVERY: u32 = 500;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.05;
-/// The run passes when the last window's mean excess loss is below this: the uncalibrated
-/// sensor's is about 1e-2, the noise floor 1e-5 (both in the log).
-pub const THRESHOLD: f64 = 1e-3;
-
-/// The next reading within [`RANGE`] (others are counted and skipped), as the network's scalar
-/// and back in f64 (exact: readings are on Q4.12's grid).
-pub fn reading(sensor: &mut LinearSensor, rejected: &mut u32) -> ([f64; 3], [f64; 3]) {
-    loop {
-        let (raw, reference) = sensor.sample();
-        if raw.iter().map(|v| v * v).sum::<f64>() <= RANGE * RANGE {
-            return (raw, reference);
-        }
-        *rejected += 1;
-    }
-}
 
 /// A reading as the network's vector.
 pub fn vector(v: &[f64; 3]) -> Vector<T, 3> {

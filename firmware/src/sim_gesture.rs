@@ -95,11 +95,7 @@ impl Gestures {
             } else {
                 0.0
             };
-            let g0 = [
-                libm::sin(tilt) * ca,
-                libm::sin(tilt) * sa,
-                libm::cos(tilt),
-            ];
+            let g0 = [libm::sin(tilt) * ca, libm::sin(tilt) * sa, libm::cos(tilt)];
             let g = rotate(&g0, &horizontal, turn);
             let motion: [f64; 3] = match class {
                 1 => {

@@ -290,6 +290,36 @@ pub fn inverse(a: &M3) -> M3 {
     core::array::from_fn(|i| core::array::from_fn(|j| c(j, i) / d))
 }
 
+/// The run of the firmware's linear mode (`linear.rs`), which the host test replays.
+///
+/// Factors A_1 .. A_M of its `LinearResNet`.
+pub const FACTORS: usize = 4;
+/// Seed of the sensor's distortion and stream.
+pub const SEED: u64 = 16;
+/// Readings that go into the second moment before the first step.
+pub const WARMUP: u32 = 2000;
+/// Training steps, one new reading each.
+pub const STEPS: u32 = 3000;
+/// Log every this many steps (and at steps 10 and 100).
+pub const LOG_EVERY: u32 = 500;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.05;
+/// The run passes when the last window's mean excess loss is below this: the uncalibrated
+/// sensor's is about 1e-2, the noise floor 1e-5 (both in the log).
+pub const THRESHOLD: f64 = 1e-3;
+
+/// The next reading within [`RANGE`] (others are counted in `rejected` and skipped); its
+/// values are exact in f32 and Q4.12 (on the ADC's grid).
+pub fn reading(sensor: &mut LinearSensor, rejected: &mut u32) -> ([f64; 3], [f64; 3]) {
+    loop {
+        let (raw, reference) = sensor.sample();
+        if raw.iter().map(|v| v * v).sum::<f64>() <= RANGE * RANGE {
+            return (raw, reference);
+        }
+        *rejected += 1;
+    }
+}
+
 /// The probability 1 - 2 delta with which [`SecondMoment::sigma_min_lower`] holds: delta.
 pub const DELTA: f64 = 1e-3;
 
