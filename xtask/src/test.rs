@@ -17,17 +17,19 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 9] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 11] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
     ("microbit", &["soft-float"]),
     // The simulated sensor fails at seeded points: every fault counted, training still passes.
     ("mps2-an386", &["fault-injection"]),
-    // Other apps (firmware/src/main.rs): gesture classification; linear calibration with the
-    // HM certificate.
+    // Other apps (firmware/src/main.rs): gesture classification, from scratch and from the
+    // desktop-trained model files; linear calibration with the HM certificate.
     ("mps2-an386", &["classify"]),
     ("microbit", &["classify"]),
+    ("mps2-an386", &["pretrained"]),
+    ("microbit", &["pretrained"]),
     ("mps2-an386", &["linear"]),
     ("microbit", &["linear"]),
 ];
