@@ -120,7 +120,10 @@ fn replay<T: Scalar>() -> Replay {
                 .push((symmetric_eigenvalues(&s), nalgebra_eigenvalues(&s)));
         }
     }
-    assert_eq!(rejected, 0, "the firmware's log says no reading was out of range");
+    assert_eq!(
+        rejected, 0,
+        "the firmware's log says no reading was out of range"
+    );
     out
 }
 
@@ -145,7 +148,10 @@ fn check(name: &str, replay: &Replay) {
         assert!(c >= e, "{name}: window certificate {c} < excess {e}");
     }
     for &(lower, truth) in &replay.sigma {
-        assert!(lower > 0.0 && lower <= truth, "{name}: sigma_min bound {lower} vs {truth}");
+        assert!(
+            lower > 0.0 && lower <= truth,
+            "{name}: sigma_min bound {lower} vs {truth}"
+        );
     }
     for (closed, reference) in &replay.eigen {
         let trace: f64 = reference.iter().sum();

@@ -27,13 +27,19 @@ pub fn check() -> Result<(), String> {
         .map(|t| if t.is_absolute() { t } else { dir.join(t) })
         .unwrap_or_else(|| dir.join("target"));
     let elf = target.join("thumbv7em-none-eabihf/release/my-nearid-firmware");
-    println!("\n$ qemu-system-arm -machine mps2-an386 ... -kernel {}", elf.display());
+    println!(
+        "\n$ qemu-system-arm -machine mps2-an386 ... -kernel {}",
+        elf.display()
+    );
     let mut child = qemu::command("mps2-an386", Some("cortex-m4"), &elf)
         .spawn()
         .map_err(|e| format!("could not start qemu-system-arm: {e}"))?;
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("waiting for QEMU: {e}"))? {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| format!("waiting for QEMU: {e}"))?
+        {
             return if status.success() {
                 println!("firmware template: passed");
                 Ok(())

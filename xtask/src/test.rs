@@ -93,9 +93,11 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
-    // The code only the fault-injection run and the Cortex-M0 build compile.
+    // The code only the fault-injection run, the other apps and the Cortex-M0 build compile.
     for features in [
         &["--features", "fault-injection"][..],
+        &["--features", "pretrained"],
+        &["--features", "linear"],
         &[
             "--target",
             "thumbv6m-none-eabi",
