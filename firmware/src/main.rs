@@ -8,6 +8,9 @@
 //! - [`sim`]: a simulated sensor behind the same I2C trait (QEMU, or a board with nothing attached).
 //! - [`board`]: one module per board (memory map in memory/, chosen by a Cargo feature).
 //! - [`stack`], [`fault`]: stack painting; panic and HardFault handlers that log and fail.
+//! - Other apps, each a build of its own (a Cargo feature) instead of [`app`]: [`classify`]
+//!   (gestures, [`sim_gesture`]; `pretrained` starts it from a desktop-trained model file) and
+//!   [`linear`] (a linear calibration that logs the HM suboptimality certificate, [`sim_linear`]).
 //!
 //! One source for every board, built by two kinds of package: this one for the emulated boards
 //! (QEMU: `cargo run --release` here), and one per real board under `boards/<board>/`, whose
@@ -20,12 +23,29 @@
 #![no_main]
 
 mod acquire;
+#[cfg_attr(any(feature = "classify", feature = "linear"), allow(dead_code))]
 mod app;
 mod board;
 mod fault;
 mod sensor;
 mod sim;
 mod stack;
+
+#[cfg(feature = "classify")]
+mod classify;
+#[cfg(feature = "linear")]
+mod linear;
+#[cfg(feature = "classify")]
+mod sim_gesture;
+#[cfg(feature = "linear")]
+mod sim_linear;
+
+#[cfg(not(any(feature = "classify", feature = "linear")))]
+use app::run;
+#[cfg(feature = "classify")]
+use classify::run;
+#[cfg(feature = "linear")]
+use linear::run;
 
 #[cfg(feature = "real-board")]
 use defmt_rtt as _;
@@ -38,6 +58,6 @@ use panic_probe as _;
 #[cortex_m_rt::entry]
 fn main() -> ! {
     stack::paint();
-    let (passed, watchdog) = app::run(board::init());
+    let (passed, watchdog) = run(board::init());
     board::exit(passed, watchdog)
 }

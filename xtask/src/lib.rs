@@ -9,6 +9,7 @@
 //! - [`golden`]: the whole decoded log of each emulated build against its checked-in file.
 //! - [`disasm`]: the firmware's code, through llvm-objdump; [`faultpath`]: the real boards' panic
 //!   and HardFault handlers, checked in it to end in a breakpoint.
+//! - [`template`]: the out-of-tree firmware template, built and run as a user would.
 //!
 //! Modules depend downward only: `cmd` <- `toolchain`, `firmware` <- `qemu`, `golden`; `cmd` <-
 //! `disasm` <- `faultpath`; `runlog` stands alone.
@@ -20,6 +21,7 @@ pub mod firmware;
 pub mod golden;
 pub mod qemu;
 pub mod runlog;
+pub mod template;
 pub mod toolchain;
 
 /// The example of the core's crate README (`core/README.md`, the page crates.io shows), compiled

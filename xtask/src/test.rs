@@ -17,13 +17,21 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 5] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 11] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
     ("microbit", &["soft-float"]),
     // The simulated sensor fails at seeded points: every fault counted, training still passes.
     ("mps2-an386", &["fault-injection"]),
+    // Other apps (firmware/src/main.rs): gesture classification, from scratch and from the
+    // desktop-trained model files; linear calibration with the HM certificate.
+    ("mps2-an386", &["classify"]),
+    ("microbit", &["classify"]),
+    ("mps2-an386", &["pretrained"]),
+    ("microbit", &["pretrained"]),
+    ("mps2-an386", &["linear"]),
+    ("microbit", &["linear"]),
 ];
 
 const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
@@ -82,14 +90,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
 /// The firmware: formatted, clippy-clean on the default board, every board built, and each
 /// emulated build of [`QEMU_RUNS`] run to a passing exit with its whole decoded log equal to
 /// its golden file (rewritten instead with `bless`); then the default board once more with
-/// `CARGO_TARGET_DIR` elsewhere. Returns how many QEMU runs passed (each counts as a test).
+/// `CARGO_TARGET_DIR` elsewhere, and the out-of-tree template built and run. Returns how many QEMU runs passed (each counts as a test).
 fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
-    // The code only the fault-injection run and the Cortex-M0 build compile.
+    // The code only the fault-injection run, the other apps and the Cortex-M0 build compile.
     for features in [
         &["--features", "fault-injection"][..],
+        &["--features", "pretrained"],
+        &["--features", "linear"],
         &[
             "--target",
             "thumbv6m-none-eabi",
@@ -147,7 +157,8 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
         ));
     }
     foreign_target_dir()?;
-    Ok(QEMU_RUNS.len() as u64 + 1)
+    xtask::template::check()?;
+    Ok(QEMU_RUNS.len() as u64 + 2)
 }
 
 /// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
