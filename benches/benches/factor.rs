@@ -1,6 +1,7 @@
 //! Time of one near-identity factorisation (`nearid::factorize_into`: polar form by Jacobi SVD,
-//! Schur form of the rotation, roots, the split, two SVDs for the report) for D = 16, f64 and
-//! f32, on random and hard matrices. The depth only adds copies: M = 64.
+//! the rotation's Schur form by Jacobi methods, roots, the split, two SVDs and the error bound
+//! for the report) for D = 16, f64 and f32, on random and hard matrices. The depth only adds
+//! copies: M = 64.
 //!
 //! `cargo bench -p nearid-benches --bench factor`
 

@@ -20,6 +20,10 @@ use crate::Scalar;
 pub trait Activation: Copy + Default + core::fmt::Debug + 'static {
     /// True when s is continuously differentiable (the smooth-map theory needs it).
     const SMOOTH: bool;
+    /// Its code in model files ([`crate::file`]).
+    const ID: u8;
+    /// Its name in reports and files, as the `nearid` tool spells it.
+    const NAME: &'static str;
     /// s(z).
     fn apply<T: Scalar>(z: T) -> T;
     /// s'(z), given a = s(z).
@@ -37,6 +41,8 @@ pub struct Relu;
 
 impl Activation for Relu {
     const SMOOTH: bool = false;
+    const ID: u8 = 1;
+    const NAME: &'static str = "relu";
     #[inline]
     fn apply<T: Scalar>(z: T) -> T {
         if z > T::ZERO { z } else { T::ZERO }
@@ -60,6 +66,8 @@ pub struct Tanh;
 
 impl Activation for Tanh {
     const SMOOTH: bool = true;
+    const ID: u8 = 2;
+    const NAME: &'static str = "tanh";
     #[inline]
     fn apply<T: Scalar>(z: T) -> T {
         z.tanh()
@@ -77,6 +85,8 @@ pub struct Softplus;
 
 impl Activation for Softplus {
     const SMOOTH: bool = true;
+    const ID: u8 = 3;
+    const NAME: &'static str = "softplus";
     #[inline]
     fn apply<T: Scalar>(z: T) -> T {
         Relu::apply(z) + (-z.abs()).exp().ln_1p()
@@ -94,6 +104,8 @@ pub struct Identity;
 
 impl Activation for Identity {
     const SMOOTH: bool = true;
+    const ID: u8 = 4;
+    const NAME: &'static str = "identity";
     #[inline]
     fn apply<T: Scalar>(z: T) -> T {
         z

@@ -35,7 +35,8 @@ pub struct Certificate<T> {
 ///
 /// Errors: [`Error::NonFinite`] for non-finite inputs, [`Error::OutOfRange`] unless M >= 1,
 /// 0 <= tau < 1, sigma_min > 0 and grad_norm_sq >= 0, [`Error::Overflow`] when the bound is
-/// not representable (the denominator underflows: tau close to 1 for a deep network).
+/// above T::MAX (tau close to 1 for a deep network). The result is rounded up: it is never
+/// below the exact bound.
 ///
 /// ```
 /// // Sigma = I, R = 0, A_i = -tau I is the tight case: L - L_opt = D/2 (1 - tau)^(2M) and
@@ -56,14 +57,26 @@ pub fn excess_loss_bound<T: Real>(m: usize, tau: T, grad_norm_sq: T, sigma_min: 
     if m == 0 || tau < T::ZERO || tau >= T::ONE || sigma_min <= T::ZERO || grad_norm_sq < T::ZERO {
         return Err(Error::OutOfRange);
     }
-    // (1 - tau)^(2M - 2) = exp((2M - 2) ln(1 - tau)); ln_1p keeps small tau accurate.
-    let exponent = <T as Scalar>::from_f64(2.0 * (m as f64 - 1.0));
-    let decay = Scalar::exp(exponent * Scalar::ln_1p(-tau));
-    let denominator = <T as Scalar>::from_f64(2.0 * m as f64) * decay * sigma_min;
-    if denominator.partial_cmp(&T::ZERO) != Some(core::cmp::Ordering::Greater) {
-        return Err(Error::Overflow);
+    // In logarithms, in f64: the bound grad / (2 M (1 - tau)^(2M - 2) sigma_min) neither
+    // overflows nor underflows on the way (in f32, 2 M sigma_min alone overflows for
+    // sigma_min = 3.4e38, which turned a bound of 1.1e-29 into 0). Each term and each of the
+    // three sums is within an ulp, so the exponent is within 8 eps_64 (sum of |terms|): the
+    // exponential is rounded up by that (and its own ulp), then up into T.
+    if grad_norm_sq == T::ZERO {
+        return Ok(T::ZERO);
     }
-    let bound = grad_norm_sq / denominator;
+    let f = |x: T| Scalar::to_f64(x);
+    let (m, tau, grad, sigma) = (m as f64, f(tau), f(grad_norm_sq), f(sigma_min));
+    let terms = [
+        libm::log(grad),
+        -libm::log(2.0 * m),
+        -2.0 * (m - 1.0) * libm::log1p(-tau),
+        -libm::log(sigma),
+    ];
+    let log_bound: f64 = terms.iter().sum();
+    let error = 8.0 * f64::EPSILON * terms.iter().map(|t| t.abs()).sum::<f64>();
+    let bound: T =
+        crate::upper::round_up(libm::exp(log_bound) * (1.0 + error + 2.0 * f64::EPSILON));
     if Scalar::is_finite(bound) {
         Ok(bound)
     } else {
@@ -86,14 +99,28 @@ pub fn certify<T: Real, const D: usize, const M: usize>(
 
 /// [`certify`] with tau bounded by max_i ||A_i||_F >= max_i ||A_i||: no SVD, O(M D^2), valid
 /// (the bound increases with tau) but looser by up to a factor depending on sqrt(D) in tau.
+/// The Frobenius norm is scaled before squaring and rounded up, so tau is never below it.
 pub fn certify_frobenius<T: Real, const D: usize, const M: usize>(
     net: &LinearResNet<T, D, M>,
     grad_norm_sq: T,
     sigma_min: T,
 ) -> Result<Certificate<T>> {
-    certificate_with(net, grad_norm_sq, sigma_min, |a| {
-        Ok(Scalar::sqrt(T::dot(a.as_slice(), a.as_slice())))
-    })
+    certificate_with(net, grad_norm_sq, sigma_min, |a| Ok(frobenius_upper(a)))
+}
+
+/// ||A||_F, scaled by a power of two before squaring (entries of 1e-300 square to 0) and rounded
+/// up: never below the exact norm.
+fn frobenius_upper<T: Real, const D: usize>(a: &Matrix<T, D, D>) -> T {
+    use crate::upper::{exponent_of, round_up, scaled};
+    let e = exponent_of(a.iter().copied());
+    let sum: f64 = a
+        .iter()
+        .map(|&x| Scalar::to_f64(scaled(x, e)))
+        .map(|x| x * x)
+        .sum();
+    // D^2 terms in [0, 1]: the sum is within D^2 eps_64 relative, the sqrt within another.
+    let slack = 1.0 + (D * D + 2) as f64 * f64::EPSILON;
+    round_up(libm::ldexp(libm::sqrt(sum) * slack, e))
 }
 
 /// The certificate with tau = max_i norm(A_i) for a norm at least the spectral norm.
@@ -111,6 +138,14 @@ fn certificate_with<T: Real, const D: usize, const M: usize>(
     for a in &net.factors {
         tau = Scalar::max(tau, norm(a)?);
     }
+    // Finite factors whose norm overflows T have tau >= 1.
+    if !Scalar::is_finite(tau) {
+        return Err(Error::OutOfRange);
+    }
+    // The bound grows with tau, so tau is rounded up past the norm's own rounding error
+    // (the SVD's singular values are within 8 D eps relative).
+    let up = 1.0 + 8.0 * D as f64 * Scalar::to_f64(T::default_epsilon());
+    let tau: T = crate::upper::round_up(crate::upper::mul_up(Scalar::to_f64(tau), up));
     let excess_loss_bound = excess_loss_bound(M, tau, grad_norm_sq, sigma_min)?;
     Ok(Certificate {
         excess_loss_bound,

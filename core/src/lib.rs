@@ -7,7 +7,9 @@
 //! - **Numbers** — [`Scalar`] (f32, f64, fixed point) and [`Real`] (the float types the
 //!   decompositions run in), in [`scalar`].
 //! - **Networks** — [`ResidualBlock`] x + W2 s(W1 x + b1) + b2 ([`block`]), [`ResNet`] of M
-//!   blocks ([`resnet`]), [`LinearResNet`] (I + A_M)...(I + A_1) ([`linear`]), activations
+//!   blocks ([`resnet`]), [`Net`]: input layer, blocks, output layer for a task's own widths
+//!   ([`net`], with [`Dense`] and [`Skip`] in [`dense`]), [`LinearResNet`] (I + A_M)...(I + A_1)
+//!   ([`linear`]), activations
 //!   [`Relu`], [`Tanh`], [`Softplus`], [`Identity`] ([`activation`]). They all implement
 //!   [`Model`] (forward with a tape, backward into the tape, for a batch) and [`Trainable`]
 //!   (the plain SGD update, and visits of every tensor with its static shape), in [`model`].
@@ -15,9 +17,19 @@
 //!   [`kernels::Reference`] (plain loops, the specification), [`kernels::ByUnit`]
 //!   (microcontrollers), [`kernels::Lanes`] (desktop), [`kernels::FixedKernels`]; each number
 //!   type names its own ([`Scalar::Kernels`]), and any can be chosen by type, in [`kernels`].
-//! - **Training** — losses ([`Loss`], [`Quadratic`], in [`loss`]), [`FusedSgd`] (no gradient
+//! - **Training** — losses ([`Loss`], [`Quadratic`], [`CrossEntropy`], in [`loss`]), [`FusedSgd`] (no gradient
 //!   buffer) and [`BufferedSgd`] (momentum) in [`sgd`]; seeded initialisation ([`Rng`]) and
 //!   synthetic tasks [`LinearTask`], [`SmoothTask`] ([`data`]).
+//! - **Model files** — [`file::save`] and [`file::load`]: a network's architecture and weights
+//!   in one little-endian, checksummed byte layout (`.nid`) that the device and the desktop
+//!   read alike, without a heap ([`file`]).
+//! - **Growing depth** — [`Grow`] inserts blocks that are exactly the identity when the loss
+//!   stalls ([`Stall`]), up to a network's capacity; a [`ResNet`] runs only its first m blocks
+//!   ([`grow`]).
+//! - **Checkpoints** — [`checkpoint::save`] and [`checkpoint::restore`]: the model file, the
+//!   optimiser's state and an application payload in NOR flash (any
+//!   `embedded_storage::nor_flash::NorFlash`), in slots that a power cut at any moment leaves
+//!   holding the old checkpoint or the new one, without a heap ([`checkpoint`]).
 //! - **Near-identity factorisation** — [`factorize`] / [`factorize_into`] write any R with
 //!   det R > 0 as (I + A_M)...(I + A_1) with max ||A_i|| within the HM bound ([`factor`]:
 //!   polar form, real Schur form of the rotation, roots; docs/THEORY.md section 1).
@@ -63,33 +75,42 @@
 pub mod activation;
 pub mod block;
 pub mod certificate;
+pub mod checkpoint;
 pub mod data;
+pub mod dense;
 pub mod error;
 pub mod factor;
+pub mod file;
 pub mod fixed;
+pub mod grow;
 pub mod kernels;
 pub mod linear;
 pub mod loss;
 pub mod model;
+pub mod net;
 pub mod resnet;
 pub mod rng;
 pub mod scalar;
 pub mod sgd;
 pub mod smooth;
+mod upper;
 
 pub use activation::{Activation, Identity, Relu, Softplus, Tanh};
 pub use block::{BlockTape, ResidualBlock};
 pub use certificate::{Certificate, certify, certify_frobenius, excess_loss_bound};
 pub use data::{LinearTask, SmoothTask};
-pub use error::{Error, Result};
+pub use dense::{Dense, DenseTape, Skip};
+pub use error::{Error, FileError, FlashError, Result};
 pub use factor::{Decompose, FactorReport, factorize, factorize_into, hm_bound};
+pub use grow::{Grow, Stall};
 pub use linear::{LinearResNet, LinearTape, identity_matrix};
-pub use loss::{Loss, Quadratic};
+pub use loss::{CrossEntropy, Loss, Quadratic};
 pub use model::{Model, Trainable, training_bytes};
-pub use resnet::ResNet;
+pub use net::{Net, NetTape};
+pub use resnet::{ResNet, ResNetTape};
 pub use rng::Rng;
 pub use scalar::{Real, RoundingState, Scalar};
-pub use sgd::{BufferedSgd, FusedSgd, Sgd, Step};
+pub use sgd::{BufferedSgd, FusedSgd, Sgd, SgdState, Step};
 pub use smooth::{SmoothActivation, SmoothMap};
 
 /// A statically sized R x C matrix (column-major), nalgebra's `SMatrix`.

@@ -29,10 +29,14 @@ pub struct Name {
 /// A layer of a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layer {
+    /// The input layer of a [`crate::Net`].
+    Input,
     /// Residual block i (0 first, applied first).
     Block(usize),
     /// Factor A_(i+1) of a linear residual network (0 is A_1, applied first).
     Factor(usize),
+    /// The output layer of a [`crate::Net`].
+    Output,
 }
 
 /// A tensor of a layer.
@@ -68,6 +72,34 @@ pub trait ZipVisitor<T: Scalar, const K: usize> {
         name: Name,
         ts: [&mut Matrix<T, R, C>; K],
     );
+}
+
+/// A visitor that hands everything on to `inner` with the layer of every name replaced by
+/// `layer` (a network naming its parts).
+#[derive(Debug)]
+pub struct Rename<'a, V> {
+    /// The visitor that sees the renamed tensors.
+    pub inner: &'a mut V,
+    /// The layer every name is given.
+    pub layer: Layer,
+}
+
+impl<T: Scalar, V: Visitor<T>> Visitor<T> for Rename<'_, V> {
+    fn tensor<const R: usize, const C: usize>(&mut self, name: Name, t: &Matrix<T, R, C>) {
+        let layer = self.layer;
+        self.inner.tensor(Name { layer, ..name }, t);
+    }
+}
+
+impl<T: Scalar, V: ZipVisitor<T, K>, const K: usize> ZipVisitor<T, K> for Rename<'_, V> {
+    fn tensors<const R: usize, const C: usize>(
+        &mut self,
+        name: Name,
+        ts: [&mut Matrix<T, R, C>; K],
+    ) {
+        let layer = self.layer;
+        self.inner.tensors(Name { layer, ..name }, ts);
+    }
 }
 
 /// Sees every affine map y = W v (+ c) of a network with the factors of its gradient on each

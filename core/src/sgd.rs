@@ -28,11 +28,12 @@
 use core::marker::PhantomData;
 
 use crate::fixed::Rounding;
+use crate::grow::Grow;
 use crate::kernels::Kernels;
 use crate::loss::{Loss, Quadratic};
 use crate::model::GradientVisitor;
 use crate::scalar::{RoundingState, all_finite};
-use crate::{Error, Matrix, Model, Result, Scalar, Trainable, Vector};
+use crate::{Error, Matrix, Model, Result, Rng, Scalar, Trainable, Vector};
 
 /// Hyper-parameters of SGD.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,8 +44,9 @@ pub struct Sgd<T> {
     pub momentum: T,
     /// lambda >= 0, with eta lambda < 1: decay toward zero residual (the identity).
     pub weight_decay: T,
-    /// Rescale the gradient to this Frobenius norm when it is larger. The norm is taken with
-    /// [`Scalar::approx_sqrt`] (about 5% off in f32), which only moves the threshold.
+    /// Rescale the gradient to this Frobenius norm when it is larger. The norm is computed in
+    /// f64 from the gradient's factors, so that it is exact to f64's precision in every format
+    /// (a fixed-point format's own squared norm saturates: Q4.12's at 8).
     pub clip_norm: Option<T>,
     /// How fixed-point formats round each update w - eta d (floats ignore it): stochastic
     /// (seeded, the default) or to nearest. See [`crate::fixed::stochastic`].
@@ -110,13 +112,16 @@ impl<T: Scalar> Sgd<T> {
 /// What a training step reports (measured before the update).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Step<T> {
-    /// Mean over the batch of 1/2 ||y^ - y||^2.
+    /// Mean over the batch of the loss (for [`Quadratic`], 1/2 ||y^ - y||^2).
     pub loss: T,
     /// ||grad L||_F^2 over all parameters (before clipping): the input of the HM certificate.
     pub grad_norm_sq: T,
     /// Fixed-point results clamped to the format's range during this step (always 0 for
     /// floats); see [`crate::fixed::saturation`].
     pub saturations: u32,
+    /// With a classification loss, the samples of the batch whose prediction picked the target
+    /// ([`Loss::correct`], measured before the update); 0 otherwise.
+    pub correct: u32,
 }
 
 /// Plain SGD without a gradient buffer: RAM = parameters + the tape of B samples.
@@ -142,9 +147,48 @@ pub struct FusedSgd<
     K = <T as Scalar>::Kernels,
 > {
     config: Sgd<T>,
-    rounding: T::Rounding,
+    state: State<T::Rounding>,
     tape: N::Tape<B>,
     choice: PhantomData<(L, K)>,
+}
+
+/// What an optimiser carries from one step to the next besides its buffers: the steps taken
+/// and the rounding state (the dither of fixed-point formats). Restoring it and the weights
+/// resumes training exactly where it stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SgdState {
+    /// Steps taken (that returned `Ok`), wrapping at 2^32.
+    pub steps: u32,
+    /// [`RoundingState::to_bits`] of the rounding state.
+    pub rounding: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct State<R> {
+    steps: u32,
+    rounding: R,
+}
+
+impl<R: RoundingState> State<R> {
+    fn new(rounding: Rounding) -> Self {
+        Self {
+            steps: 0,
+            rounding: R::new(rounding),
+        }
+    }
+
+    fn get(&self) -> SgdState {
+        SgdState {
+            steps: self.steps,
+            rounding: self.rounding.to_bits(),
+        }
+    }
+
+    fn set(&mut self, s: SgdState) {
+        self.steps = s.steps;
+        self.rounding = R::from_bits(s.rounding);
+    }
 }
 
 impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N, B, L, K> {
@@ -161,7 +205,7 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         }
         Ok(Self {
             config,
-            rounding: T::Rounding::new(config.rounding),
+            state: State::new(config.rounding),
             tape: N::new_tape::<B>(),
             choice: PhantomData,
         })
@@ -177,6 +221,28 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
         &self.tape
     }
 
+    /// The steps taken and the rounding state, for a checkpoint.
+    pub fn state(&self) -> SgdState {
+        self.state.get()
+    }
+
+    /// Resumes from a checkpoint's [`FusedSgd::state`].
+    pub fn set_state(&mut self, state: SgdState) {
+        self.state.set(state);
+    }
+
+    /// A new learning rate (for example after a rollback), checked as [`Sgd::validate`]
+    /// does; the rest of the configuration and the state stay.
+    pub fn set_learning_rate(&mut self, eta: T) -> Result<()> {
+        let config = Sgd {
+            learning_rate: eta,
+            ..self.config
+        };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     /// One step on the batch (xs, targets). On error the network is unchanged.
     pub fn step<const I: usize, const O: usize>(
         &mut self,
@@ -190,16 +256,34 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> FusedSgd<T, N
     {
         let before = T::saturations();
         let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
-        let rule = Rule::new(&self.config, step.grad_norm_sq)?;
-        if rule.plain_gradient {
-            net.update_with::<K, B>(&self.tape, rule.eta, &mut self.rounding);
+        let rule = Rule::new(&self.config, step.grad_norm_sq, net, &self.tape)?;
+        let rounding = &mut self.state.rounding;
+        if rule.fused {
+            // The guard of `Rule::new` bounds every increment the kernels form.
+            net.update_with::<K, B>(&self.tape, rule.eta, rounding);
         } else {
-            let mut update = RuleUpdate {
+            // Check every new weight before writing any, with a copy of the rounding state so
+            // the check sees the same rounding as the writes.
+            let mut check = RuleUpdate {
                 rule,
-                rounding: &mut self.rounding,
+                rounding: *rounding,
+                write: false,
+                finite: true,
             };
-            net.visit_gradients(&self.tape, &mut update);
+            net.visit_gradients(&self.tape, &mut check);
+            if !check.finite {
+                return Err(Error::NonFinite);
+            }
+            let mut write = RuleUpdate {
+                rule,
+                rounding: *rounding,
+                write: true,
+                finite: true,
+            };
+            net.visit_gradients(&self.tape, &mut write);
+            *rounding = write.rounding;
         }
+        self.state.steps = self.state.steps.wrapping_add(1);
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
@@ -215,7 +299,7 @@ pub struct BufferedSgd<
     K = <T as Scalar>::Kernels,
 > {
     config: Sgd<T>,
-    rounding: T::Rounding,
+    state: State<T::Rounding>,
     tape: N::Tape<B>,
     gradient: N,
     velocity: N,
@@ -234,12 +318,37 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         }
         Ok(Self {
             config,
-            rounding: T::Rounding::new(config.rounding),
+            state: State::new(config.rounding),
             tape: N::new_tape::<B>(),
             gradient: N::zeros(),
             velocity: N::zeros(),
             choice: PhantomData,
         })
+    }
+
+    /// Grows `net` by a block at `position` ([`Grow::grow`]) and the momentum and gradient
+    /// buffers with it: the new block's momentum is zero and every other block keeps its own.
+    /// Nothing changes on error.
+    pub fn grow(&mut self, net: &mut N, position: usize, rng: &mut Rng, scale: f64) -> Result<()>
+    where
+        N: Grow,
+    {
+        net.grow(position, rng, scale)?;
+        // The buffers' blocks past the network's depth are zero (never written), so the
+        // shift loses nothing.
+        self.velocity.grow_zero(position)?;
+        self.gradient.grow_zero(position)
+    }
+
+    /// The steps taken and the rounding state, for a checkpoint (with [`BufferedSgd::velocity`]).
+    pub fn state(&self) -> SgdState {
+        self.state.get()
+    }
+
+    /// Resumes from a checkpoint: the state and the momentum buffer.
+    pub fn set_state(&mut self, state: SgdState, velocity: N) {
+        self.state.set(state);
+        self.velocity = velocity;
     }
 
     /// The hyper-parameters.
@@ -271,14 +380,14 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
     {
         let before = T::saturations();
         let mut step = forward_backward::<T, N, L, K, I, O, B>(net, &mut self.tape, xs, targets)?;
-        let rule = Rule::new(&self.config, step.grad_norm_sq)?;
+        let rule = Rule::new(&self.config, step.grad_norm_sq, net, &self.tape)?;
         self.gradient
             .visit_gradients(&self.tape, &mut StoreGradient);
         // Check every new weight and velocity before writing any, with a copy of the rounding
         // state so the check sees the same rounding as the writes.
         let mut check = Momentum {
             rule,
-            rounding: self.rounding,
+            rounding: self.state.rounding,
             write: false,
             finite: true,
         };
@@ -288,12 +397,13 @@ impl<T: Scalar, N: Trainable<T>, const B: usize, L, K: Kernels<T>> BufferedSgd<T
         }
         let mut write = Momentum {
             rule,
-            rounding: self.rounding,
+            rounding: self.state.rounding,
             write: true,
             finite: true,
         };
         N::visit_zip([net, &mut self.gradient, &mut self.velocity], &mut write);
-        self.rounding = write.rounding;
+        self.state.rounding = write.rounding;
+        self.state.steps = self.state.steps.wrapping_add(1);
         step.saturations = T::saturations().wrapping_sub(before);
         Ok(step)
     }
@@ -314,9 +424,11 @@ where
     L: Loss<T, O>,
     K: Kernels<T>,
 {
-    let usable = xs.iter().all(|x| all_finite(x.as_slice())) && targets.iter().all(L::valid);
-    if !usable {
+    if !xs.iter().all(|x| all_finite(x.as_slice())) {
         return Err(Error::NonFinite);
+    }
+    if !targets.iter().all(L::valid) {
+        return Err(L::INVALID);
     }
     let inv_b = T::from_f64(1.0 / B as f64);
     let predictions = net.forward_with::<K, B>(xs, tape);
@@ -331,6 +443,11 @@ where
     if !loss.is_finite() {
         return Err(Error::NonFinite);
     }
+    let correct = predictions
+        .iter()
+        .zip(targets)
+        .filter(|(p, y)| L::correct(p, y))
+        .count() as u32;
     let dys = core::array::from_fn(|b| L::gradient(&predictions[b], &targets[b], inv_b));
     net.backward_with::<K, B>(&dys, tape);
     // The Gram form sums (u_b . u_c)(v_b . v_c) over every affine map, with b = c among the
@@ -344,6 +461,7 @@ where
         loss,
         grad_norm_sq,
         saturations: 0,
+        correct,
     })
 }
 
@@ -380,13 +498,16 @@ fn for_each_entry<T: Scalar, const R: usize, const C: usize, const B: usize>(
     }
 }
 
-/// [`FusedSgd`] with weight decay or clipping: every weight from [`Rule::plain`].
-struct RuleUpdate<'a, T: Scalar> {
+/// [`FusedSgd`] off its fused path (weight decay, clipping, eta > 1): every weight from
+/// [`Rule::plain`], checked to be finite (`write` false) or written.
+struct RuleUpdate<T: Scalar> {
     rule: Rule<T>,
-    rounding: &'a mut T::Rounding,
+    rounding: T::Rounding,
+    write: bool,
+    finite: bool,
 }
 
-impl<T: Scalar, const B: usize> GradientVisitor<T, B> for RuleUpdate<'_, T> {
+impl<T: Scalar, const B: usize> GradientVisitor<T, B> for RuleUpdate<T> {
     fn affine<const R: usize, const C: usize>(
         &mut self,
         w: &mut Matrix<T, R, C>,
@@ -394,8 +515,42 @@ impl<T: Scalar, const B: usize> GradientVisitor<T, B> for RuleUpdate<'_, T> {
         us: [&Vector<T, R>; B],
         vs: [&Vector<T, C>; B],
     ) {
-        let (rule, rounding) = (self.rule, &mut *self.rounding);
-        for_each_entry(w, bias, us, vs, |w, g| *w = rule.plain(*w, g, rounding));
+        let (rule, write) = (self.rule, self.write);
+        let (rounding, finite) = (&mut self.rounding, &mut self.finite);
+        for_each_entry(w, bias, us, vs, |w, g| {
+            let new = rule.plain(*w, g, rounding);
+            if write {
+                *w = new;
+            } else {
+                *finite &= new.is_finite();
+            }
+        });
+    }
+}
+
+/// ||grad L||_F^2 in f64 from the factors: over the affine maps, sum_{b,c} (u_b . u_c)
+/// ((v_b . v_c) + 1 with a bias), every product in f64. For the clipping factor, which must
+/// not depend on a format's range.
+struct NormSqInF64(f64);
+
+impl<T: Scalar, const B: usize> GradientVisitor<T, B> for NormSqInF64 {
+    fn affine<const R: usize, const C: usize>(
+        &mut self,
+        _: &mut Matrix<T, R, C>,
+        bias: Option<&mut Vector<T, R>>,
+        us: [&Vector<T, R>; B],
+        vs: [&Vector<T, C>; B],
+    ) {
+        let dot = |a: &[T], b: &[T]| -> f64 {
+            a.iter().zip(b).map(|(x, y)| x.to_f64() * y.to_f64()).sum()
+        };
+        let one = if bias.is_some() { 1.0 } else { 0.0 };
+        for b in 0..B {
+            for c in 0..B {
+                let uu = dot(us[b].as_slice(), us[c].as_slice());
+                self.0 += uu * (dot(vs[b].as_slice(), vs[c].as_slice()) + one);
+            }
+        }
     }
 }
 
@@ -449,29 +604,55 @@ struct Rule<T> {
     lambda: T,
     /// Clip factor c = min(1, clip / ||grad||).
     c: T,
-    /// c = 1 and lambda = 0: the direction is g itself (exactly, in every format), and
-    /// [`FusedSgd`] takes the network's own update ([`Trainable::update_with`]).
+    /// c = 1 and lambda = 0: the direction is g itself (exactly, in every format).
     plain_gradient: bool,
+    /// The plain gradient with eta <= 1: [`FusedSgd`] takes the network's own update
+    /// ([`Trainable::update_with`]), which forms eta v before multiplying by u (eta <= 1 keeps
+    /// that finite for every finite v).
+    fused: bool,
 }
 
 impl<T: Scalar> Rule<T> {
-    fn new(config: &Sgd<T>, grad_norm_sq: T) -> Result<Self> {
-        let norm = grad_norm_sq.approx_sqrt();
+    /// The rule for a step whose gradient has squared norm `grad_norm_sq` (the kernels'), or
+    /// [`Error::NonFinite`] when an increment could make a weight non-finite: every increment
+    /// is at most eta c ||grad|| in magnitude (|g_jk| <= ||grad||_F) and must stay below
+    /// [`Scalar::FINITE_STEP`]. With clipping, the norm that sets c comes from the factors in
+    /// f64 ([`NormSqInF64`]).
+    fn new<N: Trainable<T>, const B: usize>(
+        config: &Sgd<T>,
+        grad_norm_sq: T,
+        net: &mut N,
+        tape: &N::Tape<B>,
+    ) -> Result<Self> {
         let c = match config.clip_norm {
-            Some(clip) if norm > clip => clip / norm,
-            _ => T::ONE,
+            Some(clip) => {
+                let mut norm_sq = NormSqInF64(0.0);
+                net.visit_gradients(tape, &mut norm_sq);
+                let norm = libm::sqrt(norm_sq.0);
+                if !norm.is_finite() {
+                    return Err(Error::NonFinite);
+                }
+                if norm > clip.to_f64() {
+                    T::from_f64(clip.to_f64() / norm)
+                } else {
+                    T::ONE
+                }
+            }
+            None => T::ONE,
         };
-        // |eta c g| <= eta c ||grad||: keep every increment far from overflow.
-        let largest_increment = config.learning_rate * c * grad_norm_sq.sqrt();
-        if !largest_increment.is_finite() || largest_increment > T::MAX / T::from_f64(4.0) {
+        let eta = config.learning_rate;
+        let largest_increment = eta * c * grad_norm_sq.sqrt();
+        if !largest_increment.is_finite() || largest_increment > T::FINITE_STEP {
             return Err(Error::NonFinite);
         }
+        let plain_gradient = c == T::ONE && config.weight_decay == T::ZERO;
         Ok(Self {
-            eta: config.learning_rate,
+            eta,
             mu: config.momentum,
             lambda: config.weight_decay,
             c,
-            plain_gradient: c == T::ONE && config.weight_decay == T::ZERO,
+            plain_gradient,
+            fused: plain_gradient && eta <= T::ONE,
         })
     }
 

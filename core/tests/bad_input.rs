@@ -176,3 +176,106 @@ fn certificates_reject_a_nan_factor_anywhere() {
         );
     }
 }
+
+/// Issue 12, defect 1: an `Ok` step writes only finite weights, whatever the learning rate, in
+/// every kernel path. eta = f32::MAX on x = y (zero residual, so every gradient entry is 0)
+/// formed eta v = inf before the multiply by u = 0, and wrote NaN.
+#[test]
+fn an_ok_step_never_writes_a_non_finite_weight() {
+    use nearid::kernels::{ByUnit, Kernels, Lanes, Reference};
+    fn linear<K: Kernels<f32>, const B: usize>(eta: f32) {
+        let mut net = LinearResNet::<f32, 1, 1>::identity();
+        let mut sgd = FusedSgd::<f32, _, B, nearid::Quadratic, K>::new(Sgd::new(eta)).unwrap();
+        let x = [Vector::<f32, 1>::new(2.0); B];
+        let before = net;
+        match sgd.step(&mut net, &x, &x) {
+            Ok(_) => assert!(
+                net.is_finite(),
+                "eta {eta}, B = {B}: Ok with {:?}",
+                net.factors
+            ),
+            Err(_) => assert!(bitwise_equal(&net, &before)),
+        }
+    }
+    fn resnet<K: Kernels<f32>, const B: usize>(eta: f32) {
+        let mut net = ResNet::<f32, 3, 16, 8>::identity_init(&mut Rng::new(1), 0.5);
+        let mut sgd = FusedSgd::<f32, _, B, nearid::Quadratic, K>::new(Sgd::new(eta)).unwrap();
+        let x = [Vector::<f32, 3>::new(1e9, 0.5, -0.5); B];
+        let before = net;
+        match sgd.step(&mut net, &x, &x) {
+            Ok(_) => assert!(
+                net.is_finite(),
+                "eta {eta}, B = {B}: Ok with non-finite weights"
+            ),
+            Err(_) => assert!(bitwise_equal(&net, &before)),
+        }
+    }
+    for eta in [f32::MAX, 1e30, 3.0, 1.0] {
+        linear::<ByUnit, 1>(eta);
+        linear::<Lanes, 1>(eta);
+        linear::<Lanes, 2>(eta);
+        linear::<Reference, 3>(eta);
+        resnet::<ByUnit, 1>(eta);
+        resnet::<Lanes, 1>(eta);
+        resnet::<Lanes, 4>(eta);
+        resnet::<Reference, 2>(eta);
+    }
+}
+
+/// Issue 12, defect 1 through weight decay: lambda w overflowed for A_1 = -1e300 and
+/// lambda = 1e30 (eta lambda = 5e-294 < 1 is a valid configuration): both optimisers refuse
+/// the step and keep the weights.
+#[test]
+fn weight_decay_that_would_overflow_is_refused_by_both_optimisers() {
+    let mut start = LinearResNet::<f64, 1, 1>::identity();
+    start.factors[0][(0, 0)] = -1e300;
+    let config = Sgd::new(5e-324).with_weight_decay(1e30);
+    // x = y = 0: loss and gradient 0, so only the decay moves the weight.
+    let x = [Vector::<f64, 1>::new(0.0)];
+    let mut net = start;
+    let mut fused = FusedSgd::<f64, _, 1>::new(config).unwrap();
+    assert_eq!(fused.step(&mut net, &x, &x).err(), Some(Error::NonFinite));
+    assert_eq!(net, start);
+    let mut buffered = BufferedSgd::<f64, _, 1>::new(config).unwrap();
+    assert_eq!(
+        buffered.step(&mut net, &x, &x).err(),
+        Some(Error::NonFinite)
+    );
+    assert_eq!(net, start);
+}
+
+/// Issue 12, defect 5: in Q4.12 the squared gradient norm saturates at 8, and clipping by it
+/// let the step grow as sqrt(||g||^2 / 8): one step of LinearResNet<Q12, 2, 1> from the
+/// identity on x = (2, 0), y = 0 (gradient [[4, 0], [0, 0]], norm 4), clip 1, eta 0.05,
+/// rounding to nearest moved A_1 by 1.416 eta. The clip now bounds the step up to the
+/// format's roundings: with u = 2^-13, c = round(clip / ||g||) is within u, each entry of
+/// d = g c within u, and each of eta d within u once more, so over the n = 4 entries
+/// ||dA|| <= eta (clip + (||g|| + sqrt n) u) + sqrt n u.
+#[test]
+fn clipping_bounds_the_step_in_fixed_point() {
+    use nearid::Scalar;
+    use nearid::fixed::{Q12, Rounding};
+    let eta = Q12::from_f64(0.05);
+    let config = Sgd::new(eta)
+        .with_clip_norm(Q12::ONE)
+        .with_rounding(Rounding::Nearest);
+    let mut net = LinearResNet::<Q12, 2, 1>::identity();
+    let mut sgd = FusedSgd::<Q12, _, 1>::new(config).unwrap();
+    let x = [Vector::<Q12, 2>::new(Q12::from_f64(2.0), Q12::ZERO)];
+    let y = [Vector::<Q12, 2>::new(Q12::ZERO, Q12::ZERO)];
+    sgd.step(&mut net, &x, &y).unwrap();
+    let moved = net.factors[0]
+        .iter()
+        .map(|v| v.to_f64().powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let (u, n, g) = (0.5f64.powi(13), 4.0f64, 4.0);
+    let bound = eta.to_f64() * (1.0 + (g + n.sqrt()) * u) + n.sqrt() * u;
+    println!(
+        "||dA|| / eta = {:.5} (bound {:.5})",
+        moved / eta.to_f64(),
+        bound / eta.to_f64()
+    );
+    assert!(moved <= bound, "||dA|| = {moved} > {bound}");
+    assert!(moved > 0.9 * eta.to_f64(), "the step did not move: {moved}");
+}

@@ -5,8 +5,8 @@ mod common;
 
 use common::{params, with_params};
 use nearid::{
-    Activation, BufferedSgd, Identity, LinearResNet, Model, Relu, ResNet, Rng, Sgd, Softplus, Tanh,
-    Trainable, Vector,
+    Activation, BufferedSgd, CrossEntropy, Identity, LinearResNet, Loss, Model, Net, Quadratic,
+    Relu, ResNet, Rng, Sgd, Softplus, Tanh, Trainable, Vector,
 };
 
 /// Largest relative error allowed.
@@ -123,4 +123,60 @@ fn input_gradient_matches_finite_differences() {
             dx[j]
         );
     }
+}
+
+/// The gradient of a [`Net`] (input layer, blocks, output layer) under loss L against central
+/// differences of L's own value, every parameter of every layer; returns the worst relative
+/// error.
+fn check_net<N, L, const I: usize, const O: usize, const B: usize>(
+    net: &N,
+    xs: &[Vector<f64, I>; B],
+    targets: &[L::Target; B],
+) -> f64
+where
+    N: Model<f64, I, O>,
+    L: Loss<f64, O>,
+{
+    let loss = |n: &N| -> f64 {
+        xs.iter()
+            .zip(targets)
+            .map(|(x, t)| L::value(&n.apply(x), t))
+            .sum::<f64>()
+            / B as f64
+    };
+    let mut sgd = BufferedSgd::<f64, N, B, L>::new(Sgd::new(1e-300)).unwrap();
+    sgd.step(&mut net.clone(), xs, targets).unwrap();
+    let grad = params(sgd.gradient());
+    let values = params(net);
+    let mut worst = 0.0f64;
+    for (k, &g) in grad.iter().enumerate() {
+        let at = |t: f64| {
+            let mut moved = values.clone();
+            moved[k] += t;
+            loss(&with_params(net, &moved))
+        };
+        let fd = (-at(2.0 * H) + 8.0 * at(H) - 8.0 * at(-H) + at(-2.0 * H)) / (12.0 * H);
+        worst = worst.max((g - fd).abs() / fd.abs().max(g.abs()).max(1e-3));
+    }
+    worst
+}
+
+#[test]
+fn net_gradients_match_finite_differences_for_both_losses() {
+    let mut rng = Rng::new(31);
+    // 3 inputs, width 5, 4 outputs; biases off zero so every term is exercised.
+    let net = common::randomised(&Net::<f64, 3, 5, 6, 2, 4, Tanh>::zeros(), &mut rng, 0.4);
+    let xs: [Vector<f64, 3>; 3] = core::array::from_fn(|_| Vector::from_fn(|_, _| rng.normal()));
+    let ys: [Vector<f64, 4>; 3] = core::array::from_fn(|_| Vector::from_fn(|_, _| rng.normal()));
+    let quadratic = check_net::<_, Quadratic, 3, 4, 3>(&net, &xs, &ys);
+    let cross_entropy = check_net::<_, CrossEntropy, 3, 4, 3>(&net, &xs, &[0, 3, 1]);
+    let relu = common::randomised(&Net::<f64, 3, 5, 6, 2, 4>::zeros(), &mut rng, 0.4);
+    let relu_ce = check_net::<_, CrossEntropy, 3, 4, 3>(&relu, &xs, &[2, 2, 0]);
+    println!(
+        "Net: worst relative error {quadratic:.2e} (quadratic), {cross_entropy:.2e} \
+         (cross-entropy), {relu_ce:.2e} (ReLU, cross-entropy)"
+    );
+    assert!(quadratic < MAX_RELATIVE_ERROR);
+    assert!(cross_entropy < MAX_RELATIVE_ERROR);
+    assert!(relu_ce < MAX_RELATIVE_ERROR);
 }

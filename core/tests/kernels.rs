@@ -23,8 +23,8 @@ use common::{batch_of, params, randomised};
 use nearid::fixed::{Q12, Q16};
 use nearid::kernels::{ByUnit, FixedKernels, Kernels, Lanes, Reference};
 use nearid::{
-    FusedSgd, LinearResNet, Matrix, Model, Real, ResNet, Rng, RoundingState, Scalar, Sgd, Tanh,
-    Vector, zeros,
+    FusedSgd, LinearResNet, Matrix, Model, Net, Real, ResNet, Rng, RoundingState, Scalar, Sgd,
+    Tanh, Trainable, Vector, zeros,
 };
 
 fn matrix<T: Scalar, const R: usize, const C: usize>(rng: &mut Rng, scale: f64) -> Matrix<T, R, C> {
@@ -363,6 +363,9 @@ fn block_kernels_match() {
     let odd = randomised(&ResNet::<f64, 13, 21, 2, Tanh>::identity(), &mut rng, 0.3);
     step_matches::<f64, _, ByUnit, 13, 3>(&odd, true, 4);
     step_matches::<f64, _, Lanes, 13, 5>(&odd, false, 5);
+    let net = randomised(&Net::<f32, 4, 3, 16, 2, 2>::zeros(), &mut rng, 0.4);
+    step_matches_net::<ByUnit>(&net, true, 14);
+    step_matches_net::<Lanes>(&net, false, 15);
     let linear = randomised(&LinearResNet::<f32, 5, 4>::identity(), &mut rng, 0.2);
     step_matches::<f32, _, ByUnit, 5, 2>(&linear, true, 6);
     step_matches::<f32, _, Lanes, 5, 2>(&linear, false, 7);
@@ -385,6 +388,37 @@ fn block_kernels_match() {
     );
     lanes_batch_is_per_sample::<f64, _, 13, 5>(&odd, 12);
     lanes_batch_is_per_sample::<f32, _, 5, 3>(&linear, 13);
+}
+
+/// [`step_matches`] for a network with input and output layers of other widths.
+fn step_matches_net<K: Kernels<f32>>(
+    net: &Net<f32, 4, 3, 16, 2, 2>,
+    same_backward: bool,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let (xs, ys) = (
+        batch_of::<f32, 4, 3>(&mut rng),
+        batch_of::<f32, 2, 3>(&mut rng),
+    );
+    type N = Net<f32, 4, 3, 16, 2, 2>;
+    let mut with_k = FusedSgd::<f32, N, 3, nearid::Quadratic, K>::new(Sgd::new(0.01)).unwrap();
+    let mut with_ref =
+        FusedSgd::<f32, N, 3, nearid::Quadratic, Reference>::new(Sgd::new(0.01)).unwrap();
+    let (mut a, mut b) = (*net, *net);
+    let (sa, sb) = (
+        with_k.step(&mut a, &xs, &ys).unwrap(),
+        with_ref.step(&mut b, &xs, &ys).unwrap(),
+    );
+    assert_eq!(bits(&sa.loss), bits(&sb.loss), "loss");
+    if same_backward {
+        assert_eq!(
+            bits(&sa.grad_norm_sq),
+            bits(&sb.grad_norm_sq),
+            "gradient norm"
+        );
+        assert_eq!(bits(with_k.tape()), bits(with_ref.tape()), "tape");
+    }
 }
 
 /// `Lanes` on a batch against `Lanes` on each sample alone: forward, backward and tapes to the

@@ -4,13 +4,18 @@
 //! and learns the map raw -> true of the sensor, h^-1 for the distortion h of [`crate::sim`]:
 //!
 //! 1. read samples (raw, reference) through the I2C driver into a ring buffer of the last
-//!    `RING` samples (heapless, fixed capacity: the oldest is overwritten);
+//!    `RING` samples (heapless, fixed capacity: the oldest is overwritten); every reading goes
+//!    through [`Acquire`], which retries failed reads and rejects stuck and railed readings,
+//!    counting each;
 //! 2. every step: read one new sample, draw a mini-batch of `B` samples from the ring at
 //!    random, take one [`FusedSgd`] step on the loss 1/2 ||f(raw) - true||^2 (no gradient
-//!    buffer: RAM = parameters + B tapes), timing the step with the board's [`Clock`];
-//! 3. log the mean training loss every `LOG_EVERY` steps;
+//!    buffer: RAM = parameters + B tapes), timing the step with the board's [`Clock`]; a step
+//!    that returns `Err` (the weights are then as they were) is skipped and counted;
+//! 3. log the mean training loss every `LOG_EVERY` steps, with the fixed-point saturations the
+//!    steps counted;
 //! 4. at the end, measure the loss on [`EVAL_SAMPLES`] fresh samples, calibrated (f(raw)) and
-//!    uncalibrated (raw itself), and pass only if the calibrated loss is below [`THRESHOLD`].
+//!    uncalibrated (raw itself), log the CRC of the weights, the stack and every fault count,
+//!    and pass only if the calibrated loss is below [`THRESHOLD`].
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
@@ -18,9 +23,12 @@ use embedded_hal::i2c::I2c;
 use heapless::HistoryBuf;
 use nearid::{FusedSgd, Model, ResNet, Rng, Scalar, Sgd, Vector};
 
-use crate::board::{self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T};
+use crate::acquire::{Acquire, READ_TRIES};
+use crate::board::{
+    self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
+};
 use crate::fault::fail;
-use crate::sensor::Sensor;
+use crate::sensor::{Sensor, units};
 use crate::stack;
 
 /// Seed of the simulated sensor's distortion and noise.
@@ -47,18 +55,26 @@ fn vector(v: [f32; 3]) -> Vector<T, 3> {
     Vector::from_fn(|i, _| T::from_f64(f64::from(v[i])))
 }
 
-fn read<I: I2c>(sensor: &mut Sensor<I>) -> Sample<T> {
-    match (sensor.read_raw(), sensor.read_reference()) {
-        (Ok(raw), Ok(reference)) => (vector(raw), vector(reference)),
-        _ => fail("sensor read failed"),
+/// The next sample that passes [`Acquire`]'s checks (retried reads, stuck and railed readings
+/// rejected, all counted); the run fails only when the sensor has stopped giving any.
+fn read<I: I2c>(sensor: &mut Sensor<I>, acquire: &mut Acquire) -> Sample<T> {
+    match acquire.next(sensor) {
+        Some((raw, reference)) => (vector(units(raw)), vector(units(reference))),
+        None => fail("sensor: 64 samples in a row were unreadable or rejected"),
     }
 }
 
 /// Mean over `EVAL_SAMPLES` fresh samples of 1/2 ||f(raw) - true||^2 and of 1/2 ||raw - true||^2.
-fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
+fn evaluate<I: I2c>(
+    net: &Net,
+    sensor: &mut Sensor<I>,
+    acquire: &mut Acquire,
+    watchdog: &mut impl Watchdog,
+) -> (f32, f32) {
     let (mut calibrated, mut uncalibrated) = (0.0f32, 0.0f32);
     for _ in 0..EVAL_SAMPLES {
-        let (raw, truth) = read(sensor);
+        watchdog.feed();
+        let (raw, truth) = read(sensor, acquire);
         let Ok(estimate) = net.forward(&raw) else {
             fail("network output is not finite");
         };
@@ -74,6 +90,32 @@ fn evaluate<I: I2c>(net: &Net, sensor: &mut Sensor<I>) -> (f32, f32) {
     }
     let n = EVAL_SAMPLES as f32;
     (calibrated / n, uncalibrated / n)
+}
+
+/// CRC-32 (ISO-HDLC, zlib's) of the trained weights: each parameter as the little-endian bytes
+/// of its value in f64 (exact for f32, Q4.12 and Q16.16 alike), block by block, W1, b1, W2, b2,
+/// each column-major. In the golden logs it pins the weights to the bit, not only the losses.
+/// Out of line: its locals stay out of `run`'s frame, which is live under every training step
+/// (on the micro:bit that frame is part of the stack high-water mark).
+#[inline(never)]
+fn weights_crc(net: &Net) -> u32 {
+    // Bit by bit, without the 1 KiB table: it runs once, and flash is the scarcer.
+    const CRC: crc::Crc<u32, crc::NoTable> =
+        crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
+    let mut digest = CRC.digest();
+    for block in &net.blocks {
+        // As slices (column-major), one loop for the four: no copy of it per shape in flash.
+        let tensors = [
+            block.w1.as_slice(),
+            block.b1.as_slice(),
+            block.w2.as_slice(),
+            block.b2.as_slice(),
+        ];
+        for w in tensors.into_iter().flatten() {
+            digest.update(&w.to_f64().to_le_bytes());
+        }
+    }
+    digest.finalize()
 }
 
 /// Instructions in the clock check: 40 passes of 100 NOPs and the 2-instruction loop step.
@@ -133,19 +175,39 @@ fn train_step(
     sgd.step(net, xs, ys)
 }
 
-/// Runs the calibration; true when it passed.
-pub fn run<I, L, D, C>(parts: Parts<I, L, D, C>) -> bool
+/// [`train_step`] timed by the board's clock: the clock reads and the call alone, out of line,
+/// so that what the count includes besides the step (the reads, the arguments moved into place)
+/// is fixed here, whatever the training loop around it looks like. Inlined, the compiler was free
+/// to schedule the loop's own work (the batch draw, the fault counts) between the clock reads.
+#[inline(never)]
+fn timed_step<C: Clock>(
+    clock: &mut C,
+    sgd: &mut FusedSgd<T, Net, B>,
+    net: &mut Net,
+    xs: &[Vector<T, 3>; B],
+    ys: &[Vector<T, 3>; B],
+) -> (nearid::Result<nearid::Step<T>>, u64) {
+    let start = clock.ticks();
+    let result = train_step(sgd, net, xs, ys);
+    let ticks = u64::from(clock.ticks().wrapping_sub(start) & C::MASK);
+    (result, ticks)
+}
+
+/// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
+pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,
     D: DelayNs,
     C: Clock,
+    W: Watchdog,
 {
     let Parts {
         i2c,
         mut led,
         mut delay,
         mut clock,
+        mut watchdog,
     } = parts;
     defmt::info!(
         "nearid firmware: online calibration of a 3-axis sensor on {=str}",
@@ -197,15 +259,20 @@ where
         B
     );
 
+    let mut acquire = Acquire::default();
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
     while !ring.is_full() {
-        ring.write(read(&mut sensor));
+        watchdog.feed();
+        ring.write(read(&mut sensor, &mut acquire));
     }
     let mut draw = Rng::new(BATCH_SEED);
     let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
+    // Failed steps and saturations at the last log line: the window's follow from them.
+    let (mut failed_at_log, mut saturations_at_log) = (0u32, 0u32);
     let (mut led_on, mut logged) = (false, 0u32);
     for step in 1..=STEPS {
-        ring.write(read(&mut sensor));
+        watchdog.feed();
+        ring.write(read(&mut sensor, &mut acquire));
         let samples = ring.as_slice();
         let mut xs = [Vector::<T, 3>::from_element(T::ZERO); B];
         let mut ys = [Vector::<T, 3>::from_element(T::ZERO); B];
@@ -213,13 +280,19 @@ where
             let i = (draw.next_u32() as usize) % samples.len();
             (xs[b], ys[b]) = samples[i];
         }
-        let start = clock.ticks();
-        let result = train_step(sgd, &mut net, &xs, &ys);
-        let ticks = u64::from(clock.ticks().wrapping_sub(start) & C::MASK);
-        let Ok(done) = result else {
-            fail("training step failed (non-finite loss or gradient)");
-        };
-        window_loss += done.loss.to_f64() as f32;
+        #[cfg(feature = "fault-injection")]
+        crate::sim::corrupt_step(step, &mut xs);
+        let (result, ticks) = timed_step(&mut clock, sgd, &mut net, &xs, &ys);
+        match result {
+            Ok(done) => {
+                window_loss += done.loss.to_f64() as f32;
+                let faults = &mut acquire.faults;
+                faults.saturations = faults.saturations.saturating_add(done.saturations);
+            }
+            // A non-finite loss or gradient: the core left the weights as they were, so the
+            // sample is skipped and the run goes on.
+            Err(_) => acquire.faults.steps_failed += 1,
+        }
         window_ticks += ticks;
         total_ticks += ticks;
         // Log the mean since the last line: at steps 1, 10, 100 (the fast start), then every
@@ -227,14 +300,18 @@ where
         if matches!(step, 1 | 10 | 100) || step % LOG_EVERY == 0 {
             let (num, den) = C::UNITS_PER_TICK;
             let n = step - logged;
+            let now = acquire.faults;
+            let trained = n - (now.steps_failed - failed_at_log);
             defmt::info!(
-                "step {=u32}  loss {=f32}  {=u64} {=str}/step",
+                "step {=u32}  loss {=f32}  {=u64} {=str}/step  {=u32} saturations",
                 step,
-                window_loss / n as f32,
+                window_loss / trained.max(1) as f32,
                 window_ticks * num / den / u64::from(n),
-                C::UNIT
+                C::UNIT,
+                now.saturations - saturations_at_log
             );
             (window_loss, window_ticks, logged) = (0.0, 0, step);
+            (failed_at_log, saturations_at_log) = (now.steps_failed, now.saturations);
             led_on = !led_on;
             let _ = if led_on {
                 led.set_high()
@@ -253,22 +330,42 @@ where
         per_step as f32 / params as f32,
         per_step as f32 / (params * B) as f32
     );
-    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor);
+    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor, &mut acquire, &mut watchdog);
     defmt::info!(
         "held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
         EVAL_SAMPLES,
         uncalibrated,
         calibrated
     );
+    defmt::info!(
+        "trained weights: {=usize} parameters, CRC-32 {=u32:#010x}",
+        params,
+        weights_crc(&net)
+    );
     let stack = stack::high_water();
     defmt::info!(
-        "stack high-water mark: {=usize} B of {=usize} B free above the statics",
+        "stack high-water mark: {=usize} B of the stack's {=usize} B",
         stack.used,
         stack.available
     );
+    let faults = acquire.faults;
+    defmt::info!(
+        "faults: {=u32} sensor reads retried, {=u32} samples unreadable after {=u32} tries, {=u32} stuck and {=u32} railed readings rejected, {=u32} training steps failed and skipped (weights kept)",
+        faults.retried,
+        faults.unreadable,
+        READ_TRIES,
+        faults.stuck,
+        faults.railed,
+        faults.steps_failed
+    );
+    defmt::info!(
+        "saturations: {=u32} fixed-point results clamped in {=u32} training steps",
+        faults.saturations,
+        STEPS
+    );
     if stack.overflowed() {
-        defmt::error!("FAIL: the stack reached the statics");
-        return false;
+        defmt::error!("FAIL: the stack reached its limit");
+        return (false, watchdog);
     }
     let passed = calibrated < THRESHOLD;
     if passed {
@@ -278,6 +375,7 @@ where
             THRESHOLD
         );
         // Three blinks, then the LED stays on.
+        watchdog.feed();
         for _ in 0..3 {
             let _ = led.set_low();
             delay.delay_ms(100);
@@ -292,5 +390,5 @@ where
             THRESHOLD
         );
     }
-    passed
+    (passed, watchdog)
 }

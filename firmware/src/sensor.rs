@@ -59,21 +59,27 @@ impl<I: I2c> Sensor<I> {
         }
     }
 
-    /// Latches and reads a new raw sample (x, y, z) in units.
-    pub fn read_raw(&mut self) -> Result<[f32; 3], I::Error> {
+    /// Latches and reads a new raw sample (x, y, z), in counts ([`units`] converts them).
+    pub fn read_raw(&mut self) -> Result<[i16; 3], I::Error> {
         self.read_vector(OUT_X_L)
     }
 
-    /// The reference (true) value of the sample latched by the last [`Sensor::read_raw`].
-    pub fn read_reference(&mut self) -> Result<[f32; 3], I::Error> {
+    /// The reference (true) value of the sample latched by the last [`Sensor::read_raw`], in
+    /// counts.
+    pub fn read_reference(&mut self) -> Result<[i16; 3], I::Error> {
         self.read_vector(REF_X_L)
     }
 
-    fn read_vector(&mut self, register: u8) -> Result<[f32; 3], I::Error> {
+    fn read_vector(&mut self, register: u8) -> Result<[i16; 3], I::Error> {
         let mut b = [0u8; 6];
         self.i2c.write_read(ADDRESS, &[register], &mut b)?;
         Ok(core::array::from_fn(|i| {
-            f32::from(i16::from_le_bytes([b[2 * i], b[2 * i + 1]])) / LSB_PER_UNIT
+            i16::from_le_bytes([b[2 * i], b[2 * i + 1]])
         }))
     }
+}
+
+/// Counts in units of the measured quantity (1 LSB = 1 / [`LSB_PER_UNIT`]).
+pub fn units(counts: [i16; 3]) -> [f32; 3] {
+    counts.map(|c| f32::from(c) / LSB_PER_UNIT)
 }

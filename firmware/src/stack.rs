@@ -1,9 +1,12 @@
-//! Stack high-water mark by painting: at reset the free RAM between the end of the statics
-//! (`__sheap`, cortex-m-rt's start of heap) and the stack pointer is filled with a pattern; at the
-//! end the lowest word that no longer holds it marks the deepest the stack reached.
+//! Stack high-water mark by painting: at reset the free RAM between the stack's limit
+//! (`_stack_end`) and the stack pointer is filled with a pattern; at the end the lowest word that
+//! no longer holds it marks the deepest the stack reached.
 //!
-//! The stack grows down from `_stack_start` (top of RAM) toward the statics; if it ever reached
-//! them, the bottom word is overwritten and [`high_water`] says so.
+//! The stack grows down from `_stack_start` toward `_stack_end`. With cortex-m-rt's own layout
+//! (the emulated boards) that is from the top of RAM down to the end of the statics; with
+//! flip-link (the real boards) from just below the statics, moved to the top of RAM, down to the
+//! start of RAM, so that an overflow faults instead of overwriting them. Either way, if the stack
+//! reached its limit the bottom word is overwritten and [`high_water`] says so.
 
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
@@ -12,15 +15,18 @@ const PAINT: u32 = 0xACE0_BA5E;
 const MARGIN: usize = 32;
 
 unsafe extern "C" {
-    /// End of .bss/.data/.uninit (cortex-m-rt's `link.x`).
-    static __sheap: u32;
-    /// Initial stack pointer: the top of RAM.
+    /// The lowest address the stack may reach (cortex-m-rt's `link.x`, or flip-link's).
+    static _stack_end: u32;
+    /// Initial stack pointer.
     static _stack_start: u32;
 }
 
 fn bounds() -> (usize, usize) {
     // Only the addresses of the linker symbols are taken, never their contents.
-    (addr_of!(__sheap) as usize, addr_of!(_stack_start) as usize)
+    (
+        addr_of!(_stack_end) as usize,
+        addr_of!(_stack_start) as usize,
+    )
 }
 
 /// Paints the free stack. Call first thing in `main`, before the deep frames exist.
@@ -30,8 +36,9 @@ pub fn paint() {
     let sp = cortex_m::register::msp::read() as usize;
     let mut word = bottom;
     while word + 4 <= sp.saturating_sub(MARGIN) {
-        // SAFETY: [bottom, sp - MARGIN) is RAM that no static and no live frame occupies: the
-        // statics end at `bottom`, frames live above the stack pointer, no interrupt is enabled.
+        // SAFETY: [bottom, sp - MARGIN) is RAM that no static and no live frame occupies: it is
+        // the stack's own region below the stack pointer (frames live above it) and no
+        // interrupt is enabled.
         unsafe { write_volatile(word as *mut u32, PAINT) };
         word += 4;
     }
@@ -42,12 +49,12 @@ pub fn paint() {
 pub struct StackUse {
     /// Deepest use: top of RAM minus the lowest overwritten word.
     pub used: usize,
-    /// From the end of the statics to the top of RAM.
+    /// The stack's region, `_stack_end` to `_stack_start`.
     pub available: usize,
 }
 
 impl StackUse {
-    /// True when the painted bottom word was overwritten: the stack may have run into the statics.
+    /// True when the painted bottom word was overwritten: the stack may have reached its limit.
     pub fn overflowed(&self) -> bool {
         self.used >= self.available
     }
@@ -57,7 +64,7 @@ impl StackUse {
 pub fn high_water() -> StackUse {
     let (bottom, top) = bounds();
     let mut word = bottom;
-    // SAFETY: reads of RAM between the statics and the top of the stack, all mapped and aligned.
+    // SAFETY: reads of the stack's own region, all of it mapped RAM, word-aligned.
     while word < top && unsafe { read_volatile(word as *const u32) } == PAINT {
         word += 4;
     }

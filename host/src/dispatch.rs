@@ -99,6 +99,7 @@ fn widen<T: Real>(r: FactorReport<T>) -> FactorReport<f64> {
         max_angle: Scalar::to_f64(r.max_angle),
         p: r.p,
         q: r.q,
+        error_bound: Scalar::to_f64(r.error_bound),
     }
 }
 

@@ -288,7 +288,7 @@ pub fn theorem3<
     for (x, r) in xs.iter().zip(&residuals) {
         net.forward_tape(x, &mut tape);
         net.backward(r, &mut tape);
-        for (t, [block]) in totals.iter_mut().zip(tape.iter()) {
+        for (t, [block]) in totals.iter_mut().zip(tape.active()) {
             *t += block.dy.norm_squared();
         }
     }

@@ -116,7 +116,8 @@ fn resnet_tape_max<T: Scalar, const D: usize, const H: usize, const M: usize>(
 ) -> f64 {
     let mut tape = <ResNet<T, D, H, M> as Trainable<T>>::new_tape::<1>();
     let y = net.forward_tape(x, &mut tape);
-    tape.iter()
+    tape.active()
+        .iter()
         .flat_map(|[t]| t.x.iter().chain(t.a.iter()))
         .chain(y.iter())
         .map(|v| v.to_f64().abs())

@@ -33,16 +33,25 @@ pub fn run(command: &mut Command) -> Result<(), String> {
 }
 
 /// [`run`], with the standard error echoed line by line and the first `error` line it printed
-/// (the compiler's reason, say) added to the error message.
-pub fn run_keep_error(command: &mut Command) -> Result<(), String> {
-    use std::io::{BufRead, BufReader};
+/// (the compiler's reason, say) added to the error message. Returns the standard output, read
+/// on a thread of its own so that neither pipe can fill while the other is read.
+pub fn run_keep_error(command: &mut Command) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
     let shown = show(command);
     println!("\n$ {shown}");
     let mut child = command
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let stdout = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        })
+    });
     let mut first_error = None;
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -55,11 +64,25 @@ pub fn run_keep_error(command: &mut Command) -> Result<(), String> {
     let status = child
         .wait()
         .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    let stdout = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
     match (status.success(), first_error) {
-        (true, _) => Ok(()),
+        (true, _) => Ok(stdout),
         (false, Some(e)) => Err(format!("{e} (`{shown}` failed, {status})")),
         (false, None) => Err(format!("`{shown}` failed ({status})")),
     }
+}
+
+/// Where cargo puts what it builds for the workspace whose manifest `command` (a `cargo` with
+/// its directory and environment set) finds: `cargo metadata`'s `target_directory`, which
+/// follows `CARGO_TARGET_DIR`, `build.target-dir` and the default `target/` alike.
+pub fn target_dir(command: &mut Command) -> Result<PathBuf, String> {
+    let text = output(command.args(["metadata", "--format-version", "1", "--no-deps"]))?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("cargo metadata: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata: no target_directory".into())
 }
 
 /// Runs `command`, echoing its standard output line by line as it comes, and returns the

@@ -1,6 +1,5 @@
 //! Running firmware under `qemu-system-arm`: install QEMU when missing, run with a timeout,
-//! decode the defmt frames (semihosting stdout) live with the `defmt-decoder` library, and check
-//! the log against the board's expected lines.
+//! decode the defmt frames (semihosting stdout) live with the `defmt-decoder` library.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,6 +11,9 @@ use defmt_decoder::{DecodeError, Table};
 
 use crate::cmd::{output, run};
 use crate::firmware::Board;
+
+/// Long enough for the slowest board on a busy 2-core machine; a run takes seconds.
+pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
 
 const QEMU: &str = "qemu-system-arm";
 const INSTALL: &str =
@@ -168,46 +170,4 @@ pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Resul
         lines,
         code: if timed_out { None } else { status.code() },
     })
-}
-
-/// Checks that every expected line (a substring, in order) appears in the log. The expected file
-/// holds one fragment per line; `#` starts a comment.
-pub fn check_expected(board: Board, lines: &[String], expected: &str) -> Result<(), String> {
-    let mut at = 0;
-    for want in expected
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        match lines[at..].iter().position(|l| l.contains(want)) {
-            Some(i) => at += i + 1,
-            None => {
-                return Err(format!(
-                    "{}: expected log line `{want}` missing (after line {at} of {})",
-                    board.name,
-                    lines.len()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_expected;
-    use crate::firmware::BOARDS;
-
-    #[test]
-    fn expected_lines_must_appear_in_order() {
-        let log: Vec<String> = ["INFO  a 1", "INFO  step 10  loss 0.1", "INFO  PASS: x"]
-            .map(String::from)
-            .to_vec();
-        let board = BOARDS[0];
-        assert!(check_expected(board, &log, "# comment\nINFO  a\n\nINFO  PASS").is_ok());
-        // Out of order, or absent: both fail, naming the line.
-        let err = check_expected(board, &log, "INFO  PASS\nINFO  a").unwrap_err();
-        assert!(err.contains("`INFO  a`"), "{err}");
-        assert!(check_expected(board, &log, "INFO  step 100  loss").is_err());
-    }
 }

@@ -8,14 +8,9 @@
 //!   (or `q16`) to compare the scalar formats on the same chip.
 //! - `--host`: the host demo instead: a ResNet learning y = A x from the identity, in f32.
 
-use std::time::Duration;
-
 use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd, Trainable};
-
-use crate::{firmware, qemu, test::ensure_targets};
-
-/// Long enough for the slowest board on a busy 2-core machine; a run takes seconds.
-pub const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::{cmd, firmware, toolchain::ensure_targets};
 
 pub fn main(args: &[String]) -> Result<(), String> {
     if args.iter().any(|a| a == "--host") {
@@ -40,7 +35,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 board.name
             ));
         }
-        return crate::cmd::run(
+        return cmd::run(
             std::process::Command::new("probe-rs")
                 .args(["run", "--chip", board.chip])
                 .arg(&elf),

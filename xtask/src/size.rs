@@ -6,10 +6,10 @@ use std::path::Path;
 
 use object::{Object, ObjectSection};
 
-use crate::firmware::{self, BOARDS, Board};
-use crate::qemu;
-use crate::run::QEMU_TIMEOUT;
-use crate::test::ensure_targets;
+use xtask::firmware::{self, BOARDS, Board};
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::runlog;
+use xtask::toolchain::ensure_targets;
 
 /// Bytes per output section kind.
 #[derive(Debug, Default)]
@@ -36,14 +36,6 @@ fn sections(elf: &Path) -> Result<Sections, String> {
         }
     }
     Ok(s)
-}
-
-/// The part of a log line after `prefix`, up to (not including) the first of `ends` or the end.
-fn field<'a>(lines: &'a [String], prefix: &str, ends: &[char]) -> Option<&'a str> {
-    lines.iter().find_map(|l| {
-        let rest = &l[l.find(prefix)? + prefix.len()..];
-        Some(rest[..rest.find(ends).unwrap_or(rest.len())].trim())
-    })
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
@@ -73,72 +65,37 @@ pub fn main(args: &[String]) -> Result<(), String> {
 fn row(board: Board, elf: &Path) -> Result<String, String> {
     let s = sections(elf)?;
     let flash = s.text + s.data;
-    let (mut network, mut stack, mut cost, mut loss) =
-        ("".to_string(), None, "n/a".into(), "n/a".into());
+    let (mut network, mut stack, mut cost, mut loss) = (
+        "(see firmware/src/board/)".to_string(),
+        None,
+        "n/a".into(),
+        "n/a".into(),
+    );
     if board.qemu.is_some() {
         qemu::ensure()?;
         let out = qemu::run_elf(board, elf, QEMU_TIMEOUT, false)?;
         out.verdict(board)?;
-        network = field(&out.lines, "network: ResNet<", &['>'])
-            .map_or("?".into(), |v| format!("ResNet<{v}>"));
-        stack = field(&out.lines, "stack high-water mark: ", &[' '])
-            .and_then(|v| v.parse::<u64>().ok());
-        cost = field(&out.lines, "cost: ", &[','])
-            .unwrap_or("?")
-            .to_string();
-        loss = field(&out.lines, ", calibrated ", &[',', ' '])
-            .unwrap_or("?")
-            .to_string();
+        let log = runlog::parse_log(board.name, &out.lines)?;
+        network = log.network();
+        stack = Some(log.stack_used);
+        cost = format!("{} instructions", log.per_step);
+        loss = log.calibrated.to_string();
     }
+    let total = kib(firmware::ram(board)?);
     let ram = match stack {
-        Some(st) => format!("{} B of {}", s.data + s.bss + st, kib(board.ram)),
-        None => format!("{} B + stack, of {}", s.data + s.bss, kib(board.ram)),
+        Some(st) => format!("{} B of {total}", s.data + s.bss + st),
+        None => format!("{} B + stack, of {total}", s.data + s.bss),
     };
     Ok(format!(
-        "| {} | {} | {} B | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {network} | {flash} B | {ram} | {} | {} | {} | {} | {cost} | {loss} |",
         board.name,
-        if network.is_empty() {
-            "(see firmware/src/board/)".into()
-        } else {
-            network
-        },
-        flash,
-        ram,
         s.text,
         s.data,
         s.bss,
         stack.map_or("n/a (not run)".into(), |v| format!("{v} B")),
-        cost,
-        loss
     ))
 }
 
 fn kib(bytes: u64) -> String {
     format!("{} KiB", bytes >> 10)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field;
-
-    #[test]
-    fn fields_are_cut_from_the_log() {
-        let log: Vec<String> = [
-            "INFO  network: ResNet<f32 (FPU), D=3, H=16, M=8>, 920 parameters",
-            "INFO  held-out loss on 256 fresh samples: uncalibrated 0.03, calibrated 0.00006",
-            "INFO  stack high-water mark: 12956 B of 4194284 B",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            field(&log, "network: ResNet<", &['>']),
-            Some("f32 (FPU), D=3, H=16, M=8")
-        );
-        assert_eq!(field(&log, ", calibrated ", &[',', ' ']), Some("0.00006"));
-        assert_eq!(
-            field(&log, "stack high-water mark: ", &[' ']),
-            Some("12956")
-        );
-        assert_eq!(field(&log, "absent", &[' ']), None);
-    }
 }

@@ -1,11 +1,12 @@
 //! `cargo xtask test`: everything CI runs, in order of how fast each step fails.
 
-use std::process::Command;
-
-use crate::cmd::{cargo, output, run, run_tee};
-use crate::firmware::{self, BOARDS};
-use crate::qemu;
-use crate::run::QEMU_TIMEOUT;
+use xtask::cmd::{cargo, run, run_tee};
+use xtask::disasm::Disassembler;
+use xtask::faultpath;
+use xtask::firmware::{self, BOARDS};
+use xtask::golden::{self, Verdict};
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::toolchain::ensure_targets;
 
 /// The embedded targets the core must build for (no_std, no heap).
 pub const EMBEDDED_TARGETS: [&str; 3] = [
@@ -14,20 +15,34 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
     "riscv32imac-unknown-none-elf",
 ];
 
+/// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
+/// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
+pub const QEMU_RUNS: [(&str, &[&str]); 5] = [
+    ("mps2-an386", &[]),
+    ("microbit", &[]),
+    ("microbit", &["q16"]),
+    ("microbit", &["soft-float"]),
+    // The simulated sensor fails at seeded points: every fault counted, training still passes.
+    ("mps2-an386", &["fault-injection"]),
+];
+
+const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
+                     golden logs firmware/qemu/*.out from this run)";
+
 pub fn main(args: &[String]) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("--firmware") => {
-            let passed = firmware_tests()?;
-            println!("\nxtask test --firmware: all steps passed");
-            println!("tests: {passed} passed, 0 failed");
-            return Ok(());
+    let (mut firmware_only, mut bless) = (false, false);
+    for a in args {
+        match a.as_str() {
+            "--firmware" => firmware_only = true,
+            "--bless" => bless = true,
+            _ => return Err(format!("{USAGE} (got `{a}`)")),
         }
-        Some(a) => {
-            return Err(format!(
-                "`test` takes no arguments but --firmware (got `{a}`)"
-            ));
-        }
+    }
+    if firmware_only {
+        let passed = firmware_tests(bless)?;
+        println!("\nxtask test --firmware: all steps passed");
+        println!("tests: {passed} passed, 0 failed");
+        return Ok(());
     }
     ensure_targets(&EMBEDDED_TARGETS)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -48,7 +63,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
-    let firmware_passed = firmware_tests()?;
+    // The core as crates.io would take it: packaged (the tarball builds on its own, outside the
+    // workspace) and checked by a dry run of the upload (metadata, README, the registry's
+    // rules). Both need the registry's index. `--allow-dirty`: a developer's uncommitted work.
+    run(cargo().args(["package", "-p", "nearid", "--allow-dirty"]))?;
+    run(cargo().args(["publish", "--dry-run", "-p", "nearid", "--allow-dirty"]))?;
+    let firmware_passed = firmware_tests(bless)?;
     println!("\nxtask test: all steps passed");
     println!(
         "tests: {} passed, {failed} failed",
@@ -57,30 +77,110 @@ pub fn main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The firmware: formatted, clippy-clean on the default board, every board built, and both QEMU
-/// boards run to a passing exit with every expected log line
-/// (`firmware/qemu/<board>.expected`). Returns how many QEMU runs passed (each counts as a test).
-fn firmware_tests() -> Result<u64, String> {
+/// The firmware: formatted, clippy-clean on the default board, every board built, and each
+/// emulated build of [`QEMU_RUNS`] run to a passing exit with its whole decoded log equal to
+/// its golden file (rewritten instead with `bless`); then the default board once more with
+/// `CARGO_TARGET_DIR` elsewhere. Returns how many QEMU runs passed (each counts as a test).
+fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
-    let mut elfs = Vec::new();
+    // The code only the fault-injection run and the Cortex-M0 build compile.
+    for features in [
+        &["--features", "fault-injection"][..],
+        &[
+            "--target",
+            "thumbv6m-none-eabi",
+            "--no-default-features",
+            "--features",
+            "microbit",
+        ],
+    ] {
+        run(firmware::cargo()
+            .args(["clippy", "--release"])
+            .args(features)
+            .args(["--", "-D", "warnings"]))?;
+    }
+    let objdump = Disassembler::find()?;
     for board in BOARDS {
-        elfs.push((board, firmware::build(board)?));
+        let elf = firmware::build(board)?;
+        if let Some(package) = board.package {
+            // A real board: its own package, clippy-clean too, and its fault path must end in
+            // a breakpoint (read from the ELF: the board is not here to run).
+            run(firmware::cargo()
+                .current_dir(firmware::dir().join(package))
+                .args(["clippy", "--release", "--", "-D", "warnings"]))?;
+            let path =
+                faultpath::check(&objdump, &elf).map_err(|e| format!("{}: {e}", board.name))?;
+            println!("{}: fault path {path}", board.name);
+        }
     }
     qemu::ensure()?;
-    for (board, elf) in elfs.iter().filter(|(b, _)| b.qemu.is_some()) {
-        let out = qemu::run_elf(*board, elf, QEMU_TIMEOUT, true)?;
-        out.verdict(*board)?;
-        let path = firmware::dir()
-            .join("qemu")
-            .join(format!("{}.expected", board.name));
-        let expected =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        qemu::check_expected(*board, &out.lines, &expected)?;
-        println!("{}: passed, every expected line present", board.name);
+    let mut failures = Vec::new();
+    for (name, features) in QEMU_RUNS {
+        let board = firmware::board(name)?;
+        let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+        let elf = firmware::build_with(board, &features)?;
+        let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?;
+        let golden_name = firmware::elf_name(board, &features);
+        match out
+            .verdict(board)
+            .and_then(|()| golden::check(&golden_name, &out.lines, bless))
+        {
+            Ok(Verdict::Same) => println!("{golden_name}: passed, the log is its golden file"),
+            Ok(Verdict::Blessed) => println!(
+                "{golden_name}: passed; wrote its log to {}",
+                golden::shown(&golden::path(&golden_name))
+            ),
+            Err(e) => {
+                eprintln!("\n{e}");
+                failures.push(golden_name);
+            }
+        }
     }
-    Ok(elfs.iter().filter(|(b, _)| b.qemu.is_some()).count() as u64)
+    if !failures.is_empty() {
+        return Err(format!(
+            "QEMU runs failed or differ from their golden logs: {}",
+            failures.join(", ")
+        ));
+    }
+    foreign_target_dir()?;
+    Ok(QEMU_RUNS.len() as u64 + 1)
+}
+
+/// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
+/// as many users have it set globally: xtask must find the ELF where cargo put it (its
+/// `--message-format=json` answer), not under firmware/target/, and the log must be the same
+/// golden log. About 20 s of build from scratch and a second of QEMU; the directory is removed
+/// afterwards.
+fn foreign_target_dir() -> Result<(), String> {
+    let board = BOARDS[0];
+    let dir = std::env::temp_dir().join(format!("nearid-target-dir-{}", std::process::id()));
+    println!(
+        "\n{}: built with CARGO_TARGET_DIR={}",
+        board.name,
+        dir.display()
+    );
+    let result = (|| {
+        let elf = firmware::build_into(board, &[], Some(&dir))?;
+        if !elf.starts_with(&dir) {
+            return Err(format!(
+                "with CARGO_TARGET_DIR={} the ELF was copied to {}",
+                dir.display(),
+                elf.display()
+            ));
+        }
+        let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, false)?;
+        out.verdict(board)?;
+        golden::check(board.name, &out.lines, false).map(|_| ())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map_err(|e| format!("with CARGO_TARGET_DIR set: {e}"))?;
+    println!(
+        "{}: passed with CARGO_TARGET_DIR set, the same golden log",
+        board.name
+    );
+    Ok(())
 }
 
 /// Sums cargo's `test result: ok. N passed; M failed; ...` lines.
@@ -104,22 +204,6 @@ fn count_tests(output: &str) -> (u64, u64) {
         .fold((0, 0), |(p, f), l| {
             (p + count(l, "passed"), f + count(l, "failed"))
         })
-}
-
-/// Adds the rustup targets that are missing (rustup can fetch them on these machines).
-pub fn ensure_targets(targets: &[&str]) -> Result<(), String> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    let missing: Vec<&str> = targets
-        .iter()
-        .copied()
-        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    run(Command::new("rustup")
-        .args(["target", "add"])
-        .args(&missing))
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ impl<T: Real, const D: usize> Polar<T, D> {
     /// precision: the sign of det R cannot be trusted, so this includes det R = 0, and the zero
     /// matrix),
     /// [`Error::NonPositiveDeterminant`] when det R < 0 (then det Q = -1 and no product of
-    /// near-identity factors equals R), [`Error::NoConvergence`] when the SVD did not converge.
+    /// near-identity factors equals R), [`Error::Overflow`] when a singular value of a finite R
+    /// is above T::MAX, [`Error::NoConvergence`] when the SVD did not converge.
     ///
     /// ```
     /// use nearid::{Matrix, factor::Polar};

@@ -29,9 +29,11 @@ pub struct Svd<T: Real, const D: usize> {
 }
 
 impl<T: Real, const D: usize> Svd<T, D> {
-    /// The SVD of A. [`Error::NonFinite`] for non-finite entries, [`Error::NoConvergence`] after
-    /// `MAX_SWEEPS` sweeps without convergence. The input is scaled by a power of two (exactly)
-    /// so that the sums of squares can neither overflow nor underflow.
+    /// The SVD of A. [`Error::NonFinite`] for non-finite entries, [`Error::Overflow`] when a
+    /// singular value of a finite A is above T::MAX (it can be up to D max |a_ij|),
+    /// [`Error::NoConvergence`] after `MAX_SWEEPS` sweeps without convergence. The input is
+    /// scaled by a power of two (exactly, entry by entry) so that the sums of squares can
+    /// neither overflow nor underflow, subnormal and huge inputs included.
     ///
     /// ```
     /// use nearid::{Matrix, factor::Svd};
@@ -46,16 +48,22 @@ impl<T: Real, const D: usize> Svd<T, D> {
         if !a.iter().all(|v| Scalar::is_finite(*v)) {
             return Err(Error::NonFinite);
         }
+        // Scale by 2^-e so the largest entry is in [1/2, 1): each entry is scaled on its own
+        // with ldexp (exact), since 2^-e itself overflows for subnormal inputs (e < -1021) and
+        // 2^e for inputs near T::MAX in f32 (e = 128).
         let amax = a
             .iter()
             .fold(0.0f64, |m, v| m.max(Scalar::to_f64(*v).abs()));
         let exponent = if amax > 0.0 { libm::frexp(amax).1 } else { 0 };
-        let down = <T as Scalar>::from_f64(libm::ldexp(1.0, -exponent));
-        let up = <T as Scalar>::from_f64(libm::ldexp(1.0, exponent));
-
-        let mut w = a * down; // (D, D), columns rotated towards orthogonality
+        let mut w = a.map(|v| <T as Scalar>::from_f64(libm::ldexp(Scalar::to_f64(v), -exponent)));
         let mut v = identity_matrix::<T, D>(); // (D, D)
         let tol = <T as Scalar>::from_f64(D as f64) * T::default_epsilon();
+        // Column pairs whose inner product is below eps tol ||A||_F^2 count as orthogonal
+        // whatever their norms: without this floor a column that rounding has made negligible
+        // (a rank-deficient A) is rotated against the others forever, its threshold
+        // tol ||w_i|| ||w_j|| falling with it.
+        let frob = w.iter().fold(T::ZERO, |acc, x| acc + *x * *x);
+        let floor = tol * T::default_epsilon() * frob;
         let mut converged = false;
         for _ in 0..MAX_SWEEPS {
             let mut rotated = false;
@@ -65,7 +73,7 @@ impl<T: Real, const D: usize> Svd<T, D> {
                     let alpha = wi.dot(&wi);
                     let beta = wj.dot(&wj);
                     let gamma = wi.dot(&wj);
-                    let threshold = tol * Scalar::sqrt(alpha * beta);
+                    let threshold = Scalar::max(tol * Scalar::sqrt(alpha * beta), floor);
                     if Scalar::abs(gamma).partial_cmp(&threshold)
                         != Some(core::cmp::Ordering::Greater)
                     {
@@ -95,7 +103,8 @@ impl<T: Real, const D: usize> Svd<T, D> {
         let mut k: Vector<T, D> = crate::zeros();
         for j in 0..D {
             let norm = Scalar::sqrt(w.column(j).dot(&w.column(j)));
-            k[j] = norm * up;
+            // Undo the scaling in f64 (2^e alone may not be representable in T).
+            k[j] = <T as Scalar>::from_f64(libm::ldexp(Scalar::to_f64(norm), exponent));
             let scale = if norm > T::ZERO {
                 T::ONE / norm
             } else {
@@ -103,8 +112,10 @@ impl<T: Real, const D: usize> Svd<T, D> {
             };
             u.column_mut(j).scale_mut(scale);
         }
+        // A finite A whose singular values are not representable in T (f32 entries near
+        // f32::MAX): the decomposition exists, its values do not.
         if !k.iter().all(|v| Scalar::is_finite(*v)) {
-            return Err(Error::NonFinite);
+            return Err(Error::Overflow);
         }
         Ok(Self { u, k, v })
     }

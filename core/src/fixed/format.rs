@@ -297,6 +297,7 @@ macro_rules! fixed_format {
             const ZERO: Self = Self(<$inner>::ZERO);
             const ONE: Self = Self(<$inner>::ONE);
             const MAX: Self = Self(<$inner>::MAX);
+            const FINITE_STEP: Self = Self(<$inner>::MAX);
             type Rounding = $crate::fixed::Dither;
             type Kernels = $crate::kernels::FixedKernels;
 

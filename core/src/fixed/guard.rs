@@ -49,7 +49,8 @@ impl BoundedActivation for Softplus {
 
 /// The smallest number of integer bits I (sign included) such that every value of magnitude at
 /// most `bound` fits a format with I integer and `frac` fractional bits:
-/// bound <= 2^(I-1) - 2^-frac. Returns 0 for a NaN bound and saturates at 128.
+/// bound <= 2^(I-1) - 2^-frac. Saturates at 128, which is also the answer for a NaN bound (no
+/// finite number of bits is known to suffice).
 ///
 /// ```
 /// use nearid::fixed::integer_bits;
@@ -59,7 +60,7 @@ impl BoundedActivation for Softplus {
 /// ```
 pub const fn integer_bits(bound: f64, frac: u32) -> u32 {
     if bound.is_nan() {
-        return 0;
+        return 128;
     }
     let ulp = 1.0 / (1u128 << (if frac > 126 { 126 } else { frac })) as f64;
     let mut bits = 1u32;
@@ -85,15 +86,22 @@ pub trait Bounded<T: Scalar, const D: usize> {
 /// Relative slack for the f64 arithmetic of the bounds themselves.
 const SLACK: f64 = 1.0 + 1e-9;
 
-/// An upper bound on the spectral norm: min(||A||_F, sqrt(||A||_1 ||A||_inf)).
+/// An upper bound on the spectral norm: min(||A||_F, sqrt(||A||_1 ||A||_inf)), NaN when an
+/// entry is NaN or infinite (no finite number bounds it; the guard then refuses the network
+/// with [`Error::NonFinite`]) and +inf when the bound exceeds f64::MAX. The entries are scaled by
+/// a power of two before they are squared, so entries of 1e-200 do not square to 0.
 pub fn spectral_upper<T: Scalar, const R: usize, const C: usize>(a: &Matrix<T, R, C>) -> f64 {
+    if !a.iter().all(|v| v.is_finite()) {
+        return f64::NAN;
+    }
+    let e = crate::upper::exponent_of(a.iter().copied());
     let mut frob = 0.0;
     let mut cols = 0.0f64;
     let mut rows = [0.0f64; R];
     for column in a.as_slice().chunks_exact(R.max(1)).take(C) {
         let mut c = 0.0;
         for (j, v) in column.iter().enumerate() {
-            let v = libm::fabs(v.to_f64());
+            let v = libm::fabs(libm::ldexp(v.to_f64(), -e));
             frob += v * v;
             c += v;
             if let Some(r) = rows.get_mut(j) {
@@ -103,11 +111,27 @@ pub fn spectral_upper<T: Scalar, const R: usize, const C: usize>(a: &Matrix<T, R
         cols = cols.max(c);
     }
     let rows = rows.iter().fold(0.0f64, |m, &r| m.max(r));
-    libm::sqrt(frob).min(libm::sqrt(cols * rows)) * SLACK
+    libm::ldexp(libm::sqrt(frob).min(libm::sqrt(cols * rows)) * SLACK, e)
 }
 
+/// ||v||_2 (scaled before squaring, rounded up), NaN for a non-finite entry.
 fn vector_norm<T: Scalar, const N: usize>(v: &Vector<T, N>) -> f64 {
-    libm::sqrt(v.iter().map(|x| x.to_f64() * x.to_f64()).sum::<f64>()) * SLACK
+    spectral_upper(v)
+}
+
+/// a b for bounds a, b >= 0, with 0 inf = 0 (a zero matrix bounds its product with anything
+/// by 0): NaN only comes from a NaN weight.
+fn mul_bound(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 { 0.0 } else { a * b }
+}
+
+/// max(a, b) that keeps a NaN (f64::max drops it).
+fn max_nan(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// sqrt(n) * steps / 2 units: the Euclidean norm of n entries each rounded `steps` times.
@@ -120,8 +144,8 @@ impl<T: Scalar, const D: usize, const M: usize> Bounded<T, D> for LinearResNet<T
         let mut b = radius * SLACK;
         let mut worst = b;
         for a in self.factors.iter() {
-            b = ((1.0 + spectral_upper(a)) * b + rounding(D, D, ulp)) * SLACK;
-            worst = worst.max(b);
+            b = (mul_bound(1.0 + spectral_upper(a), b) + rounding(D, D, ulp)) * SLACK;
+            worst = max_nan(worst, b);
         }
         worst
     }
@@ -139,14 +163,19 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: BoundedActiva
         let mut worst = b;
         for blk in self.blocks.iter() {
             // z = b1 + W1 x, column by column: (H)
-            let z =
-                (vector_norm(&blk.b1) + spectral_upper(&blk.w1) * b + rounding(H, D, ulp)) * SLACK;
+            let z = (vector_norm(&blk.b1)
+                + mul_bound(spectral_upper(&blk.w1), b)
+                + rounding(H, D, ulp))
+                * SLACK;
             // a = s(z), rounded once: (H)
             let a = (z + libm::sqrt(H as f64) * (S::OFFSET + ulp)) * SLACK;
             // y = x + b2, then + W2 a column by column: (D)
-            let y = (b + vector_norm(&blk.b2) + spectral_upper(&blk.w2) * a + rounding(D, H, ulp))
+            let y = (b
+                + vector_norm(&blk.b2)
+                + mul_bound(spectral_upper(&blk.w2), a)
+                + rounding(D, H, ulp))
                 * SLACK;
-            worst = worst.max(z).max(a).max(y);
+            worst = max_nan(max_nan(max_nan(worst, z), a), y);
             b = y;
         }
         worst
@@ -162,8 +191,8 @@ impl<const D: usize, const M: usize> Bounded<Q16, D> for FixedLinearResNet<D, M>
         let mut b = radius * SLACK;
         let mut worst = b;
         for f in self.factors.iter() {
-            b = ((1.0 + spectral_upper(&f.to_f64())) * b + rounding(D, 1, ulp)) * SLACK;
-            worst = worst.max(b);
+            b = (mul_bound(1.0 + spectral_upper(&f.to_f64()), b) + rounding(D, 1, ulp)) * SLACK;
+            worst = max_nan(worst, b);
         }
         worst
     }
@@ -196,13 +225,17 @@ pub struct Guarded<'a, N, T, const D: usize> {
 
 impl<'a, N: Bounded<T, D>, T: FixedPoint, const D: usize> Guarded<'a, N, T, D> {
     /// Checks `net` for inputs with ||x||_2 <= radius: [`Error::OutOfRange`] for a negative or
-    /// non-finite radius, [`Error::Overflow`] when the bound on the forward values exceeds the
-    /// format's largest value (then [`Guarded::required_bits`] says how many integer bits would do).
+    /// non-finite radius, [`Error::NonFinite`] for a NaN or infinite weight (the bound is then
+    /// NaN), [`Error::Overflow`] when the bound on the forward values exceeds the format's
+    /// largest value (then [`Guarded::required_bits`] says how many integer bits would do).
     pub fn new(net: &'a N, radius: f64) -> Result<Self> {
         if !(radius.is_finite() && radius >= 0.0) {
             return Err(Error::OutOfRange);
         }
         let bound = net.value_bound(radius, ulp::<T>());
+        if bound.is_nan() {
+            return Err(Error::NonFinite);
+        }
         if !(bound.is_finite() && bound <= T::MAX.to_f64()) {
             return Err(Error::Overflow);
         }

@@ -63,6 +63,17 @@ impl Dither {
         }
     }
 
+    /// The generator's state (0: rounding to nearest), for checkpoints.
+    pub const fn state(&self) -> u32 {
+        self.state
+    }
+
+    /// The dither with this state ([`Dither::state`]): training resumed from it draws the same
+    /// offsets as if it had never stopped.
+    pub const fn from_state(state: u32) -> Self {
+        Self { state }
+    }
+
     /// True when rounding to nearest.
     pub const fn is_nearest(&self) -> bool {
         self.state == 0

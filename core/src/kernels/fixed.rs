@@ -258,4 +258,10 @@ impl crate::scalar::RoundingState for Dither {
     fn new(rounding: Rounding) -> Self {
         Dither::new(rounding)
     }
+    fn to_bits(&self) -> u32 {
+        self.state()
+    }
+    fn from_bits(bits: u32) -> Self {
+        Dither::from_state(bits)
+    }
 }

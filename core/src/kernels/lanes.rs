@@ -258,7 +258,7 @@ fn update_columns<T: Scalar, const R: usize, const C: usize, const B: usize>(
 /// as `column` (the shapes come from the types of [`Lanes::update`]).
 ///
 /// Always inlined: kept out of line, the compiler called it once per column with the row count
-/// a run-time value (38% of a (16, 32, 32, 1) f32 training step in a profile); inlined into the
+/// a run-time value (a large share of a desktop training step in a profile); inlined into the
 /// update the lengths are the types'.
 #[inline(always)]
 pub(crate) fn update_column<T: Scalar, const B: usize>(

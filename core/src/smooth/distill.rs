@@ -50,7 +50,9 @@ pub struct Distilled<T, const M: usize> {
 /// translations belong to a [`crate::LinearResNet`] and the end biases.
 ///
 /// Errors: [`Error::OutOfRange`] when the decomposition has not M layers or a setting is invalid;
-/// [`Error::NonFinite`] from a step (the network is then left partly trained).
+/// [`Error::NonFinite`] from a step, or when a reported loss or a weight of the result is not
+/// finite (h or the samples produced a non-finite value; the network is then left partly
+/// trained). `Ok` means every loss and every weight is finite.
 pub fn distill<T, F, S, R, const D: usize, const H: usize, const M: usize, const B: usize>(
     net: &mut ResNet<T, D, H, M, S>,
     dec: &ScalingDecomposition<T, F>,
@@ -143,7 +145,13 @@ where
         }
         total / real::<T>(n as f64)
     };
-    Ok(report)
+    let losses_finite = report.block_loss.iter().all(|l| l.is_finite()) && report.loss.is_finite();
+    let weights_finite = crate::Trainable::is_finite(net);
+    if losses_finite && weights_finite {
+        Ok(report)
+    } else {
+        Err(Error::NonFinite)
+    }
 }
 
 #[cfg(test)]

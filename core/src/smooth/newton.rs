@@ -65,11 +65,18 @@ impl<T: Real> Newton<T> {
         if !finite(x) || !finite(&guess) {
             return Err(Error::NonFinite);
         }
-        let target = self.tolerance * (T::one() + x.norm());
+        // Norms scaled before squaring: |x| = 1e200 must not make the target inf (which
+        // would accept any finite residual), nor 1e-200 a residual 0.
+        let norm = |v: &Vector<T, D>| {
+            real::<T>(crate::upper::frobenius(
+                v.iter().map(|c| crate::Scalar::to_f64(*c)),
+            ))
+        };
+        let target = self.tolerance * (T::one() + norm(x));
         let mut y = guess;
         let (fy, mut jac) = f.value_and_jacobian(&y);
         let mut r = fy - x;
-        let mut rn = r.norm();
+        let mut rn = norm(&r);
         if !rn.is_finite() {
             return Err(Error::NonFinite);
         }
@@ -84,7 +91,7 @@ impl<T: Real> Newton<T> {
                 let trial = y + d * lambda;
                 let (ft, jt) = f.value_and_jacobian(&trial);
                 let rt = ft - x;
-                let rtn = rt.norm();
+                let rtn = norm(&rt);
                 if rtn.is_finite() && rtn <= (T::one() - lambda / real::<T>(4.0)) * rn {
                     (y, r, rn, jac) = (trial, rt, rtn, jt);
                     accepted = true;

@@ -113,6 +113,10 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
 
 impl<T: Real, F> ScalingDecomposition<T, F> {
     /// g_{a_{i-1}}^-1(x) for layer i (the identity for i = 1), by Newton from `guess`.
+    ///
+    /// Errors (here and in every method that evaluates a layer): [`Error::OutOfRange`] for i
+    /// outside 1..=m, [`Error::NonFinite`] for a non-finite point or a non-finite value of h,
+    /// and those of [`Newton::invert`].
     pub fn preimage<const D: usize>(
         &self,
         i: usize,
@@ -123,11 +127,12 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         F: SmoothMap<T, D>,
     {
         self.check_layer(i)?;
+        finite(x)?;
         let g = self.g(i - 1)?;
         if g.a == T::zero() {
             return Ok(*x);
         }
-        self.newton.invert(&g, x, guess)
+        finite(&self.newton.invert(&g, x, guess)?)
     }
 
     /// h_i(x) = g_{a_i}(g_{a_{i-1}}^-1(x)) for i in 1..=m, the inverse by Newton started at x.
@@ -150,7 +155,11 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         F: SmoothMap<T, D>,
     {
         self.check_layer(i)?;
-        Ok((self.g(i - 1)?.value(y), self.g(i)?.value(y)))
+        finite(y)?;
+        Ok((
+            finite(&self.g(i - 1)?.value(y))?,
+            finite(&self.g(i)?.value(y))?,
+        ))
     }
 
     /// D h_i at z = g_{a_{i-1}}(y): Dh(a_i y) Dh(a_{i-1} y)^-1 (the identity factor is
@@ -164,6 +173,7 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         F: SmoothMap<T, D>,
     {
         self.check_layer(i)?;
+        finite(y)?;
         let upper = self.g(i)?.jacobian(y);
         let lower = self.g(i - 1)?.jacobian(y);
         // J = U L^-1  <=>  L^T J^T = U^T: solve column by column.
@@ -172,7 +182,7 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         for c in 0..D {
             jt.set_column(c, &solve(&lt, &upper.row(c).transpose())?);
         }
-        Ok(jt.transpose())
+        finite_matrix(&jt.transpose())
     }
 
     /// h_m o ... o h_1 (x), each layer evaluated on its own as [`Self::layer`] does (its Newton
@@ -184,6 +194,24 @@ impl<T: Real, F> ScalingDecomposition<T, F> {
         F: SmoothMap<T, D>,
     {
         (1..=self.layers()).try_fold(*x, |z, i| self.layer(i, &z))
+    }
+}
+
+/// v itself, or [`Error::NonFinite`] when an entry is NaN or infinite (inputs, and values a
+/// user's h produced).
+fn finite<T: Real, const D: usize>(v: &Vector<T, D>) -> Result<Vector<T, D>> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(*v)
+    } else {
+        Err(Error::NonFinite)
+    }
+}
+
+fn finite_matrix<T: Real, const D: usize>(m: &Matrix<T, D, D>) -> Result<Matrix<T, D, D>> {
+    if m.iter().all(|x| x.is_finite()) {
+        Ok(*m)
+    } else {
+        Err(Error::NonFinite)
     }
 }
 

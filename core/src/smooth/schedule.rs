@@ -30,8 +30,12 @@ pub struct Scales<T> {
 
 impl<T: Real> Scales<T> {
     /// The scales of `schedule` with m >= 1 layers; [`Error::OutOfRange`] for m = 0, m above
-    /// i32::MAX, or a geometric c outside (0, 1) (c = 0 is allowed for m = 1, where it is
-    /// ln(1)/1).
+    /// i32::MAX, a geometric c outside (0, 1) (c = 0 is allowed for m = 1, where it is
+    /// ln(1)/1), or scales that T cannot hold strictly increasing: a geometric c at or below
+    /// (4 log2(m) + 2) eps, the rounding of (1 - c)^k (c = 1e-40 would give
+    /// a_1 = ... = a_m = 1), a smallest step c a_1 = c (1 - c)^(m - 1) below T's smallest
+    /// normal value, or uniform steps 1/m below T's resolution at 1 (m eps >= 1). [`Scales::step`] also refuses a step
+    /// that rounding made 0.
     ///
     /// ```
     /// use nearid::smooth::{Scales, Schedule};
@@ -54,7 +58,26 @@ impl<T: Real> Scales<T> {
                 c
             }
         };
-        Ok(Self { schedule, m, c })
+        let scales = Self { schedule, m, c };
+        let resolution = real::<T>(m as f64) * T::default_epsilon();
+        let holds = match schedule {
+            Schedule::Uniform => resolution < T::one(),
+            // For m = 1 there is only a_0 = 0 < a_1 = 1.
+            // (1 - c)^k by powi is within (2 log2(m) + 1) eps relative, so consecutive scales,
+            // a factor 1 - c apart, stay distinct and ordered when c exceeds twice that.
+            Schedule::Geometric(_) => {
+                let log2 = real::<T>(libm::log2(m as f64));
+                let resolution = (log2 * real::<T>(4.0) + real::<T>(2.0)) * T::default_epsilon();
+                // The smallest step, about c a_1, must be a normal number of T (subnormal
+                // scales collide: a_1 and a_2 of c = 0.097, m = 1000 round to the same f32).
+                let smallest = c * scales.scale(1)?;
+                m == 1 || (c > resolution && smallest > crate::upper::min_normal::<T>())
+            }
+        };
+        if !holds {
+            return Err(Error::OutOfRange);
+        }
+        Ok(scales)
     }
 
     /// The number of layers m.
@@ -90,12 +113,18 @@ impl<T: Real> Scales<T> {
         })
     }
 
-    /// a_i - a_{i-1} for i in 1..=m.
+    /// a_i - a_{i-1} for i in 1..=m; [`Error::OutOfRange`] for other i, and for a step that is
+    /// not positive in T (a_i and a_{i-1} rounded to the same value).
     pub fn step(&self, i: usize) -> Result<T> {
         if i == 0 {
             return Err(Error::OutOfRange);
         }
-        Ok(self.scale(i)? - self.scale(i - 1)?)
+        let step = self.scale(i)? - self.scale(i - 1)?;
+        if step > T::zero() {
+            Ok(step)
+        } else {
+            Err(Error::OutOfRange)
+        }
     }
 }
 
@@ -121,6 +150,15 @@ mod tests {
             Err(Error::OutOfRange)
         );
         assert!(Scales::<f64>::new(Schedule::Geometric(Some(1.0)), 4).is_err());
+        // 1 - 1e-40 = 1: the scales would be [0, 1, 1, 1, 1].
+        assert_eq!(
+            Scales::<f64>::new(Schedule::Geometric(Some(1e-40)), 4),
+            Err(Error::OutOfRange)
+        );
+        assert_eq!(
+            Scales::<f32>::new(Schedule::Uniform, 1 << 25),
+            Err(Error::OutOfRange)
+        );
     }
 
     #[test]

@@ -1,9 +1,15 @@
-//! The scalar the micro:bit (Cortex-M0) trains in, chosen by Cargo feature so
-//! instruction counts compare on the same chip: Q4.12 (16-bit fixed point, the default),
-//! `q16` for Q16.16, `soft-float` for f32 in software (`soft-float` wins when both are set).
+//! The training configuration of the Cortex-M0 boards (the micro:bit under QEMU, the Pico): one
+//! network, schedule and scalar for both. The scalar is chosen by Cargo feature so instruction
+//! counts compare on the same chip: Q4.12 (16-bit fixed point, the default), `q16` for Q16.16,
+//! `soft-float` for f32 in software; the two features exclude each other.
 //!
 //! The depth `M` is per format: the largest that fits the micro:bit's 16 KiB (asserted at
-//! compile time in `microbit.rs`). The Pico trains in Q4.12 too (`pico.rs`).
+//! compile time in `microbit.rs`); the Pico, with 264 KiB, trains the same network.
+
+#[cfg(all(feature = "soft-float", feature = "q16"))]
+compile_error!(
+    "features `soft-float` and `q16` each choose the scalar of the Cortex-M0 boards: enable one"
+);
 
 #[cfg(feature = "soft-float")]
 mod format {
@@ -36,3 +42,18 @@ mod format {
 }
 
 pub use format::{M, SCALAR, T};
+
+/// Hidden width.
+pub const H: usize = 16;
+/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
+/// once forward, once backward and once to update, the instruction floor per weight; larger
+/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
+pub const B: usize = 1;
+/// Samples kept in the ring buffer the batches are drawn from.
+pub const RING: usize = 32;
+/// Training steps (one new sample per step).
+pub const STEPS: u32 = 600;
+/// Log every this many steps.
+pub const LOG_EVERY: u32 = 100;
+/// Learning rate.
+pub const LEARNING_RATE: f64 = 0.01;

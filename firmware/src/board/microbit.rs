@@ -7,37 +7,24 @@
 
 use nearid::{FusedSgd, ResNet};
 
-use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use super::{MmioLed, NoWatchdog, Parts, SpinDelay, SysTickClock};
 use crate::app::Sample;
 use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "microbit (Cortex-M0, 16 KiB RAM, QEMU)";
-pub use super::m0::{M, SCALAR, T};
-/// Hidden width.
-pub const H: usize = 16;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 32;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 600;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 100;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.01;
+pub use super::m0::*;
 
-/// All of RAM.
-pub const RAM_BYTES: usize = 16 * 1024;
+// `RAM_BYTES`: all of RAM, from the memory map `memory/microbit.x` (build.rs reads it there).
+include!(concat!(env!("OUT_DIR"), "/ram.rs"));
 /// Kept for everything but the network, its tapes and the ring: call frames, the simulated
 /// sensor, defmt, statics. The stack painting in [`crate::stack`] measures what is really used.
 pub const RESERVE_BYTES: usize = 3584;
 
-/// Training RAM of a depth-`m` network: parameters + FusedSgd (B tapes) + ring buffer.
+/// Training RAM of a depth-`m` network: the network (parameters and active depth), FusedSgd
+/// (its tape) and the ring buffer.
 const fn training_bytes<const MM: usize>() -> usize {
-    ResNet::<T, 3, H, MM>::PARAM_BYTES
+    core::mem::size_of::<ResNet<T, 3, H, MM>>()
         + FusedSgd::<T, ResNet<T, 3, H, MM>, B>::STATE_BYTES
         + core::mem::size_of::<heapless::HistoryBuf<Sample<T>, RING>>()
 }
@@ -58,7 +45,8 @@ const ROW1: u32 = 1 << 13;
 const COL1: u32 = 1 << 4;
 
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>> {
+pub fn init()
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>, NoWatchdog> {
     let () = RAM_BUDGET_OK;
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
@@ -77,10 +65,11 @@ pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000
         },
         delay: SpinDelay { hz: CLOCK_HZ },
         clock: SysTickClock::start(cp.SYST),
+        watchdog: NoWatchdog,
     }
 }
 
 /// The run is over: exit QEMU with the verdict.
-pub fn exit(success: bool) -> ! {
+pub fn exit(success: bool, _: NoWatchdog) -> ! {
     super::semihosting_exit(success)
 }

@@ -1,17 +1,37 @@
 //! Board support: everything that differs between boards lives in one module each, behind the
 //! same small interface that [`crate::app`] runs on:
 //!
-//! - `NAME`, the scalar type `T` and the network shape (`H`, `M`) with the training constants;
-//! - `init() -> Parts<..>`: an I2C bus with the sensor on it, an LED, a delay and a [`Clock`];
-//! - `exit(success) -> !`: the end of the run (a semihosting exit code under QEMU).
+//! - `NAME`, the scalar type `T` and the network shape (`H`, `M`) with the training constants,
+//!   one set per core shared by its boards (`m4f.rs`: mps2-an386 and NUCLEO-F411RE; `m0.rs`:
+//!   micro:bit and Pico);
+//! - `init() -> Parts<..>`: an I2C bus with the sensor on it, an LED, a delay, a [`Clock`] and a
+//!   [`Watchdog`];
+//! - `exit(success, watchdog) -> !`: the end of the run (a semihosting exit code under QEMU; on
+//!   a real board the LED shows the verdict while the watchdog is fed, or a failed run traps
+//!   as [`fatal`] does).
+//!
+//! Here, for all boards: [`fatal`] and [`fault_end`], the two ways a failed run stops (see
+//! `fault.rs`).
 
 #[cfg(feature = "qemu")]
 use embedded_hal::delay::DelayNs;
 #[cfg(feature = "qemu")]
 use embedded_hal::digital::{ErrorType, OutputPin};
 
-#[cfg(feature = "microbit")]
+#[cfg(any(feature = "microbit", feature = "pico"))]
 mod m0;
+#[cfg(any(feature = "mps2-an386", feature = "nucleo-f411re"))]
+mod m4f;
+
+#[cfg(all(
+    any(feature = "soft-float", feature = "q16"),
+    any(feature = "mps2-an386", feature = "nucleo-f411re")
+))]
+compile_error!(
+    "features `soft-float` and `q16` choose the scalar of the Cortex-M0 boards (microbit, pico); \
+     the Cortex-M4F boards train in f32 on the FPU"
+);
+
 #[cfg(feature = "microbit")]
 mod microbit;
 #[cfg(feature = "microbit")]
@@ -34,7 +54,7 @@ pub use pico::*;
 
 /// What a board hands the application.
 #[derive(Debug)]
-pub struct Parts<I, L, D, C> {
+pub struct Parts<I, L, D, C, W> {
     /// The bus the 3-axis sensor sits on.
     pub i2c: I,
     /// An LED: toggled while training, on at the end if the run passed.
@@ -43,6 +63,67 @@ pub struct Parts<I, L, D, C> {
     pub delay: D,
     /// Counts instructions (QEMU, `-icount shift=0`) or cycles (real boards).
     pub clock: C,
+    /// Resets the chip unless fed: a run that hangs restarts instead.
+    pub watchdog: W,
+}
+
+/// A watchdog timer, already running: [`Watchdog::feed`] must come more often than its period
+/// ([`WATCHDOG_MS`]) or it resets the chip. The application feeds it once per sample read and
+/// per training step, which take well under a millisecond each on every board.
+pub trait Watchdog {
+    /// Restarts the countdown.
+    fn feed(&mut self);
+}
+
+/// The watchdog period of the real boards: the longest stretch without a feed is the LED's
+/// three blinks at the end (600 ms).
+#[cfg(feature = "real-board")]
+pub const WATCHDOG_MS: u32 = 2000;
+
+/// No watchdog: under QEMU a hang ends at the test's timeout.
+#[cfg(feature = "qemu")]
+#[derive(Debug)]
+pub struct NoWatchdog;
+
+#[cfg(feature = "qemu")]
+impl Watchdog for NoWatchdog {
+    fn feed(&mut self) {}
+}
+
+/// A fatal error, after its log line: under QEMU the semihosting exit with failure (QEMU's exit
+/// code); on a real board a trap into the HardFault handler (`udf`, as panic-probe ends), where
+/// `probe-rs run` shows the backtrace, or, with no debugger, [`fault_end`] and the watchdog reset.
+pub fn fatal() -> ! {
+    #[cfg(feature = "qemu")]
+    semihosting_exit(false);
+    #[cfg(feature = "real-board")]
+    panic_probe::hard_fault()
+}
+
+/// The end of the HardFault handler, after its log line: under QEMU the semihosting exit with
+/// failure; on a real board a breakpoint, which halts the core for an attached debugger (probe-rs
+/// prints the backtrace) and without one locks the core up until the watchdog resets the chip.
+pub fn fault_end() -> ! {
+    #[cfg(feature = "qemu")]
+    semihosting_exit(false);
+    #[cfg(feature = "real-board")]
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+/// The end of a run on a real board: passed, the LED (lit by the application) shows it while the
+/// watchdog is fed, until `probe-rs run` is stopped (Ctrl-C); failed, the [`fatal`] trap.
+#[cfg(feature = "real-board")]
+pub fn idle_or_trap(success: bool, mut watchdog: impl Watchdog, core_hz: u32) -> ! {
+    if !success {
+        fatal();
+    }
+    loop {
+        watchdog.feed();
+        // A tenth of the watchdog's period at the core clock.
+        cortex_m::asm::delay(core_hz / 10_000 * WATCHDOG_MS);
+    }
 }
 
 /// A free-running counter to measure training steps with.

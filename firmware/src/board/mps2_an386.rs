@@ -2,36 +2,18 @@
 //! emulates it: 25 MHz system clock, FPGA IO LEDs at 0x4002_8000, semihosting for logs and exit.
 //! The default board: f32 in hardware.
 
-use super::{MmioLed, Parts, SpinDelay, SysTickClock};
+use super::{MmioLed, NoWatchdog, Parts, SpinDelay, SysTickClock};
 use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "mps2-an386 (Cortex-M4F, QEMU)";
-/// The scalar the network computes in.
-pub type T = f32;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "f32 (FPU)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks.
-pub const M: usize = 8;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 64;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 2000;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 250;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.02;
+pub use super::m4f::*;
 
 const SYSCLK_HZ: u32 = 25_000_000;
 
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>> {
+pub fn init()
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>, NoWatchdog> {
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
     Parts {
@@ -44,10 +26,11 @@ pub fn init() -> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000
         },
         delay: SpinDelay { hz: SYSCLK_HZ },
         clock: SysTickClock::start(cp.SYST),
+        watchdog: NoWatchdog,
     }
 }
 
 /// The run is over: exit QEMU with the verdict.
-pub fn exit(success: bool) -> ! {
+pub fn exit(success: bool, _: NoWatchdog) -> ! {
     super::semihosting_exit(success)
 }

@@ -3,39 +3,22 @@
 //!
 //! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
 //! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C1 (PB8 = SCL,
-//! PB9 = SDA, `hal::i2c::I2c::new`) to [`Parts::i2c`] instead. Same network as the emulated M4F.
+//! PB9 = SDA, `hal::i2c::I2c::new`) to [`Parts::i2c`] instead. The training configuration is the
+//! emulated M4F's (`m4f.rs`).
 
 use stm32f4xx_hal::dwt::{Delay, Dwt, DwtExt};
 use stm32f4xx_hal::gpio::{Output, PA5};
 use stm32f4xx_hal::pac;
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
+use stm32f4xx_hal::watchdog::IndependentWatchdog;
 
-use super::{Clock, Parts};
+use super::{Clock, Parts, WATCHDOG_MS, Watchdog};
 use crate::sim::SimSensor;
 
 /// Board name as logged.
 pub const NAME: &str = "NUCLEO-F411RE (Cortex-M4F, 100 MHz)";
-/// The scalar the network computes in.
-pub type T = f32;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "f32 (FPU)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks.
-pub const M: usize = 8;
-/// Mini-batch size: 1, one sample per step (online calibration). Each weight is then read
-/// once forward, once backward and once to update, the instruction floor per weight; larger
-/// batches cost more instructions per step and, on the micro:bit, a tape per sample in RAM.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 64;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 2000;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 250;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.02;
+pub use super::m4f::*;
 
 /// DWT CYCCNT: the core's cycle counter (32 bits, at HCLK).
 pub struct DwtClock {
@@ -51,8 +34,21 @@ impl Clock for DwtClock {
     const UNITS_PER_TICK: (u64, u64) = (1, 1);
 }
 
+/// The independent watchdog (IWDG, its own 32 kHz oscillator): frozen while a debugger halts the
+/// core, so a breakpoint does not reset the chip under probe-rs.
+pub struct Iwdg(IndependentWatchdog);
+
+impl Watchdog for Iwdg {
+    fn feed(&mut self) {
+        self.0.feed();
+    }
+}
+
+/// The core clock.
+const SYSCLK_HZ: u32 = 100_000_000;
+
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
+pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
     };
@@ -60,8 +56,11 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
     let mut rcc = dp.RCC.freeze(
         Config::hse(8.MHz())
             .bypass_hse_oscillator()
-            .sysclk(100.MHz()),
+            .sysclk(SYSCLK_HZ.Hz()),
     );
+    let mut iwdg = IndependentWatchdog::new(dp.IWDG);
+    iwdg.stop_on_debug(&dp.DBGMCU, true);
+    iwdg.start(WATCHDOG_MS.millis());
     let gpioa = dp.GPIOA.split(&mut rcc);
     let dwt = cp.DWT.constrain(cp.DCB, &rcc.clocks);
     Parts {
@@ -69,13 +68,12 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock> {
         led: gpioa.pa5.into_push_pull_output(),
         delay: dwt.delay(),
         clock: DwtClock { _dwt: dwt },
+        watchdog: Iwdg(iwdg),
     }
 }
 
-/// The run is over: the verdict is logged and shown on the LED (on = passed); wait for the
-/// debugger (Ctrl-C ends `probe-rs run`).
-pub fn exit(_success: bool) -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
+/// The run is over: passed, the LED stays on while the watchdog is fed (Ctrl-C ends `probe-rs
+/// run`); failed, the fault trap (a backtrace under probe-rs, a watchdog reset without it).
+pub fn exit(success: bool, watchdog: Iwdg) -> ! {
+    super::idle_or_trap(success, watchdog, SYSCLK_HZ)
 }

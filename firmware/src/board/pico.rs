@@ -4,16 +4,17 @@
 //!
 //! Nothing is attached to the board's I2C bus, so the sensor is the simulated one
 //! ([`crate::sim`]) behind the same driver; for a real sensor, pass the HAL's I2C0 (GPIO4 = SDA,
-//! GPIO5 = SCL, `hal::I2C::i2c0`) to [`Parts::i2c`] instead. Same network, format (Q4.12), batch
-//! and learning rate as the emulated Cortex-M0, so the cycle count compares with its instruction
-//! count.
+//! GPIO5 = SCL, `hal::I2C::i2c0`) to [`Parts::i2c`] instead. The training configuration is the
+//! emulated Cortex-M0's (`m0.rs`: network, format, batch, learning rate), so the cycle count
+//! compares with its instruction count.
 
 use rp2040_hal::clocks::init_clocks_and_plls;
+use rp2040_hal::fugit::ExtU32;
 use rp2040_hal::gpio::bank0::Gpio25;
 use rp2040_hal::gpio::{FunctionSioOutput, Pin, Pins, PullDown};
-use rp2040_hal::{Sio, Timer, Watchdog, pac};
+use rp2040_hal::{Sio, Timer, pac};
 
-use super::{Parts, SysTickClock};
+use super::{Parts, SysTickClock, WATCHDOG_MS, Watchdog};
 use crate::sim::SimSensor;
 
 /// The second-stage bootloader for the Pico's W25Q080 flash: the first 256 bytes of flash.
@@ -23,35 +24,36 @@ pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
 /// Board name as logged.
 pub const NAME: &str = "Raspberry Pi Pico (RP2040, Cortex-M0+, 125 MHz)";
-/// The scalar the network computes in.
-pub type T = nearid::fixed::Q12;
-/// Name of `T` as logged.
-pub const SCALAR: &str = "Q4.12 (16-bit fixed point)";
-/// Hidden width.
-pub const H: usize = 16;
-/// Blocks: the micro:bit's (the most that fit its 16 KiB in Q4.12).
-pub const M: usize = 40;
-/// Mini-batch size.
-pub const B: usize = 1;
-/// Samples kept in the ring buffer the batches are drawn from.
-pub const RING: usize = 32;
-/// Training steps (one new sample per step).
-pub const STEPS: u32 = 600;
-/// Log every this many steps.
-pub const LOG_EVERY: u32 = 100;
-/// Learning rate.
-pub const LEARNING_RATE: f64 = 0.01;
+pub use super::m0::*;
 
 /// The Pico's crystal.
 const XOSC_HZ: u32 = 12_000_000;
 
+/// The RP2040 watchdog (ticking at 1 MHz from the crystal, set up with the clocks): paused while
+/// a debugger halts a core, so a breakpoint does not reset the chip under probe-rs.
+pub struct PicoWatchdog(rp2040_hal::Watchdog);
+
+impl Watchdog for PicoWatchdog {
+    fn feed(&mut self) {
+        self.0.feed();
+    }
+}
+
+/// The core clock `init_clocks_and_plls` sets.
+const SYSCLK_HZ: u32 = 125_000_000;
+
 /// The board's parts.
-pub fn init()
--> Parts<SimSensor, Pin<Gpio25, FunctionSioOutput, PullDown>, Timer, SysTickClock<1, 1>> {
+pub fn init() -> Parts<
+    SimSensor,
+    Pin<Gpio25, FunctionSioOutput, PullDown>,
+    Timer,
+    SysTickClock<1, 1>,
+    PicoWatchdog,
+> {
     let (Some(mut dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
     };
-    let mut watchdog = Watchdog::new(dp.WATCHDOG);
+    let mut watchdog = rp2040_hal::Watchdog::new(dp.WATCHDOG);
     let Ok(clocks) = init_clocks_and_plls(
         XOSC_HZ,
         dp.XOSC,
@@ -63,6 +65,8 @@ pub fn init()
     ) else {
         crate::fault::fail("clocks did not start");
     };
+    watchdog.pause_on_debug(true);
+    watchdog.start((WATCHDOG_MS * 1000).micros());
     let sio = Sio::new(dp.SIO);
     let pins = Pins::new(dp.IO_BANK0, dp.PADS_BANK0, sio.gpio_bank0, &mut dp.RESETS);
     Parts {
@@ -70,13 +74,12 @@ pub fn init()
         led: pins.gpio25.into_push_pull_output(),
         delay: Timer::new(dp.TIMER, &mut dp.RESETS, &clocks),
         clock: SysTickClock::start(cp.SYST),
+        watchdog: PicoWatchdog(watchdog),
     }
 }
 
-/// The run is over: the verdict is logged and shown on the LED (on = passed); wait for the
-/// debugger (Ctrl-C ends `probe-rs run`).
-pub fn exit(_success: bool) -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
+/// The run is over: passed, the LED stays on while the watchdog is fed (Ctrl-C ends `probe-rs
+/// run`); failed, the fault trap (a backtrace under probe-rs, a watchdog reset without it).
+pub fn exit(success: bool, watchdog: PicoWatchdog) -> ! {
+    super::idle_or_trap(success, watchdog, SYSCLK_HZ)
 }

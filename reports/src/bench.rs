@@ -22,8 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use serde_json::Value;
+use xtask::cmd::{cargo, output, root, run};
+
 use crate::chips;
-use crate::cmd::{cargo, output, root, run};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render-only]
   (none)          the desktop benchmarks and the microcontrollers (every QEMU board and format)
@@ -31,7 +33,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick | --chips-only | --render
   --chips-only    the microcontrollers alone (a few minutes): only their section of
                   docs/BENCHMARKS.md is rewritten, the desktop figures are kept
   --render-only   rewrite docs/BENCHMARKS.md from the last run's results (criterion's files,
-                  target/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
+                  <target dir>/bench-problems/{pytorch.jsonl,load,chips/}) without running anything";
 
 /// The shapes (D, H, M, B) of the performance issue.
 const SHAPES: [(usize, usize, usize, usize); 3] =
@@ -41,7 +43,8 @@ const RUST_PEERS: [&str; 2] = ["candle", "dfdx"];
 const TORCH_INSTALL: &str = "pip install torch";
 
 /// One build configuration: a name, its RUSTFLAGS, and the target directories of the main
-/// workspace and of the peers package.
+/// workspace and of the peers package, inside the workspace's target directory (`target/`, or
+/// wherever `CARGO_TARGET_DIR` puts it: empty = that directory itself).
 struct Build {
     name: &'static str,
     rustflags: &'static str,
@@ -53,14 +56,14 @@ const BUILDS: [Build; 2] = [
     Build {
         name: "default target (x86-64)",
         rustflags: "",
-        target: "target",
-        peers_target: "target/peers",
+        target: "",
+        peers_target: "peers",
     },
     Build {
         name: "-C target-cpu=native",
         rustflags: "-C target-cpu=native",
-        target: "target/native",
-        peers_target: "target/peers-native",
+        target: "native",
+        peers_target: "peers-native",
     },
 ];
 
@@ -83,12 +86,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ));
     }
     let machine = Machine::read();
-    let problems = root().join("target/bench-problems");
+    let base = xtask::cmd::target_dir(&mut cargo())?;
+    let problems = base.join("bench-problems");
     if render_only {
-        return render_only_report(&machine, &problems);
+        return render_only_report(&machine, &base, &problems);
     }
     // The microcontrollers first: a few minutes, and a missing tool shows before the long part.
-    let chip_failures = chips::run_all()?;
+    let chip_failures = chips::run_all(&base)?;
     let chips_done = || match chip_failures.is_empty() {
         true => Ok(()),
         false => Err(format!(
@@ -99,7 +103,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if chips_only {
         let path = root().join("docs/BENCHMARKS.md");
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        write_report(&splice_chips(&old, &chips::render(&chips::load_all())))?;
+        write_report(&splice_chips(&old, &chips::render(&chips::load_all(&base))))?;
         return chips_done();
     }
     let load_before = load_average();
@@ -114,7 +118,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     // The problem files PyTorch starts from (the weights and batch of the Rust benches).
     run(cargo()
-        .env("CARGO_TARGET_DIR", root().join(BUILDS[0].peers_target))
+        .env("CARGO_TARGET_DIR", base.join(BUILDS[0].peers_target))
         .env_remove("RUSTFLAGS")
         .args(["run", "--release", "--manifest-path"])
         .arg(&peers_manifest)
@@ -131,8 +135,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 c.env("RUSTFLAGS", build.rustflags);
             }
         };
-        let target = root().join(build.target);
-        let peers_target = root().join(build.peers_target);
+        let target = base.join(build.target);
+        let peers_target = base.join(build.peers_target);
         for (bench, filter) in [("peak", "peak"), ("train", "f32(/fused)?$")] {
             let mut c = cargo();
             flags(&mut c);
@@ -151,7 +155,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .arg(&peers_manifest)
             .args(["--bench", "peers", "--"])
             .args(&criterion_args))?;
-        let (times, peak) = collect(build, started)?;
+        let (times, peak) = collect(&base, build, started)?;
         results.push((build, times, peak));
     }
 
@@ -166,6 +170,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         &torch,
         &load_before,
         &load_after,
+        &chips::load_all(&base),
     ))?;
     chips_done()
 }
@@ -193,10 +198,10 @@ fn write_report(report: &str) -> Result<(), String> {
 }
 
 /// The report from the results the last full run left on disk.
-fn render_only_report(machine: &Machine, problems: &Path) -> Result<(), String> {
+fn render_only_report(machine: &Machine, base: &Path, problems: &Path) -> Result<(), String> {
     let mut results = Vec::new();
     for build in &BUILDS {
-        let (times, peak) = collect(build, SystemTime::UNIX_EPOCH)?;
+        let (times, peak) = collect(base, build, SystemTime::UNIX_EPOCH)?;
         results.push((build, times, peak));
     }
     let saved = problems.join("pytorch.jsonl");
@@ -211,15 +216,16 @@ fn render_only_report(machine: &Machine, problems: &Path) -> Result<(), String> 
     let mut lines = load.lines();
     let before = lines.next().unwrap_or("unknown").to_string();
     let after = lines.next().unwrap_or("unknown").to_string();
-    write_report(&render(machine, &results, &torch, &before, &after))
+    let chips = chips::load_all(base);
+    write_report(&render(machine, &results, &torch, &before, &after, &chips))
 }
 
-/// nearid's and the Rust peers' seconds per call in `build`, and the peak microbenchmark's
-/// seconds per call, from criterion results written at or after `since`.
-fn collect(build: &Build, since: SystemTime) -> Result<(Times, Option<f64>), String> {
+/// nearid's and the Rust peers' seconds per call in `build` (its directories under `base`), and
+/// the peak microbenchmark's seconds per call, from criterion results written at or after `since`.
+fn collect(base: &Path, build: &Build, since: SystemTime) -> Result<(Times, Option<f64>), String> {
     let mut times = Times::new();
     let mut peak = None;
-    for dir in [root().join(build.target), root().join(build.peers_target)] {
+    for dir in [base.join(build.target), base.join(build.peers_target)] {
         for (id, ns) in criterion_results(&dir.join("criterion"), since)? {
             let parts: Vec<&str> = id.split('/').collect();
             match parts.as_slice() {
@@ -347,18 +353,28 @@ fn pytorch(problems: &Path, seconds: u32) -> Result<Torch, String> {
     Ok(parse_torch(&out))
 }
 
+/// PyTorch's results: one JSON object per line (`benches/peers/torch_step.py`), a `version`, a
+/// `check` per shape with its `max_relative_difference`, and a `median_s` per (`group`,
+/// `shape`). Lines that are not JSON (its progress messages) are skipped.
 fn parse_torch(out: &str) -> Torch {
     let (mut version, mut times, mut checks) = (String::new(), Times::new(), Vec::new());
     for line in out.lines() {
-        if let Some(v) = json_string(line, "version") {
-            version = v;
-        } else if let Some(shape) = json_string(line, "check") {
-            let worst = json_number(line, "max_relative_difference").unwrap_or(f64::NAN);
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let text = |key: &str| v.get(key).and_then(Value::as_str).map(String::from);
+        if let Some(found) = text("version") {
+            version = found;
+        } else if let Some(shape) = text("check") {
+            let worst = v
+                .get("max_relative_difference")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN);
             checks.push(format!("{shape}: {worst:.1e}"));
         } else if let (Some(group), Some(shape), Some(s)) = (
-            json_string(line, "group"),
-            json_string(line, "shape"),
-            json_number(line, "median_s"),
+            text("group"),
+            text("shape"),
+            v.get("median_s").and_then(Value::as_f64),
         ) {
             times.insert((group, shape, "pytorch".into()), s);
         }
@@ -402,35 +418,19 @@ fn read_estimate(new: &Path, since: SystemTime) -> Result<Option<(String, f64)>,
     if !fresh {
         return Ok(None);
     }
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let read = |p: &Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
     let benchmark = read(&new.join("benchmark.json"))?;
-    let estimates_text = read(&estimates)?;
-    let id = json_string(&benchmark, "full_id")
+    let id = benchmark["full_id"]
+        .as_str()
         .ok_or_else(|| format!("{}: no full_id", new.display()))?;
     // {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":N,...},...}
-    let median = estimates_text
-        .find("\"median\"")
-        .and_then(|at| json_number(&estimates_text[at..], "point_estimate"))
+    let median = read(&estimates)?["median"]["point_estimate"]
+        .as_f64()
         .ok_or_else(|| format!("{}: no median point_estimate", estimates.display()))?;
-    Ok(Some((id, median)))
-}
-
-/// The string value of the first `"key": "..."` in `text` (no escapes in the values we read).
-fn json_string(text: &str, key: &str) -> Option<String> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-/// The numeric value of the first `"key": N` in `text`.
-fn json_number(text: &str, key: &str) -> Option<f64> {
-    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    Ok(Some((id.to_string(), median)))
 }
 
 fn load_average() -> String {
@@ -460,6 +460,7 @@ fn render(
     torch: &Torch,
     load_before: &str,
     load_after: &str,
+    chips: &[chips::Outcome],
 ) -> String {
     let mut r = String::new();
     let nominal = machine.nominal_peak();
@@ -627,7 +628,7 @@ fn render(
             let _ = writeln!(r, "- ahead of {peer} (>= 1x): {}", all.join("; "));
         }
     }
-    r.push_str(&chips::render(&chips::load_all()));
+    r.push_str(&chips::render(chips));
     let _ = writeln!(
         r,
         "\nReproduce: `cargo xtask bench` (needs `{TORCH_INSTALL}` for the PyTorch column; the \
@@ -641,7 +642,53 @@ fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::splice_chips;
+    use super::{Torch, parse_torch, read_estimate, splice_chips};
+
+    #[test]
+    fn criterion_results_are_read_with_their_id_and_median() {
+        let new = std::env::temp_dir().join(format!("nearid-criterion-{}", std::process::id()));
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"group_id":"train","function_id":"f32","value_str":"16x32x32x1","full_id":"train/16x32x32x1/f32","directory_name":"train/16x32x32x1_f32"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":3.0},"point_estimate":2.0,"standard_error":0.1},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":14000.0,"upper_bound":15000.0},"point_estimate":14760.5,"standard_error":12.0}}"#,
+        )
+        .unwrap();
+        let got = read_estimate(&new, std::time::SystemTime::UNIX_EPOCH);
+        let stale = read_estimate(
+            &new,
+            std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+        );
+        std::fs::remove_dir_all(&new).unwrap();
+        assert_eq!(got, Ok(Some(("train/16x32x32x1/f32".into(), 14760.5))));
+        assert_eq!(stale, Ok(None), "results older than the run are not read");
+    }
+
+    #[test]
+    fn pytorch_lines_parse_and_noise_is_skipped() {
+        let out = r#"{"system": "pytorch", "version": "2.5.1", "threads": 1}
+torch_step.py: warming up
+{"system": "pytorch", "check": "8x16x8x1", "losses": [1.0, 0.5], "max_relative_difference": 2.5e-7}
+{"system": "pytorch", "group": "train", "shape": "16x32x32x1", "median_s": 0.00723, "samples": 15}
+"#;
+        let Torch::Ran {
+            version,
+            times,
+            checks,
+        } = parse_torch(out)
+        else {
+            panic!("no results")
+        };
+        assert_eq!(version, "2.5.1");
+        assert_eq!(checks, ["8x16x8x1: 2.5e-7"]);
+        let key = ("train".into(), "16x32x32x1".into(), "pytorch".into());
+        assert_eq!(times.get(&key), Some(&0.00723));
+        assert_eq!(times.len(), 1);
+    }
 
     #[test]
     fn chips_only_replaces_the_chip_section_and_keeps_the_rest() {

@@ -18,9 +18,10 @@ use addr2line::Context;
 use gimli::{EndianSlice, RunTimeEndian};
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use crate::firmware::{self, Board};
-use crate::run::QEMU_TIMEOUT;
-use crate::{chips, qemu, test::ensure_targets};
+use xtask::firmware::{self, Board};
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::runlog::parse_log;
+use xtask::toolchain::ensure_targets;
 
 /// `cargo xtask profile [--board NAME] [--features LIST]`: builds the firmware, traces its run
 /// and prints where a step's instructions go.
@@ -32,7 +33,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // A plain run first: the network's size and the firmware's own count of a step.
     let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, false)?;
     out.verdict(board)?;
-    let log = chips::parse_log(board.name, &out.lines)?;
+    let log = parse_log(board.name, &out.lines)?;
     println!(
         "\n{}: {} parameters, {} instructions per step (the firmware's clock); tracing the run \
          in QEMU (a minute or three)",

@@ -4,19 +4,19 @@
 //! disassembly, and the "Microcontrollers" section of docs/BENCHMARKS.md with the hand-counted
 //! instruction floor per weight beside the measured cost and the targets of the performance issue.
 //!
-//! Each run's decoded log and disassembly are saved under `target/bench-problems/chips/` (beside
+//! Each run's decoded log and disassembly are saved under `<target dir>/bench-problems/chips/` (beside
 //! the desktop results), so that `--render-only` rewrites the section without running anything.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::cmd::root;
+use xtask::firmware::{self, Board};
+use xtask::qemu::{self, QEMU_TIMEOUT};
+use xtask::runlog::{RunLog, parse_log};
+use xtask::toolchain::ensure_targets;
+
 use crate::disasm::{Disassembler, Function, step_functions};
-use crate::firmware::{self, Board};
 use crate::profile::{self, Profile};
-use crate::qemu;
-use crate::run::QEMU_TIMEOUT;
-use crate::test::ensure_targets;
 
 /// One board and scalar format of the firmware.
 pub struct Variant {
@@ -197,135 +197,6 @@ pub const SOFT_F32_M0: Floor = Floor {
                  bl + bl = 2 + 2 calls, per step ldr + str = 2.",
 };
 
-/// The figures of one run, from its decoded log.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChipLog {
-    pub format: String,
-    pub d: usize,
-    pub h: usize,
-    pub m: usize,
-    pub params: u64,
-    pub param_bytes: u64,
-    pub batch: usize,
-    pub tape_bytes: u64,
-    pub ring_samples: u64,
-    pub ring_bytes: u64,
-    pub per_step: u64,
-    pub per_param: f64,
-    pub per_param_sample: f64,
-    pub eval_samples: u64,
-    pub uncalibrated: f64,
-    pub calibrated: f64,
-    pub passed: bool,
-}
-
-impl ChipLog {
-    /// The network as the tables show it: `ResNet<FORMAT, D=3, H=16, M=8>`.
-    pub fn network(&self) -> String {
-        format!(
-            "ResNet<{}, D={}, H={}, M={}>",
-            self.format, self.d, self.h, self.m
-        )
-    }
-}
-
-/// The text between `start` and the next `end` in `s`.
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &s[s.find(start)? + start.len()..];
-    Some(rest[..rest.find(end)?].trim())
-}
-
-fn number<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
-    s?.replace(',', "").parse().ok()
-}
-
-/// Reads a run's decoded log (lines "LEVEL message"). A missing or unreadable line is an error
-/// naming the board and the line.
-pub fn parse_log(board: &str, lines: &[String]) -> Result<ChipLog, String> {
-    let line = |prefix: &str, example: &str| -> Result<&str, String> {
-        lines
-            .iter()
-            .find_map(|l| l.find(prefix).map(|at| &l[at..]))
-            .ok_or_else(|| {
-                format!("{board}: the log has no `{prefix}` line (expected `{example}`)")
-            })
-    };
-    let bad = |l: &str| format!("{board}: cannot read the log line `{l}`");
-
-    let example = "network: ResNet<FORMAT, D=3, H=16, M=8>, 920 parameters, ...";
-    let net = line("network: ResNet<", example)?;
-    let inner = between(net, "ResNet<", ">").ok_or_else(|| bad(net))?;
-    let mut parts: Vec<&str> = inner.split(", ").collect();
-    let dim = |parts: &mut Vec<&str>, key: &str| -> Result<usize, String> {
-        parts
-            .pop()
-            .and_then(|p| p.strip_prefix(key))
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad(net))
-    };
-    let m = dim(&mut parts, "M=")?;
-    let h = dim(&mut parts, "H=")?;
-    let d = dim(&mut parts, "D=")?;
-    let format = parts.join(", ");
-    let params = number(between(net, ">,", " parameters")).ok_or_else(|| bad(net))?;
-
-    let example = "RAM: parameters X B, optimiser (B=4 tapes) Y B, ring of 32 samples Z B";
-    let ram = line("RAM: parameters", example)?;
-    let param_bytes = number(between(ram, "parameters ", " B")).ok_or_else(|| bad(ram))?;
-    let batch = number(between(ram, "(B=", " tapes)")).ok_or_else(|| bad(ram))?;
-    let tape_bytes = number(between(ram, "tapes) ", " B")).ok_or_else(|| bad(ram))?;
-    let ring_samples = number(between(ram, "ring of ", " samples")).ok_or_else(|| bad(ram))?;
-    let ring_bytes = number(between(ram, " samples ", " B")).ok_or_else(|| bad(ram))?;
-
-    let example =
-        "cost: N instructions per training step, X per parameter, Y per parameter per sample";
-    let cost = line("cost: ", example)?;
-    let per_step = number(between(cost, "cost: ", " ")).ok_or_else(|| bad(cost))?;
-    let unit = between(cost, &format!("{per_step} "), " ").ok_or_else(|| bad(cost))?;
-    if unit != "instructions" {
-        return Err(format!(
-            "{board}: the cost is in {unit}, not instructions (is QEMU running with -icount \
-             shift=0?): `{cost}`"
-        ));
-    }
-    let per_param = number(between(cost, "step, ", " per parameter,")).ok_or_else(|| bad(cost))?;
-    let per_param_sample = number(between(cost, "parameter, ", " per parameter per sample"))
-        .ok_or_else(|| bad(cost))?;
-
-    let example = "held-out loss on 256 fresh samples: uncalibrated U, calibrated C";
-    let held = line("held-out loss on ", example)?;
-    let eval_samples =
-        number(between(held, "held-out loss on ", " fresh")).ok_or_else(|| bad(held))?;
-    let uncalibrated = number(between(held, "uncalibrated ", ",")).ok_or_else(|| bad(held))?;
-    let calibrated =
-        number(held.split("calibrated ").last().map(str::trim)).ok_or_else(|| bad(held))?;
-
-    let verdict = lines
-        .iter()
-        .filter_map(|l| l.split_once(' ').map(|(_, m)| m.trim_start()))
-        .find(|m| m.starts_with("PASS:") || m.starts_with("FAIL:"))
-        .ok_or_else(|| format!("{board}: the log has no `PASS:` or `FAIL:` line"))?;
-    Ok(ChipLog {
-        format,
-        d,
-        h,
-        m,
-        params,
-        param_bytes,
-        batch,
-        tape_bytes,
-        ring_samples,
-        ring_bytes,
-        per_step,
-        per_param,
-        per_param_sample,
-        eval_samples,
-        uncalibrated,
-        calibrated,
-        passed: verdict.starts_with("PASS:"),
-    })
-}
-
 /// What one variant gave: its log's figures and its step's disassembly, or why there are none.
 #[expect(
     clippy::large_enum_variant,
@@ -333,7 +204,7 @@ pub fn parse_log(board: &str, lines: &[String]) -> Result<ChipLog, String> {
 )]
 pub enum Outcome {
     Measured {
-        log: ChipLog,
+        log: RunLog,
         functions: Vec<Function>,
         /// How the step's function was found (see `disasm::STEP_PATTERNS`).
         note: String,
@@ -344,9 +215,9 @@ pub enum Outcome {
     Missing(String),
 }
 
-/// Where the results of `cargo xtask bench` are kept.
-pub fn dir() -> PathBuf {
-    root().join("target/bench-problems/chips")
+/// Where the results of `cargo xtask bench` are kept, under the workspace's target directory.
+pub fn dir(base: &Path) -> PathBuf {
+    base.join("bench-problems/chips")
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -356,7 +227,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 /// Builds, runs and disassembles every variant, saving each one's results. A variant that fails
 /// to build or run is saved as failed (its reason is in the report) and named in the error
 /// returned after all have been tried, so the report is written either way.
-pub fn run_all() -> Result<Vec<String>, String> {
+pub fn run_all(base: &Path) -> Result<Vec<String>, String> {
     let tool = Disassembler::find()?;
     let boards: Vec<Board> = VARIANTS
         .iter()
@@ -366,7 +237,7 @@ pub fn run_all() -> Result<Vec<String>, String> {
     targets.dedup();
     ensure_targets(&targets)?;
     qemu::ensure()?;
-    let dir = dir();
+    let dir = dir(base);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut failures = Vec::new();
     for (v, board) in VARIANTS.iter().zip(boards) {
@@ -417,8 +288,8 @@ fn run_one(v: &Variant, board: Board, tool: &Disassembler, dir: &Path) -> Result
 }
 
 /// The saved results of every variant.
-pub fn load_all() -> Vec<Outcome> {
-    let dir = dir();
+pub fn load_all(base: &Path) -> Vec<Outcome> {
+    let dir = dir(base);
     VARIANTS.iter().map(|v| load(v, &dir)).collect()
 }
 
@@ -562,7 +433,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
     }
     let _ = writeln!(
         r,
-        "\nFloors (hand-counted, `xtask/src/chips.rs`): the minimum instructions per weight per \
+        "\nFloors (hand-counted, `reports/src/chips.rs`): the minimum instructions per weight per \
          sample of a step on a batch of B, from the instruction set: per sample, the forward pass \
          (load the weight, multiply-accumulate), the backward pass (load, multiply-accumulate) \
          and the update's multiply-accumulate; per step, the update's load, rounding and store, \
@@ -623,7 +494,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
          step (per sample): {}",
         verdict(q12.map(|l| l.per_param_sample), 20.0, true, "")
     );
-    let fewer = |fixed: Option<&ChipLog>| Some(soft?.per_param_sample / fixed?.per_param_sample);
+    let fewer = |fixed: Option<&RunLog>| Some(soft?.per_param_sample / fixed?.per_param_sample);
     let _ = writeln!(
         r,
         "- fixed point >= 5x fewer instructions per weight than soft f32 on the Cortex-M0 \
@@ -656,7 +527,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
     let _ = writeln!(
         r,
         "Disassembled from each ELF: the function that holds the step (found by its demangled \
-         name, `xtask/src/disasm.rs`) and the core functions it calls. Size = instructions in the \
+         name, `reports/src/disasm.rs`) and the core functions it calls. Size = instructions in the \
          function; loops = backward branches, innermost = no loop inside. Kernel loops are the \
          innermost loops that multiply (a multiply instruction or an arithmetic library call) \
          and call nothing else: each is shown as instructions in its body / multiplies in it \
@@ -687,7 +558,7 @@ fn render_profiles(r: &mut String, outcomes: &[Outcome]) {
     let _ = writeln!(
         r,
         "QEMU's execution trace of the same firmware (`-d in_asm,exec,nochain`; \
-         `xtask/src/profile.rs`, also `cargo xtask profile [--board NAME]`): every instruction \
+         `reports/src/profile.rs`, also `cargo xtask profile [--board NAME]`): every instruction \
          executed between an entry into `train_step` and its return, summed over the run's steps \
          (the evaluation's forward passes are outside), and attributed to a phase by the DWARF \
          inline frames of its address: the first frame, innermost first, that is one of the \
@@ -877,58 +748,7 @@ mod tests {
     use super::*;
 
     fn sample_log() -> Vec<String> {
-        [
-            "INFO  nearid firmware: online calibration of a 3-axis sensor on microbit (Cortex-M0, 16 KiB RAM, QEMU)",
-            "INFO  network: ResNet<Q4.12 (16-bit fixed point), D=3, H=16, M=23>, 2645 parameters, identity start",
-            "INFO  RAM: parameters 5290 B, optimiser (B=4 tapes) 4784 B, ring of 32 samples 392 B",
-            "INFO  step 600  loss 0.0001  1353013 instructions/step",
-            "INFO  cost: 1353013 instructions per training step, 511.53 per parameter, 127.88 per parameter per sample",
-            "INFO  held-out loss on 256 fresh samples: uncalibrated 0.033, calibrated 0.00007",
-            "INFO  stack high-water mark: 1234 B of 5000 B free above the statics",
-            "INFO  PASS: final loss 0.00007 < threshold 0.001",
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-
-    #[test]
-    fn the_log_parses() {
-        let log = parse_log("microbit", &sample_log()).unwrap();
-        assert_eq!(log.format, "Q4.12 (16-bit fixed point)");
-        assert_eq!((log.d, log.h, log.m, log.params), (3, 16, 23, 2645));
-        assert_eq!(
-            (log.param_bytes, log.batch, log.tape_bytes),
-            (5290, 4, 4784)
-        );
-        assert_eq!((log.ring_samples, log.ring_bytes), (32, 392));
-        assert_eq!(log.per_step, 1_353_013);
-        assert_eq!((log.per_param, log.per_param_sample), (511.53, 127.88));
-        assert_eq!(log.eval_samples, 256);
-        assert_eq!((log.uncalibrated, log.calibrated), (0.033, 0.00007));
-        assert!(log.passed);
-    }
-
-    #[test]
-    fn a_missing_or_wrong_line_is_an_error_naming_board_and_line() {
-        for (drop, word) in [
-            (1, "network: ResNet<"),
-            (2, "RAM: parameters"),
-            (4, "cost: "),
-            (5, "held-out loss on "),
-            (7, "PASS:"),
-        ] {
-            let mut lines = sample_log();
-            lines.remove(drop);
-            let err = parse_log("microbit", &lines).unwrap_err();
-            assert!(err.starts_with("microbit: ") && err.contains(word), "{err}");
-        }
-        let mut lines = sample_log();
-        lines[4] = lines[4].replace("instructions per", "cycles per");
-        let err = parse_log("microbit", &lines).unwrap_err();
-        assert!(err.contains("cycles"), "{err}");
-        lines = sample_log();
-        lines[7] = "ERROR FAIL: final loss 0.1 is not below the threshold 0.001".into();
-        assert!(!parse_log("microbit", &lines).unwrap().passed);
+        xtask::runlog::EXAMPLE.map(String::from).to_vec()
     }
 
     #[test]
