@@ -182,9 +182,23 @@ const REPRODUCE: &str = "\nReproduce: `cargo xtask bench`";
 /// paragraph when it has none): `--chips-only` leaves the desktop figures of the last full run
 /// as they are.
 fn splice_chips(report: &str, chips: &str) -> String {
+    let report = &report[..report.find(KEPT).unwrap_or(report.len())];
     let end = report.find(REPRODUCE).unwrap_or(report.len());
     let start = report[..end].find(chips::HEADING).unwrap_or(end);
     format!("{}{chips}{}", &report[..start], &report[end..])
+}
+
+/// The heading of the section of docs/BENCHMARKS.md measured outside this task (a comparison
+/// with an older commit, whose build this task cannot make): kept from the file's last version
+/// by every rewrite, at the end.
+const KEPT: &str = "\n## Against an older commit";
+
+/// `report` followed by the [`KEPT`] section of `old`, if it has one.
+fn keep_section(report: &str, old: &str) -> String {
+    match old.find(KEPT) {
+        Some(start) => format!("{report}{}", &old[start..]),
+        None => report.to_string(),
+    }
 }
 
 fn write_report(report: &str) -> Result<(), String> {
@@ -192,7 +206,9 @@ fn write_report(report: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(&path, report).map_err(|e| format!("{}: {e}", path.display()))?;
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let report = keep_section(report, &old);
+    std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("\n{report}\nwrote {}", path.display());
     Ok(())
 }
@@ -642,7 +658,7 @@ fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::{Torch, parse_torch, read_estimate, splice_chips};
+    use super::{KEPT, Torch, keep_section, parse_torch, read_estimate, splice_chips};
 
     #[test]
     fn criterion_results_are_read_with_their_id_and_median() {
@@ -708,5 +724,17 @@ torch_step.py: warming up
             splice_chips("", "\n## Microcontrollers\n"),
             "\n## Microcontrollers\n"
         );
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_section_measured_by_hand() {
+        let kept = format!("{KEPT} (518e1ef)\n\n| a |\n");
+        let old = format!("# Benchmarks\n\nold figures\n{kept}");
+        let new = "# Benchmarks\n\nnew figures\n";
+        assert_eq!(keep_section(new, &old), format!("{new}{kept}"));
+        assert_eq!(keep_section(new, "# Benchmarks\n"), new);
+        // --chips-only splices into the report without it, and the rewrite adds it back once.
+        let spliced = splice_chips(&old, "\n## Microcontrollers\n");
+        assert_eq!(keep_section(&spliced, &old).matches(KEPT).count(), 1);
     }
 }

@@ -49,7 +49,7 @@ impl<T: Real> Kernels<T> for Lanes {
         }
     }
 
-    /// One sample: [`update_column`] per column. B > 1: [`tiles::sgd_update`], the same bits.
+    /// One sample: [`update_columns`]. B > 1: [`tiles::sgd_update`], the same bits.
     #[inline]
     fn update<const R: usize, const C: usize, const B: usize>(
         w: &mut Matrix<T, R, C>,
@@ -59,18 +59,17 @@ impl<T: Real> Kernels<T> for Lanes {
         eta: T,
         _: &mut T::Rounding,
     ) {
-        let us = us.map(|u| u.as_slice());
         if B > 1 {
+            let us = us.map(|u| u.as_slice());
             tiles::sgd_update(w.as_mut_slice(), &us, &vs.map(|v| Some(v.as_slice())), eta);
             if let Some(bias) = bias {
                 tiles::sgd_update(bias.as_mut_slice(), &us, &[None; B], eta);
             }
             return;
         }
-        for (k, column) in w.as_mut_slice().chunks_exact_mut(R.max(1)).enumerate() {
-            update_column(column, &us, &vs.map(|v| v[k]), eta);
-        }
+        update_columns(w, us, vs, eta);
         if let Some(bias) = bias {
+            let us = us.map(|u| u.as_slice());
             update_column(bias.as_mut_slice(), &us, &[T::ONE; B], eta);
         }
     }
@@ -206,6 +205,52 @@ fn dots4<T: Scalar>(a: [&[T]; 4], g: &[T]) -> [T; 4] {
         reduce8(&l)
     };
     [rest(l0, a0r), rest(l1, a1r), rest(l2, a2r), rest(l3, a3r)]
+}
+
+/// W <- W - sum_b (eta v_b) u_b^T for W: (R, C), one [`update_column`] per column.
+///
+/// The columns are found through a stride the optimiser cannot see (`black_box(R)`). With the
+/// stride a constant, the unrolled rows of each column left the loop over columns as the
+/// innermost loop, and where the target has scatters (AVX-512: `-C target-cpu=native` on such
+/// a CPU) the compiler vectorised that loop across 8 columns: a gather and a scatter per row
+/// instead of a load and a store per 8 rows (the profile of a native build, where the update
+/// then took most of a training step). Through an unknown stride the columns cannot be proved
+/// apart, and each stays a column of vector operations. The factors u_b are copied to a local
+/// first: read in place, the compiler could not tell them from the weights stored through the
+/// unknown stride and reloaded them for every column instead of keeping them in registers.
+#[inline(always)]
+fn update_columns<T: Scalar, const R: usize, const C: usize, const B: usize>(
+    w: &mut Matrix<T, R, C>,
+    us: [&Vector<T, R>; B],
+    vs: [&Vector<T, C>; B],
+    eta: T,
+) {
+    let stride = core::hint::black_box(R);
+    let local = us.map(|u| u.data.0[0]);
+    let us = &local.each_ref().map(|u| u.as_slice());
+    let mut columns = w.as_mut_slice();
+    let mut k = 0;
+    // Two columns per iteration: half the loop and bounds checks per column.
+    while k + 2 <= C {
+        let Some((pair, rest)) = columns.split_at_mut_checked(2 * stride) else {
+            return;
+        };
+        let Some((c0, c1)) = pair.split_at_mut_checked(stride) else {
+            return;
+        };
+        let (Some(c0), Some(c1)) = (c0.get_mut(..R), c1.get_mut(..R)) else {
+            return;
+        };
+        update_column(c0, us, &vs.map(|v| v[k]), eta);
+        update_column(c1, us, &vs.map(|v| v[k + 1]), eta);
+        columns = rest;
+        k += 2;
+    }
+    if k < C
+        && let Some(column) = columns.get_mut(..R)
+    {
+        update_column(column, us, &vs.map(|v| v[k]), eta);
+    }
 }
 
 /// One column of the fused update, w_j <- w_j - sum_b (eta vs[b]) us[b][j], 8 rows at a time

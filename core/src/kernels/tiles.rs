@@ -83,8 +83,11 @@ fn rows_tile<T: Scalar, const R: usize, const C: usize, const RT: usize>(
     mut r0: usize,
 ) -> usize {
     while r0 + RT <= R {
-        let mut acc: [[T; RT]; NB] =
-            core::array::from_fn(|s| core::array::from_fn(|r| y[s].data.0[0][r0 + r]));
+        // Copied in a loop: a nested `array::from_fn` was left out of line (a call per tile).
+        let mut acc = [[T::ZERO; RT]; NB];
+        for (acc, y) in acc.iter_mut().zip(y.iter()) {
+            acc.copy_from_slice(&y.data.0[0][r0..r0 + RT]);
+        }
         for (j, column) in columns.iter().enumerate() {
             let wc = &column[r0..r0 + RT];
             for s in 0..NB {
