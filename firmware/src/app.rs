@@ -28,6 +28,9 @@ use crate::board::{
     self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
 };
 use crate::fault::fail;
+use crate::flash::Storage;
+#[cfg(feature = "checkpoint")]
+use crate::persist::Persist;
 use crate::sensor::{Sensor, units};
 use crate::stack;
 
@@ -49,7 +52,8 @@ pub const THRESHOLD: f32 = 1e-3;
 /// One sample: (raw reading, reference), each (3).
 pub type Sample<S> = (Vector<S, 3>, Vector<S, 3>);
 
-type Net = ResNet<T, 3, H, M>;
+/// The network every board trains.
+pub type Net = ResNet<T, 3, H, M>;
 
 fn vector(v: [f32; 3]) -> Vector<T, 3> {
     Vector::from_fn(|i, _| T::from_f64(f64::from(v[i])))
@@ -57,7 +61,7 @@ fn vector(v: [f32; 3]) -> Vector<T, 3> {
 
 /// The next sample that passes [`Acquire`]'s checks (retried reads, stuck and railed readings
 /// rejected, all counted); the run fails only when the sensor has stopped giving any.
-fn read<I: I2c>(sensor: &mut Sensor<I>, acquire: &mut Acquire) -> Sample<T> {
+pub fn read<I: I2c>(sensor: &mut Sensor<I>, acquire: &mut Acquire) -> Sample<T> {
     match acquire.next(sensor) {
         Some((raw, reference)) => (vector(units(raw)), vector(units(reference))),
         None => fail("sensor: 64 samples in a row were unreadable or rejected"),
@@ -193,14 +197,28 @@ fn timed_step<C: Clock>(
     (result, ticks)
 }
 
+/// The network's starting point: exactly the identity (W2 = 0) with W1 ~ N(0, INIT_SCALE^2),
+/// drawn in place in the order `ResNet::identity_init` draws it, so the weights are the same.
+pub fn initialise(net: &mut Net) {
+    *net = Net::identity();
+    let mut init = Rng::new(INIT_SEED);
+    for block in &mut net.blocks {
+        block
+            .w1
+            .iter_mut()
+            .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
+    }
+}
+
 /// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
-pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
+pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,
     D: DelayNs,
     C: Clock,
     W: Watchdog,
+    F: Storage,
 {
     let Parts {
         i2c,
@@ -208,6 +226,7 @@ where
         mut delay,
         mut clock,
         mut watchdog,
+        flash,
     } = parts;
     defmt::info!(
         "nearid firmware: online calibration of a 3-axis sensor on {=str}",
@@ -221,16 +240,9 @@ where
     defmt::info!("sensor: WHO_AM_I ok");
 
     // The network and the optimiser are built where they stay, without a temporary copy on the
-    // stack (on the micro:bit a second copy of either would not fit): W1 is drawn in place, in
-    // the order `ResNet::identity_init` draws it, so the weights are the same.
+    // stack (on the micro:bit a second copy of either would not fit).
     let mut net = Net::identity();
-    let mut init = Rng::new(INIT_SEED);
-    for block in &mut net.blocks {
-        block
-            .w1
-            .iter_mut()
-            .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
-    }
+    initialise(&mut net);
     let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
     let Ok(sgd) = sgd.as_mut() else {
         fail("invalid SGD configuration");
@@ -261,17 +273,40 @@ where
 
     let mut acquire = Acquire::default();
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
+    let mut draw = Rng::new(BATCH_SEED);
+    // The step training starts after: 0, or the step a checkpoint resumes at.
+    #[cfg(not(feature = "checkpoint"))]
+    let start = 0u32;
+    #[cfg(feature = "checkpoint")]
+    let (start, mut persist) = {
+        let store = crate::persist::Store::new(flash, board::checkpoint_region());
+        let (net, sgd, watchdog) = (&mut net, &mut *sgd, &mut watchdog);
+        let mut source = || read(&mut sensor, &mut acquire);
+        let persist = Persist::boot(store, net, sgd, &mut ring, &mut draw, &mut source, watchdog);
+        let faults = persist.counters.faults;
+        acquire.faults = crate::persist::faults_from(faults);
+        (persist.counters.step, persist)
+    };
+    #[cfg(not(feature = "checkpoint"))]
+    let _ = flash;
     while !ring.is_full() {
         watchdog.feed();
         ring.write(read(&mut sensor, &mut acquire));
     }
-    let mut draw = Rng::new(BATCH_SEED);
+    #[cfg(feature = "checkpoint")]
+    persist.first_checkpoint(&mut net, sgd, &ring, &acquire, &mut clock);
     let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
     // Failed steps and saturations at the last log line: the window's follow from them.
+    #[cfg(not(feature = "checkpoint"))]
     let (mut failed_at_log, mut saturations_at_log) = (0u32, 0u32);
-    let (mut led_on, mut logged) = (false, 0u32);
-    for step in 1..=STEPS {
+    #[cfg(feature = "checkpoint")]
+    let (mut failed_at_log, mut saturations_at_log) =
+        (acquire.faults.steps_failed, acquire.faults.saturations);
+    let (mut led_on, mut logged) = (false, start);
+    for step in start + 1..=STEPS {
         watchdog.feed();
+        #[cfg(feature = "checkpoint")]
+        persist.before_step(step);
         ring.write(read(&mut sensor, &mut acquire));
         let samples = ring.as_slice();
         let mut xs = [Vector::<T, 3>::from_element(T::ZERO); B];
@@ -283,6 +318,8 @@ where
         #[cfg(feature = "fault-injection")]
         crate::sim::corrupt_step(step, &mut xs);
         let (result, ticks) = timed_step(&mut clock, sgd, &mut net, &xs, &ys);
+        #[cfg(feature = "checkpoint")]
+        persist.interval.add(&result);
         match result {
             Ok(done) => {
                 window_loss += done.loss.to_f64() as f32;
@@ -319,10 +356,17 @@ where
                 led.set_low()
             };
         }
+        // Between steps: judge the interval, then save it or roll back.
+        #[cfg(feature = "checkpoint")]
+        if step % board::CHECKPOINT_EVERY == 0 {
+            watchdog.feed();
+            persist.between_steps(step, &mut net, sgd, &acquire, &mut clock);
+        }
     }
 
     let (num, den) = C::UNITS_PER_TICK;
-    let per_step = total_ticks * num / den / u64::from(STEPS);
+    // Steps trained in this boot (all of them unless a checkpoint resumed the run).
+    let per_step = total_ticks * num / den / u64::from((STEPS - start).max(1));
     defmt::info!(
         "cost: {=u64} {=str} per training step, {=f32} per parameter, {=f32} per parameter per sample",
         per_step,
@@ -342,6 +386,8 @@ where
         params,
         weights_crc(&net)
     );
+    #[cfg(feature = "checkpoint")]
+    persist.summary();
     let stack = stack::high_water();
     defmt::info!(
         "stack high-water mark: {=usize} B of the stack's {=usize} B",

@@ -8,6 +8,8 @@
 //! - [`sim`]: a simulated sensor behind the same I2C trait (QEMU, or a board with nothing attached).
 //! - [`board`]: one module per board (memory map in memory/, chosen by a Cargo feature).
 //! - [`stack`], [`fault`]: stack painting; panic and HardFault handlers that log and fail.
+//! - `persist` (the `checkpoint` feature), [`flash`]: checkpoints in the board's flash, resumed
+//!   at boot and restored when training diverges; the flash drivers.
 //!
 //! One source for every board, built by two kinds of package: this one for the emulated boards
 //! (QEMU: `cargo run --release` here), and one per real board under `boards/<board>/`, whose
@@ -23,6 +25,9 @@ mod acquire;
 mod app;
 mod board;
 mod fault;
+mod flash;
+#[cfg(feature = "checkpoint")]
+mod persist;
 mod sensor;
 mod sim;
 mod stack;

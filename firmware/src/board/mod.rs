@@ -54,7 +54,7 @@ pub use pico::*;
 
 /// What a board hands the application.
 #[derive(Debug)]
-pub struct Parts<I, L, D, C, W> {
+pub struct Parts<I, L, D, C, W, F> {
     /// The bus the 3-axis sensor sits on.
     pub i2c: I,
     /// An LED: toggled while training, on at the end if the run passed.
@@ -65,6 +65,8 @@ pub struct Parts<I, L, D, C, W> {
     pub clock: C,
     /// Resets the chip unless fed: a run that hangs restarts instead.
     pub watchdog: W,
+    /// The flash the checkpoints go to (`crate::flash`), `()` without the `checkpoint` feature.
+    pub flash: F,
 }
 
 /// A watchdog timer, already running: [`Watchdog::feed`] must come more often than its period
@@ -223,6 +225,18 @@ impl OutputPin for MmioLed {
         // SAFETY: as in `set_high`.
         unsafe { core::ptr::write_volatile(self.off as *mut u32, value) };
         Ok(())
+    }
+}
+
+/// An emulated board's checkpoint region: all of its image file, from offset 0.
+#[cfg(all(feature = "qemu", feature = "checkpoint"))]
+pub fn host_region(board: &str) -> nearid::checkpoint::Region {
+    let Some(image) = crate::persist::payload::host_image(board) else {
+        crate::fault::fail("no flash image for this board");
+    };
+    nearid::checkpoint::Region {
+        start: 0,
+        len: image.len,
     }
 }
 

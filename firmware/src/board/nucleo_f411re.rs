@@ -47,8 +47,11 @@ impl Watchdog for Iwdg {
 /// The core clock.
 const SYSCLK_HZ: u32 = 100_000_000;
 
+/// The checkpoints' flash: none yet (the driver comes with the `checkpoint` feature).
+pub type Flash = ();
+
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
+pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg, Flash> {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
     };
@@ -69,6 +72,7 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
         delay: dwt.delay(),
         clock: DwtClock { _dwt: dwt },
         watchdog: Iwdg(iwdg),
+        flash: (),
     }
 }
 

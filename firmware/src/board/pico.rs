@@ -42,6 +42,9 @@ impl Watchdog for PicoWatchdog {
 /// The core clock `init_clocks_and_plls` sets.
 const SYSCLK_HZ: u32 = 125_000_000;
 
+/// The checkpoints' flash: none yet (the driver comes with the `checkpoint` feature).
+pub type Flash = ();
+
 /// The board's parts.
 pub fn init() -> Parts<
     SimSensor,
@@ -49,6 +52,7 @@ pub fn init() -> Parts<
     Timer,
     SysTickClock<1, 1>,
     PicoWatchdog,
+    Flash,
 > {
     let (Some(mut dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
@@ -75,6 +79,7 @@ pub fn init() -> Parts<
         delay: Timer::new(dp.TIMER, &mut dp.RESETS, &clocks),
         clock: SysTickClock::start(cp.SYST),
         watchdog: PicoWatchdog(watchdog),
+        flash: (),
     }
 }
 
