@@ -98,6 +98,19 @@ impl<T: Scalar, const D: usize, const H: usize, S: Activation> ResidualBlock<T, 
         b
     }
 
+    /// A block to insert into a trained network ([`crate::ResNet::grow`]): as
+    /// [`ResidualBlock::identity_init`], but W2 and b2 are -0 in floats, so that
+    /// x + b2 + W2 a keeps every bit of x, the sign of a zero x included (x + (-0) = x for every
+    /// x, and a (-0) = -0 for a >= 0: ReLU and softplus units; a tanh or identity unit with
+    /// a < 0 adds +0, which can turn an x of exactly -0 into +0, equal in value).
+    pub fn for_insertion(rng: &mut Rng, scale: f64) -> Self {
+        let mut b = Self::identity_init(rng, scale);
+        b.w2.iter_mut()
+            .chain(b.b2.iter_mut())
+            .for_each(|w| *w = -T::ZERO);
+        b
+    }
+
     /// Weights drawn from N(0, scale^2) by the seeded generator, biases zero.
     pub fn random(rng: &mut Rng, scale: f64) -> Self {
         let mut b = Self::identity();

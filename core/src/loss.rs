@@ -13,7 +13,7 @@
 //! D outputs corresponds to about 2 / D times it here.
 
 use crate::scalar::all_finite;
-use crate::{Scalar, Vector};
+use crate::{Error, Scalar, Vector};
 
 /// A loss on O outputs.
 pub trait Loss<T: Scalar, const O: usize>: Copy + core::fmt::Debug + Default + 'static {
@@ -22,6 +22,10 @@ pub trait Loss<T: Scalar, const O: usize>: Copy + core::fmt::Debug + Default + '
 
     /// True when the target can be trained on (finite values, a class in range).
     fn valid(target: &Self::Target) -> bool;
+
+    /// The error a step returns for a target that is not [`Loss::valid`]:
+    /// [`Error::NonFinite`] unless the loss says otherwise.
+    const INVALID: Error = Error::NonFinite;
 
     /// The loss of one sample.
     fn value(prediction: &Vector<T, O>, target: &Self::Target) -> T;
@@ -108,6 +112,8 @@ impl CrossEntropy {
 impl<T: Scalar, const O: usize> Loss<T, O> for CrossEntropy {
     /// The class, 0 .. O - 1.
     type Target = usize;
+    /// A class outside 0 .. O - 1.
+    const INVALID: Error = Error::OutOfRange;
 
     #[inline]
     fn valid(target: &usize) -> bool {

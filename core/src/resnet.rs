@@ -125,14 +125,16 @@ impl<T: Scalar, const D: usize, const H: usize, const M: usize, S: Activation>
 
     /// Grows by one block at `position` that computes exactly the identity (W2 = 0, b2 = 0,
     /// b1 = 0) but gets a gradient at once: W1 ~ N(0, scale^2), so a = s(W1 z) is not zero and
-    /// dL/dW2 = dy a^T is not either ([`ResidualBlock::identity_init`]). The network's outputs
-    /// are unchanged by the insertion (exactly, in every format: the new block adds W2 a + b2 =
-    /// 0 to its input).
+    /// dL/dW2 = dy a^T is not either ([`ResidualBlock::for_insertion`]). The network's outputs
+    /// keep every bit at the insertion (the new block adds W2 a + b2 = -0 to its input; the
+    /// exceptions: the sign of an output of exactly zero behind a tanh or identity unit, see
+    /// [`ResidualBlock::for_insertion`], and a signal so large that W1 z overflows, where the
+    /// outputs become non-finite and [`Model::forward`] refuses them).
     pub fn grow(&mut self, position: usize, rng: &mut Rng, scale: f64) -> Result<()> {
         if self.active >= M || position > self.active {
             return Err(Error::OutOfRange);
         }
-        self.insert(position, ResidualBlock::identity_init(rng, scale))
+        self.insert(position, ResidualBlock::for_insertion(rng, scale))
     }
 
     /// Inserts an all-zero block before block `position` of a buffer shaped like the network

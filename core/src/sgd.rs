@@ -424,9 +424,11 @@ where
     L: Loss<T, O>,
     K: Kernels<T>,
 {
-    let usable = xs.iter().all(|x| all_finite(x.as_slice())) && targets.iter().all(L::valid);
-    if !usable {
+    if !xs.iter().all(|x| all_finite(x.as_slice())) {
         return Err(Error::NonFinite);
+    }
+    if !targets.iter().all(L::valid) {
+        return Err(L::INVALID);
     }
     let inv_b = T::from_f64(1.0 / B as f64);
     let predictions = net.forward_with::<K, B>(xs, tape);

@@ -5,7 +5,7 @@
 use crate::{Real, Scalar};
 
 /// The smallest value of T at or above x (x itself when T holds it): NaN stays NaN, a value
-/// above T::MAX becomes +inf. For the bounds of THEORY.md sections 2, 5 and 6, which must not
+/// above T::MAX becomes +inf. For the bounds of docs/THEORY.md sections 2, 5 and 6, which must not
 /// round below what they bound.
 pub(crate) fn round_up<T: Real>(x: f64) -> T {
     let t = <T as Scalar>::from_f64(x);

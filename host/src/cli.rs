@@ -6,13 +6,15 @@
 //! when stderr is a terminal (indicatif hides them otherwise), so logs and pipes stay clean.
 
 use crate::dispatch::{DispatchError, MAX_DEPTH, MAX_DIM, factorize_f32, factorize_f64};
-use crate::{linear_report, matrix_file, npy, smooth_report};
+use crate::network::{ActivationName, ScalarName};
+use crate::{linear_report, matrix_file, model_commands, npy, smooth_report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// nearid: near-identity factorisations and verification reports.
+/// nearid: train residual networks on your own data for microcontrollers; near-identity
+/// factorisations and verification reports.
 #[derive(Debug, Parser)]
 #[command(name = "nearid", version, about)]
 pub struct Cli {
@@ -36,6 +38,160 @@ pub enum Command {
         #[command(subcommand)]
         what: Verify,
     },
+    /// Train a network on a CSV, .npy or .npz data file and save it as MODEL.npz.
+    Train(TrainArgs),
+    /// Loss (and accuracy) of a model on a data file.
+    Eval(EvalArgs),
+    /// A model's predictions for a data file, as CSV or .npy.
+    Predict(PredictArgs),
+    /// Convert MODEL.npz into the device's model file (.nid) in f32, Q16.16 or Q4.12.
+    Export(ExportArgs),
+    /// Convert a .nid model file (e.g. dumped from a device) into MODEL.npz.
+    Import(ImportArgs),
+}
+
+const SHAPES: &str = "Compiled shapes: up to 16 inputs, blocks of width D = 16, up to 8 outputs \
+(or 2 to 8 classes); hidden width H = 16, 32 or 64; depth M = 1, 2, 4, 8, 16 or 32; batch B = 1, \
+8 or 32; f32, q16 (Q16.16) or q12 (Q4.12) arithmetic; relu, tanh or softplus.";
+
+/// `nearid train DATA --inputs COLS --targets COLS ... --out MODEL.npz`.
+#[derive(Debug, Args)]
+#[command(after_help = SHAPES)]
+pub struct TrainArgs {
+    /// The data: CSV with a header row, a 2-D .npy array, or .npz with arrays x and y.
+    pub data: PathBuf,
+    /// Input columns: names or 0-based indices, comma separated, ranges such as 0-4 (default:
+    /// the --init model's, or all of x in a .npz).
+    #[arg(long, value_name = "COLS")]
+    pub inputs: Option<String>,
+    /// Target columns (the label column with --classify), as --inputs.
+    #[arg(long, value_name = "COLS")]
+    pub targets: Option<String>,
+    /// Classification: the target column holds class labels (2 to 8 distinct values);
+    /// softmax cross-entropy instead of the quadratic loss.
+    #[arg(long)]
+    pub classify: bool,
+    /// Hidden width H of each block: 16, 32 or 64 [default: 32, or the --init model's].
+    #[arg(long, value_name = "H", value_parser = parse_hidden)]
+    pub hidden: Option<usize>,
+    /// Number of residual blocks M: 1, 2, 4, 8, 16 or 32 [default: 4, or the --init model's].
+    #[arg(long, value_name = "M", value_parser = parse_blocks)]
+    pub depth: Option<usize>,
+    /// The blocks' activation [default: relu, or the --init model's].
+    #[arg(long, value_enum)]
+    pub activation: Option<ActivationName>,
+    /// The arithmetic of training: f32, or the microcontrollers' fixed point (q16 = Q16.16,
+    /// q12 = Q4.12), bit for bit what the chip computes [default: f32, or the --init model's].
+    #[arg(long, value_enum)]
+    pub scalar: Option<ScalarName>,
+    /// Passes over the training rows.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub epochs: u32,
+    /// Samples per SGD step: 1 (as the chips train), 8 or 32.
+    #[arg(long, value_name = "B", default_value_t = 1, value_parser = parse_batch)]
+    pub batch: usize,
+    /// Learning rate eta of plain SGD on the mean loss of a batch.
+    #[arg(long, value_name = "X", default_value_t = 0.01)]
+    pub lr: f64,
+    /// The fraction of rows held out for validation (the best epoch is chosen on them).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.2)]
+    pub val: f64,
+    /// Seeds the split, the shuffles, the initialisation and the fixed-point rounding.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Start from this model (fine-tuning): its shape, activation, columns and classes.
+    #[arg(long, value_name = "MODEL.npz")]
+    pub init: Option<PathBuf>,
+    /// Where to write the trained model.
+    #[arg(long, value_name = "MODEL.npz")]
+    pub out: PathBuf,
+}
+
+/// `nearid eval MODEL.npz DATA`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model.
+    pub model: PathBuf,
+    /// The data (as for train).
+    pub data: PathBuf,
+    /// Input columns (default: the model's names).
+    #[arg(long, value_name = "COLS")]
+    pub inputs: Option<String>,
+    /// Target columns (default: the model's names).
+    #[arg(long, value_name = "COLS")]
+    pub targets: Option<String>,
+    /// Run in this arithmetic instead of the model's own.
+    #[arg(long, value_enum)]
+    pub scalar: Option<ScalarName>,
+}
+
+/// `nearid predict MODEL.npz DATA --out PRED.csv`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model.
+    pub model: PathBuf,
+    /// The data (as for train; target columns are not needed).
+    pub data: PathBuf,
+    /// Input columns (default: the model's names).
+    #[arg(long, value_name = "COLS")]
+    pub inputs: Option<String>,
+    /// Run in this arithmetic instead of the model's own.
+    #[arg(long, value_enum)]
+    pub scalar: Option<ScalarName>,
+    /// PRED.csv (a header, one row per sample; a classifier's predicted class first) or
+    /// PRED.npy (float64, (N, D_out)).
+    #[arg(long, value_name = "PRED.csv|PRED.npy")]
+    pub out: PathBuf,
+}
+
+/// `nearid export MODEL.npz --scalar q12 --out MODEL.nid`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The model.
+    pub model: PathBuf,
+    /// The number format of the file (default: the model's own).
+    #[arg(long, value_enum)]
+    pub scalar: Option<ScalarName>,
+    /// Where to write the .nid file.
+    #[arg(long, value_name = "MODEL.nid")]
+    pub out: PathBuf,
+}
+
+/// `nearid import MODEL.nid --out MODEL.npz`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The .nid file.
+    pub model: PathBuf,
+    /// Take the column and class names from this model (the one the device started from);
+    /// without it they are x0.., y0.. and 0...
+    #[arg(long, value_name = "MODEL.npz")]
+    pub names_from: Option<PathBuf>,
+    /// Where to write the .npz file.
+    #[arg(long, value_name = "MODEL.npz")]
+    pub out: PathBuf,
+}
+
+fn parse_choice(text: &str, choices: &[usize], what: &str) -> Result<usize, String> {
+    let list: Vec<String> = choices.iter().map(usize::to_string).collect();
+    match text.parse::<usize>() {
+        Ok(v) if choices.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "the tool is compiled for {what} {} (see --help)",
+            list.join(", ")
+        )),
+    }
+}
+
+fn parse_hidden(text: &str) -> Result<usize, String> {
+    parse_choice(text, &crate::compiled::HIDDEN, "H =")
+}
+
+fn parse_blocks(text: &str) -> Result<usize, String> {
+    parse_choice(text, &crate::compiled::DEPTHS, "M =")
+}
+
+fn parse_batch(text: &str) -> Result<usize, String> {
+    parse_choice(text, &crate::train::BATCHES, "B =")
 }
 
 /// `nearid verify ...`.
@@ -102,13 +258,13 @@ fn parse_depth(text: &str) -> Result<usize, String> {
 /// Where the tool talks: results to stdout and progress bars to stderr, both silenced by
 /// `--quiet`. Errors are not its business: they go back to `main` as the `Err` of [`run`].
 #[derive(Clone, Copy, Debug)]
-struct Console {
+pub struct Console {
     quiet: bool,
 }
 
 impl Console {
     /// Print a result (a line or a block of lines) unless quiet.
-    fn say(self, text: &str) {
+    pub fn say(self, text: &str) {
         if !self.quiet {
             println!("{}", text.trim_end_matches('\n'));
         }
@@ -116,7 +272,7 @@ impl Console {
 
     /// A bar of `len` steps labelled `message` (hidden when quiet; indicatif also hides it
     /// when stderr is not a terminal).
-    fn bar(self, len: usize, message: &'static str) -> ProgressBar {
+    pub fn bar(self, len: usize, message: &'static str) -> ProgressBar {
         if self.quiet {
             return ProgressBar::hidden();
         }
@@ -141,6 +297,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Verify {
             what: Verify::Smooth(args),
         } => verify_smooth(&args, console),
+        Command::Train(args) => model_commands::train(&args, console),
+        Command::Eval(args) => model_commands::eval(&args, console),
+        Command::Predict(args) => model_commands::predict(&args, console),
+        Command::Export(args) => model_commands::export(&args, console),
+        Command::Import(args) => model_commands::import(&args, console),
     }
 }
 

@@ -31,6 +31,7 @@ pub fn targets() -> Vec<Target> {
     let mut all = factor_targets();
     all.extend(bound_targets());
     all.extend(smooth_targets());
+    all.extend(crate::fuzz_training::targets());
     all
 }
 

@@ -11,17 +11,32 @@
 //! - [`hostile`]: hostile inputs (proptest strategies) and fuzz targets' machinery;
 //!   [`fuzz_targets`]: one target per numerical API, run by `host/tests/fuzz_*.rs` and
 //!   `cargo xtask fuzz`.
-//! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`).
+//! - Models on a user's own data: [`table`] (CSV with a header, `.npy`, `.npz` data files,
+//!   column selection), [`dataset`] (numbers and labels, standardisation and its folding),
+//!   [`network`] (a network with run-time shapes; `.npz` with PyTorch's names via [`npz`],
+//!   `.nid` via the core's [`nearid::file`]), [`compiled`] (the compiled network types and the
+//!   exact zero padding into them), [`train`] (the training loop and the forward pass),
+//!   [`model_commands`] (`nearid train`, `eval`, `predict`, `export`, `import`).
+//! - [`cli`]: the command-line tool (`nearid decompose`, `nearid verify ...`, `nearid train`
+//!   and the model commands).
 
 pub mod cli;
+pub mod compiled;
 pub mod csv;
+pub mod dataset;
 pub mod dispatch;
 pub mod fuzz_targets;
+pub mod fuzz_training;
 pub mod hostile;
 pub mod linear_report;
 pub mod matrix_file;
+pub mod model_commands;
+pub mod network;
 pub mod npy;
+pub mod npz;
 pub mod sample;
 pub mod smooth_check;
 pub mod smooth_maps;
 pub mod smooth_report;
+pub mod table;
+pub mod train;

@@ -1,6 +1,7 @@
 //! Just enough of NumPy's `.npy` format for the command-line tool: read an array of floats or
-//! integers (versions 1.0, 2.0 and 3.0, either byte order, C or Fortran order), write an
-//! (M, D, D) little-endian float64 array.
+//! integers (versions 1.0, 2.0 and 3.0, either byte order, C or Fortran order) and a 0-d string
+//! array (the `config` of a model file, [`parse_text`]); write float64 and float32 arrays of any
+//! shape in C order, and 0-d strings.
 //!
 //! A file is `\x93NUMPY`, a major and a minor version byte, the header length (u16 little-endian
 //! in 1.0, u32 in 2.0 and 3.0), the header (a Python dict literal such as
@@ -121,6 +122,17 @@ pub struct Array {
 }
 
 impl Array {
+    /// The value at `index` (one entry per axis, each below its size), whatever the order of
+    /// the data; NaN for an index outside the array.
+    pub fn get(&self, index: &[usize]) -> f64 {
+        if index.len() != self.header.shape.len()
+            || index.iter().zip(&self.header.shape).any(|(i, n)| i >= n)
+        {
+            return f64::NAN;
+        }
+        self.at(index)
+    }
+
     /// The value at `index` (one entry per axis, each below its size; checked by the caller).
     fn at(&self, index: &[usize]) -> f64 {
         let shape = &self.header.shape;
@@ -151,6 +163,26 @@ pub fn shape_text(shape: &[usize]) -> String {
 
 /// Parse the magic, version, length and header of a `.npy` file.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
+    let fields = header_fields(bytes)?;
+    let dtype = Dtype::parse(&fields.descr)?;
+    Ok(Header {
+        descr: fields.descr,
+        dtype,
+        fortran_order: fields.fortran_order,
+        shape: fields.shape,
+        data_offset: fields.data_offset,
+    })
+}
+
+/// A header's fields before its `descr` is read as a number type.
+struct Fields {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
+    data_offset: usize,
+}
+
+fn header_fields(bytes: &[u8]) -> Result<Fields, String> {
     if bytes.is_empty() {
         return Err("empty file (not a .npy file)".into());
     }
@@ -257,10 +289,8 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
             ));
         }
     };
-    let dtype = Dtype::parse(&descr)?;
-    Ok(Header {
+    Ok(Fields {
         descr,
-        dtype,
         fortran_order,
         shape,
         data_offset,
@@ -380,29 +410,123 @@ pub fn parse_npy_stack(bytes: &[u8]) -> Result<Vec<DMatrix<f64>>, String> {
 /// The bytes of a `.npy` (version 1.0) file holding `matrices` as one little-endian f64 array of
 /// shape (M, D, D), C order: element [i, r, c] is row r, column c of matrix i.
 pub fn npy_bytes(matrices: &[DMatrix<f64>], d: usize) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {d}, {d}), }}",
-        matrices.len()
-    );
+    let values: Vec<f64> = matrices
+        .iter()
+        .flat_map(|m| (0..d).flat_map(move |r| (0..d).map(move |c| m[(r, c)])))
+        .collect();
+    f64_array_bytes(&[matrices.len(), d, d], &values)
+}
+
+/// A version-1.0 `.npy` file of little-endian float64 values in C order with this shape
+/// (`values.len()` is the product of `shape`, which the caller guarantees).
+pub fn f64_array_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    with_header("<f8", shape, &data)
+}
+
+/// As [`f64_array_bytes`], in float32 (`<f4`).
+pub fn f32_array_bytes(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    with_header("<f4", shape, &data)
+}
+
+/// A 0-d string array holding `text`, as `numpy.array(text)` writes it: dtype `<Un` (n
+/// characters, each a little-endian UTF-32 code unit; n >= 1, an empty string is one NUL).
+///
+/// ```
+/// use nearid_host::npy;
+/// let bytes = npy::text_bytes("{\"loss\": \"quadratic\"}");
+/// assert_eq!(npy::parse_text(&bytes).unwrap(), "{\"loss\": \"quadratic\"}");
+/// ```
+pub fn text_bytes(text: &str) -> Vec<u8> {
+    let mut data: Vec<u8> = text
+        .chars()
+        .flat_map(|c| u32::from(c).to_le_bytes())
+        .collect();
+    if data.is_empty() {
+        data = vec![0; 4];
+    }
+    with_header(&format!("<U{}", data.len() / 4), &[], &data)
+}
+
+/// Magic, version 1.0, the header dict for (`descr`, C order, `shape`) padded with spaces and a
+/// newline to a multiple of 64 bytes as NumPy pads it, then `data`.
+fn with_header(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + matrices.len() * d * d * 8);
+    let mut out = Vec::with_capacity(10 + header.len() + data.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
-    // The header is under 200 bytes: the shape is three integers.
+    // Our headers are short: a dtype and a shape of a few integers.
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for m in matrices {
-        for r in 0..d {
-            for c in 0..d {
-                out.extend_from_slice(&m[(r, c)].to_le_bytes());
-            }
-        }
-    }
+    out.extend_from_slice(data);
     out
+}
+
+/// The text of a 0-d string array: NumPy's unicode dtype (`<Un`, `>Un`: n UTF-32 code units)
+/// or its byte-string dtype (`|Sn`: n bytes of UTF-8), trailing NULs removed as NumPy removes
+/// them. Sizes are checked before anything is decoded.
+pub fn parse_text(bytes: &[u8]) -> Result<String, String> {
+    let fields = header_fields(bytes)?;
+    let descr = fields.descr.as_str();
+    let unsupported = || {
+        format!(
+            "dtype '{}' is not a string dtype (a 0-d '<U' array is needed)",
+            shorten(descr)
+        )
+    };
+    let (little, unit, count) = match descr.as_bytes() {
+        [order @ (b'<' | b'>' | b'='), b'U', ..] => (*order != b'>', 4, &descr[2..]),
+        [b'U', ..] => (true, 4, &descr[1..]),
+        [b'|' | b'<' | b'>' | b'=', b'S', ..] => (true, 1, &descr[2..]),
+        [b'S', ..] => (true, 1, &descr[1..]),
+        _ => return Err(unsupported()),
+    };
+    let count: usize = count.parse().map_err(|_| unsupported())?;
+    if !fields.shape.is_empty() {
+        return Err(format!(
+            "a 0-d string array is needed, found shape {}",
+            shape_text(&fields.shape)
+        ));
+    }
+    let needed = count
+        .checked_mul(unit)
+        .ok_or_else(|| format!("dtype '{}' is too large", shorten(descr)))?;
+    let data = &bytes[fields.data_offset..];
+    if data.len() != needed {
+        return Err(format!(
+            "{} data bytes where dtype '{}' needs {needed}",
+            data.len(),
+            shorten(descr)
+        ));
+    }
+    let text = if unit == 1 {
+        String::from_utf8(data.to_vec()).map_err(|_| "the string is not UTF-8 text")?
+    } else {
+        data.chunks_exact(4)
+            .map(|c| {
+                let c = [c[0], c[1], c[2], c[3]];
+                let v = if little {
+                    u32::from_le_bytes(c)
+                } else {
+                    u32::from_be_bytes(c)
+                };
+                char::from_u32(v)
+            })
+            .collect::<Option<String>>()
+            .ok_or("the string is not valid UTF-32 text")?
+    };
+    Ok(text.trim_end_matches('\0').to_owned())
 }
 
 /// A token from the file (a word, a dtype, a key) cut to 24 characters, control characters as

@@ -606,3 +606,386 @@ fn quiet_silences_everything_but_errors() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// The model commands (`train`, `eval`, `predict`, `export`, `import`) on bad data and bad
+/// model files: the exact message "nearid: FILE: problem", exit status 1, nothing on stdout.
+#[test]
+fn model_commands_give_one_line_naming_the_file_and_the_problem() {
+    use nearid_host::network::{ActivationName, Config, LossName, Network, ScalarName};
+    use nearid_host::npz;
+    let config =
+        |loss: LossName, inputs: &[&str], targets: &[&str], classes: Option<&[&str]>| Config {
+            activation: ActivationName::Relu,
+            loss,
+            scalar: ScalarName::F32,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            classes: classes.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            training: None,
+        };
+    let regression = Network::init(
+        config(LossName::Quadratic, &["a", "b", "c"], &["y"], None),
+        16,
+        2,
+        1,
+        1,
+    );
+    let classifier = Network::init(
+        config(
+            LossName::CrossEntropy,
+            &["a", "b"],
+            &["label"],
+            Some(&["cat", "dog"]),
+        ),
+        16,
+        1,
+        2,
+        1,
+    );
+    let reg = scratch("reg-model.npz");
+    regression.write_npz(&reg).unwrap();
+    let cls = scratch("cls-model.npz");
+    classifier.write_npz(&cls).unwrap();
+    // Model files with one thing wrong, from the good one's members.
+    let members = regression.npz_members();
+    let with = |name: &str, bytes: Option<Vec<u8>>| {
+        let mut m: Vec<(String, Vec<u8>)> =
+            members.iter().filter(|(n, _)| n != name).cloned().collect();
+        if let Some(b) = bytes {
+            m.push((name.to_string(), b));
+        }
+        npz::npz_bytes(&m)
+    };
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("data.csv", b"a,b,c,y\n1,2,3,4\n0.5,1,2,3\n".to_vec()),
+        ("words.csv", b"a,b,c,y\n1,2,3,4\n1,abc,3,4\n".to_vec()),
+        ("nan.csv", b"a,b,c,y\n1,2,3,4\n1,nan,3,4\n".to_vec()),
+        ("empty-cell.csv", b"a,b,c,y\n1,,3,4\n".to_vec()),
+        ("ragged.csv", b"a,b,c,y\n1,2,3\n".to_vec()),
+        ("header-only.csv", b"a,b,c,y\n".to_vec()),
+        ("pets.csv", b"a,b,label\n1,2,cat\n3,4,bird\n".to_vec()),
+        ("two-inputs.csv", b"a,b,y\n1,2,3\n".to_vec()),
+        ("large.csv", b"a,y\n9,1\n1,2\n".to_vec()),
+        ("garbage.npz", b"not a zip file".to_vec()),
+        ("no-config.npz", with("config", None)),
+        (
+            "bad-json.npz",
+            with(
+                "config",
+                Some(nearid_host::npy::text_bytes("{\"activation\": \"gelu\"}")),
+            ),
+        ),
+        (
+            "int-weights.npz",
+            with(
+                "stem.bias",
+                Some(npy_file(1, &header("<i8", "(16,)"), &[0; 128])),
+            ),
+        ),
+        (
+            "wrong-shape.npz",
+            with(
+                "blocks.1.w2",
+                Some(nearid_host::npy::f32_array_bytes(&[16, 8], &[0.0; 128])),
+            ),
+        ),
+        ("no-head.npz", with("head.bias", None)),
+        (
+            "extra.npz",
+            with(
+                "blocks.x.w1",
+                Some(nearid_host::npy::f32_array_bytes(&[1], &[0.0])),
+            ),
+        ),
+        (
+            "nan-weight.npz",
+            with(
+                "stem.bias",
+                Some(nearid_host::npy::f32_array_bytes(&[16], &[f32::NAN; 16])),
+            ),
+        ),
+        ("bad.nid", b"NRID\x01\x00".to_vec()),
+        ("not-nid.nid", b"hello world, this is not a model".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(scratch(name), bytes).unwrap();
+    }
+    let p = |name: &str| scratch(name).display().to_string();
+    let (reg_s, cls_s) = (reg.display().to_string(), cls.display().to_string());
+    let out = p("out.npz");
+    let train = |data: &str, inputs: &str, targets: &str| -> Vec<String> {
+        [
+            "train",
+            &p(data),
+            "--inputs",
+            inputs,
+            "--targets",
+            targets,
+            "--epochs",
+            "1",
+            "--out",
+            &out,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            train("data.csv", "a,zz", "y"),
+            format!(
+                "{}: no column 'zz' (the file has a, b, c, y)",
+                p("data.csv")
+            ),
+        ),
+        (
+            train("data.csv", "a,7", "y"),
+            format!(
+                "{}: column index 7 in '7' is beyond the 4 columns (indices start at 0)",
+                p("data.csv")
+            ),
+        ),
+        (
+            train("data.csv", "a,a", "y"),
+            format!("{}: column 'a' is selected twice", p("data.csv")),
+        ),
+        (
+            train("data.csv", "a-c", "c"),
+            format!(
+                "{}: column 'c' is both an input and a target",
+                p("data.csv")
+            ),
+        ),
+        (
+            train("words.csv", "a-c", "y"),
+            format!(
+                "{}: line 3, column 'b': \"abc\" is not a number",
+                p("words.csv")
+            ),
+        ),
+        (
+            train("nan.csv", "0-2", "3"),
+            format!(
+                "{}: line 3, column 'b': \"nan\" is NaN (the data must be finite)",
+                p("nan.csv")
+            ),
+        ),
+        (
+            train("empty-cell.csv", "a-c", "y"),
+            format!("{}: line 2, column 'b': is empty", p("empty-cell.csv")),
+        ),
+        (
+            train("ragged.csv", "a-c", "y"),
+            format!(
+                "{}: line 2: 3 fields, but the header has 4",
+                p("ragged.csv")
+            ),
+        ),
+        (
+            train("header-only.csv", "a-c", "y"),
+            format!("{}: a header row but no data rows", p("header-only.csv")),
+        ),
+        (
+            [
+                train("large.csv", "a", "y"),
+                vec!["--scalar".into(), "q12".into()],
+            ]
+            .concat(),
+            format!(
+                "{}: column 'a' reaches 9, outside Q4.12's range [-8, 8): a fixed-point model takes raw values (the standardisation is folded into it), so rescale the column or use --scalar f32 (or q16, range [-32768, 32768))",
+                p("large.csv")
+            ),
+        ),
+        (
+            ["eval", &cls_s, &p("pets.csv")].map(String::from).to_vec(),
+            format!(
+                "{}: line 3, column 'label': label 'bird' is not one of the model's classes (cat, dog)",
+                p("pets.csv")
+            ),
+        ),
+        (
+            ["eval", &reg_s, &p("two-inputs.csv")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: no column 'c' (the model's inputs; the file has a, b, y): name the columns with --inputs and --targets",
+                p("two-inputs.csv")
+            ),
+        ),
+        (
+            ["eval", &reg_s, &p("two-inputs.csv"), "--inputs", "a,b"]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: 2 input columns, but the model takes 3",
+                p("two-inputs.csv")
+            ),
+        ),
+        (
+            ["eval", &p("garbage.npz"), &p("data.csv")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: not a readable .npz file: invalid Zip archive: Could not find EOCD",
+                p("garbage.npz")
+            ),
+        ),
+        (
+            ["export", &p("no-config.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: no 'config' member (a 0-d string array of JSON: activation, loss, scalar, inputs, targets, classes)",
+                p("no-config.npz")
+            ),
+        ),
+        (
+            ["export", &p("bad-json.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: member 'config': not a model config: unknown variant `gelu`, expected one of `relu`, `tanh`, `softplus` at line 1 column 21",
+                p("bad-json.npz")
+            ),
+        ),
+        (
+            ["export", &p("int-weights.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: member 'stem.bias': dtype '<i8' (float32 or float64 is needed)",
+                p("int-weights.npz")
+            ),
+        ),
+        (
+            ["export", &p("wrong-shape.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: blocks.1.w2 has shape (16, 8), but stem.weight (16, 3) and blocks.0.w1 (16, 16) make it (16, 16)",
+                p("wrong-shape.npz")
+            ),
+        ),
+        (
+            ["export", &p("no-head.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!("{}: no 'head.bias' member", p("no-head.npz")),
+        ),
+        (
+            ["export", &p("extra.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: member 'blocks.x.w1': not a member of a model file (stem.weight, stem.bias, blocks.{{i}}.w1, .b1, .w2, .b2, head.weight, head.bias, config)",
+                p("extra.npz")
+            ),
+        ),
+        (
+            ["export", &p("nan-weight.npz"), "--out", &p("x.nid")]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: member 'stem.bias': holds NaN (finite values are needed)",
+                p("nan-weight.npz")
+            ),
+        ),
+        (
+            ["import", &p("bad.nid"), "--out", &out]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: the model file is truncated or has extra bytes",
+                p("bad.nid")
+            ),
+        ),
+        (
+            ["import", &p("not-nid.nid"), "--out", &out]
+                .map(String::from)
+                .to_vec(),
+            format!(
+                "{}: not a nearid model file (wrong magic bytes)",
+                p("not-nid.nid")
+            ),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, problem) in &cases {
+        let run = nearid().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let expected = format!("nearid: {problem}\n");
+        if stderr != expected || run.status.code() != Some(1) || !run.stdout.is_empty() {
+            failures.push(format!(
+                "{args:?}: status {:?}, stderr {stderr:?}, expected {expected:?}",
+                run.status.code()
+            ));
+        }
+    }
+    // A damaged .nid: every flipped byte of a good file is refused (checksum), never a panic.
+    let nid = scratch("good.nid");
+    let run = nearid()
+        .args(["export", &reg_s, "--out", &nid.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut bytes = std::fs::read(&nid).unwrap();
+    bytes[100] ^= 0x10;
+    std::fs::write(&nid, &bytes).unwrap();
+    let run = nearid()
+        .args(["import", &nid.display().to_string(), "--out", &out])
+        .output()
+        .unwrap();
+    let expected = format!(
+        "nearid: {}: the model file's checksum does not match: it is corrupted\n",
+        nid.display()
+    );
+    if String::from_utf8_lossy(&run.stderr) != expected {
+        failures.push(format!(
+            "{:?}, expected {expected:?}",
+            String::from_utf8_lossy(&run.stderr)
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len() + 1,
+        failures.join("\n")
+    );
+    // Sizes that are not compiled: clap's one-line "invalid value" error, exit status 2.
+    for (option, value, problem) in [
+        (
+            "--hidden",
+            "20",
+            "the tool is compiled for H = 16, 32, 64 (see --help)",
+        ),
+        (
+            "--depth",
+            "3",
+            "the tool is compiled for M = 1, 2, 4, 8, 16, 32 (see --help)",
+        ),
+        (
+            "--batch",
+            "4",
+            "the tool is compiled for B = 1, 8, 32 (see --help)",
+        ),
+    ] {
+        let mut args = train("data.csv", "a-c", "y");
+        args.extend([option.to_string(), value.to_string()]);
+        let run = nearid().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let name = match option {
+            "--hidden" => "H",
+            "--depth" => "M",
+            _ => "B",
+        };
+        assert_eq!(
+            stderr.lines().next().unwrap_or(""),
+            format!("error: invalid value '{value}' for '{option} <{name}>': {problem}")
+        );
+        assert_eq!(run.status.code(), Some(2));
+    }
+}

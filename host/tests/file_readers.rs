@@ -308,3 +308,70 @@ proptest! {
         prop_assert!(values.iter().zip(&back).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }
+
+/// A small model (3 inputs, 2 outputs, H = 16, M = 2) for the model-file properties.
+fn model() -> nearid_host::network::Network {
+    use nearid_host::network::{ActivationName, Config, LossName, Network, ScalarName};
+    let config = Config {
+        activation: ActivationName::Tanh,
+        loss: LossName::Quadratic,
+        scalar: ScalarName::Q12,
+        inputs: vec!["a".into(), "b".into(), "c".into()],
+        targets: vec!["y".into(), "z".into()],
+        classes: None,
+        training: None,
+    };
+    Network::init(config, 16, 2, 2, 7)
+}
+
+/// A model reader's promise: no panic, an error of one short line, an `Ok` that passed the
+/// shape checks.
+fn check_model(result: Result<nearid_host::network::Network, String>) -> Result<(), TestCaseError> {
+    match result {
+        Ok(net) => prop_assert!(net.check().is_ok()),
+        Err(e) => one_line(&e)?,
+    }
+    Ok(())
+}
+
+proptest! {
+    /// Model `.npz` files (zip of `.npy`) mutated byte by byte: the zip reader, the `.npy`
+    /// reader of every member, the config's JSON and the shape checks.
+    #[test]
+    fn model_npz_files_survive_mutations(mutations in prop::collection::vec(mutation(), 1..6)) {
+        use nearid_host::{network::Network, npz};
+        let mut bytes = npz::npz_bytes(&model().npz_members());
+        for mutation in &mutations {
+            apply(&mut bytes, mutation);
+        }
+        let path = std::path::Path::new("m.npz");
+        let result = npz::Npz::parse(path, &bytes, 1 << 20)
+            .and_then(|z| Network::from_npz(&z))
+            .map_err(|e| e.to_string());
+        check_model(result)?;
+    }
+
+    /// `.nid` files with their header fields mutated and the checksum recomputed, so that the
+    /// reader's shape paths (layers absent, widths, depth, format, activation, loss) are
+    /// reached, not only the checksum test.
+    #[test]
+    fn nid_headers_survive_mutations(
+        at in prop::collection::vec((0usize..24, any::<u8>()), 1..4),
+        cut in prop::option::of(any::<usize>()),
+    ) {
+        use nearid_host::network::{Network, ScalarName};
+        let (mut bytes, _) = model().nid_bytes(ScalarName::Q12).map_err(TestCaseError::fail)?;
+        for (i, b) in at {
+            bytes[i] = b;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c % (bytes.len() + 1));
+        }
+        if bytes.len() >= 4 {
+            let n = bytes.len() - 4;
+            let sum = nearid::file::checksum(&bytes[..n]);
+            bytes[n..].copy_from_slice(&sum.to_le_bytes());
+        }
+        check_model(Network::from_nid(&bytes, None))?;
+    }
+}
