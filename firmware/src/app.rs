@@ -197,10 +197,11 @@ fn timed_step<C: Clock>(
     (result, ticks)
 }
 
-/// The network's starting point: exactly the identity (W2 = 0) with W1 ~ N(0, INIT_SCALE^2),
-/// drawn in place in the order `ResNet::identity_init` draws it, so the weights are the same.
+/// Draws W1 ~ N(0, INIT_SCALE^2) into `net`, which must be `Net::identity()` (W2 = 0: the start
+/// is exactly the identity), in place and in the order `ResNet::identity_init` draws it, so the
+/// weights are the same.
+#[inline(always)]
 pub fn initialise(net: &mut Net) {
-    *net = Net::identity();
     let mut init = Rng::new(INIT_SEED);
     for block in &mut net.blocks {
         block
@@ -273,28 +274,26 @@ where
 
     let mut acquire = Acquire::default();
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
-    let mut draw = Rng::new(BATCH_SEED);
-    // The step training starts after: 0, or the step a checkpoint resumes at.
+    // The step training starts after: 0, or the step a checkpoint resumes at (its ring refilled
+    // as it was, so the fill below has nothing left to do).
     #[cfg(not(feature = "checkpoint"))]
-    let start = 0u32;
+    let (start, _) = (0u32, flash);
     #[cfg(feature = "checkpoint")]
     let (start, mut persist) = {
         let store = crate::persist::Store::new(flash, board::checkpoint_region());
         let (net, sgd, watchdog) = (&mut net, &mut *sgd, &mut watchdog);
         let mut source = || read(&mut sensor, &mut acquire);
-        let persist = Persist::boot(store, net, sgd, &mut ring, &mut draw, &mut source, watchdog);
-        let faults = persist.counters.faults;
-        acquire.faults = crate::persist::faults_from(faults);
+        let persist = Persist::boot(store, net, sgd, &mut ring, &mut source, watchdog);
+        acquire.faults = crate::persist::faults_from(persist.counters.faults);
         (persist.counters.step, persist)
     };
-    #[cfg(not(feature = "checkpoint"))]
-    let _ = flash;
     while !ring.is_full() {
         watchdog.feed();
         ring.write(read(&mut sensor, &mut acquire));
     }
+    let mut draw = Rng::new(BATCH_SEED);
     #[cfg(feature = "checkpoint")]
-    persist.first_checkpoint(&mut net, sgd, &ring, &acquire, &mut clock);
+    persist.first_checkpoint(&net, sgd, &ring, &mut draw, &acquire, &mut clock);
     let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
     // Failed steps and saturations at the last log line: the window's follow from them.
     #[cfg(not(feature = "checkpoint"))]

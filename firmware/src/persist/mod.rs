@@ -34,7 +34,7 @@ use nearid::{FusedSgd, Model, Rng, Scalar, SgdState, Step, Vector};
 
 use crate::acquire::{Acquire, Faults};
 use crate::app::{Net, Sample};
-use crate::board::{B, CHECKPOINT_EVERY, Clock, LEARNING_RATE, RING, T, Watchdog};
+use crate::board::{B, CHECKPOINT_EVERY, Clock, LEARNING_RATE, M, RING, T, Watchdog};
 use crate::fault::fail;
 use crate::flash::{Options, Storage};
 pub use payload::{Counters, PAYLOAD_MAX};
@@ -233,7 +233,6 @@ impl<F: Storage> Persist<F> {
         net: &mut Net,
         sgd: &mut FusedSgd<T, Net, B>,
         ring: &mut HistoryBuf<Sample<T>, RING>,
-        draw: &mut Rng,
         read: &mut impl FnMut() -> Sample<T>,
         watchdog: &mut impl Watchdog,
     ) -> Self {
@@ -289,15 +288,18 @@ impl<F: Storage> Persist<F> {
                         ring.write(sample);
                     }
                 }
-                for _ in 0..counters.step as usize * B {
-                    draw.next_u32();
-                }
                 persist.counters = counters;
                 persist.resumed = true;
             }
             Ok(None) => defmt::info!("checkpoints: none in flash, a fresh start"),
             Err(e) => {
                 defmt::warn!("checkpoints: the newest is unusable ({}), a fresh start", e);
+                for block in &mut net.blocks {
+                    *block = nearid::ResidualBlock::identity();
+                }
+                if net.set_active_depth(M).is_err() {
+                    fail("checkpoint: cannot reset the network's depth");
+                }
                 crate::app::initialise(net);
             }
         }
@@ -311,19 +313,25 @@ impl<F: Storage> Persist<F> {
         persist
     }
 
-    /// After a fresh start's ring is filled: the divergence test's reference (the loss on the
-    /// ring) and the checkpoint of step 0, which a rollback in the first interval returns to;
-    /// logs the stack used so far (boot, restore and this save, before any training step).
+    /// After the ring is filled and the batch generator made: a resumed run's batch draws
+    /// advanced past the steps already trained (B per step); a fresh start's divergence
+    /// reference (the loss on the ring) and checkpoint of step 0, which a rollback in the first
+    /// interval returns to, with the stack used so far logged (boot, restore and this save,
+    /// before any training step).
     #[inline(never)]
     pub fn first_checkpoint<C: Clock>(
         &mut self,
         net: &Net,
         sgd: &FusedSgd<T, Net, B>,
         ring: &HistoryBuf<Sample<T>, RING>,
+        draw: &mut Rng,
         acquire: &Acquire,
         clock: &mut C,
     ) {
         if self.resumed {
+            for _ in 0..self.counters.step as usize * B {
+                draw.next_u32();
+            }
             return;
         }
         self.counters.best = mean_loss(net, ring.as_slice());
