@@ -37,11 +37,11 @@ use crate::stack;
 /// Seed of the simulated sensor's distortion and noise.
 pub const SENSOR_SEED: u64 = 2026;
 /// Seed of the network's initial W1.
-const INIT_SEED: u64 = 1;
+pub const INIT_SEED: u64 = 1;
 /// Seed of the mini-batch draws.
 const BATCH_SEED: u64 = 7;
 /// W1 ~ N(0, INIT_SCALE^2) at the start (W2 = 0: the network starts as the identity).
-const INIT_SCALE: f64 = 0.5;
+pub const INIT_SCALE: f64 = 0.5;
 /// Fresh samples the final loss is measured on.
 pub const EVAL_SAMPLES: u32 = 256;
 /// The run passes when the final held-out loss, mean 1/2 ||f(raw) - true||^2, is below this.
@@ -197,20 +197,6 @@ fn timed_step<C: Clock>(
     (result, ticks)
 }
 
-/// Draws W1 ~ N(0, INIT_SCALE^2) into `net`, which must be `Net::identity()` (W2 = 0: the start
-/// is exactly the identity), in place and in the order `ResNet::identity_init` draws it, so the
-/// weights are the same.
-#[inline(always)]
-pub fn initialise(net: &mut Net) {
-    let mut init = Rng::new(INIT_SEED);
-    for block in &mut net.blocks {
-        block
-            .w1
-            .iter_mut()
-            .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
-    }
-}
-
 /// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
 pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
@@ -241,9 +227,16 @@ where
     defmt::info!("sensor: WHO_AM_I ok");
 
     // The network and the optimiser are built where they stay, without a temporary copy on the
-    // stack (on the micro:bit a second copy of either would not fit).
+    // stack (on the micro:bit a second copy of either would not fit): W1 is drawn in place, in
+    // the order `ResNet::identity_init` draws it, so the weights are the same.
     let mut net = Net::identity();
-    initialise(&mut net);
+    let mut init = Rng::new(INIT_SEED);
+    for block in &mut net.blocks {
+        block
+            .w1
+            .iter_mut()
+            .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
+    }
     let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
     let Ok(sgd) = sgd.as_mut() else {
         fail("invalid SGD configuration");

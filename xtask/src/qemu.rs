@@ -119,7 +119,9 @@ pub fn run_elf_with(
     args: &[String],
 ) -> Result<Outcome, String> {
     if let Some(a) = args.iter().find(|a| a.contains(',')) {
-        return Err(format!("a semihosting argument may not hold a comma: `{a}`"));
+        return Err(format!(
+            "a semihosting argument may not hold a comma: `{a}`"
+        ));
     }
     let Some((machine, cpu)) = board.qemu else {
         return Err(format!(

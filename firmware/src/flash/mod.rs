@@ -18,6 +18,7 @@ pub mod rp2040;
 pub mod stm32f4;
 
 /// What the run was told on its command line (emulated boards; nothing on a real board).
+#[cfg(feature = "checkpoint")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// A power cut just before this training step.

@@ -30,10 +30,10 @@ pub mod payload;
 use heapless::HistoryBuf;
 use nearid::checkpoint::{self, Checkpoint, Contents, Found, Geometry, Layout, Region, Saved};
 use nearid::file::LossKind;
-use nearid::{FusedSgd, Model, Rng, Scalar, SgdState, Step, Vector};
+use nearid::{FusedSgd, Model, ResidualBlock, Rng, Scalar, SgdState, Step, Vector};
 
 use crate::acquire::{Acquire, Faults};
-use crate::app::{Net, Sample};
+use crate::app::{INIT_SCALE, INIT_SEED, Net, Sample};
 use crate::board::{B, CHECKPOINT_EVERY, Clock, LEARNING_RATE, M, RING, T, Watchdog};
 use crate::fault::fail;
 use crate::flash::{Options, Storage};
@@ -294,13 +294,15 @@ impl<F: Storage> Persist<F> {
             Ok(None) => defmt::info!("checkpoints: none in flash, a fresh start"),
             Err(e) => {
                 defmt::warn!("checkpoints: the newest is unusable ({}), a fresh start", e);
+                // The app's start again, block by block (a whole second network would not
+                // fit on the micro:bit's stack), in `ResNet::identity_init`'s order.
+                let mut init = Rng::new(INIT_SEED);
                 for block in &mut net.blocks {
-                    *block = nearid::ResidualBlock::identity();
+                    *block = ResidualBlock::identity_init(&mut init, INIT_SCALE);
                 }
                 if net.set_active_depth(M).is_err() {
                     fail("checkpoint: cannot reset the network's depth");
                 }
-                crate::app::initialise(net);
             }
         }
         if !persist.resumed && options.learning_rate.is_some() {
