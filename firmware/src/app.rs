@@ -74,11 +74,14 @@ fn evaluate<I: I2c>(
     sensor: &mut Sensor<I>,
     acquire: &mut Acquire,
     watchdog: &mut impl Watchdog,
+    #[cfg(feature = "checkpoint")] persist: &mut Persist<impl Storage>,
 ) -> (f32, f32) {
     let (mut calibrated, mut uncalibrated) = (0.0f32, 0.0f32);
     for _ in 0..EVAL_SAMPLES {
         watchdog.feed();
         let (raw, truth) = read(sensor, acquire);
+        #[cfg(feature = "checkpoint")]
+        persist.held_out(&raw, &truth);
         let Ok(estimate) = net.forward(&raw) else {
             fail("network output is not finite");
         };
@@ -366,7 +369,14 @@ where
         per_step as f32 / params as f32,
         per_step as f32 / (params * B) as f32
     );
-    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor, &mut acquire, &mut watchdog);
+    let (calibrated, uncalibrated) = evaluate(
+        &net,
+        &mut sensor,
+        &mut acquire,
+        &mut watchdog,
+        #[cfg(feature = "checkpoint")]
+        &mut persist,
+    );
     defmt::info!(
         "held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
         EVAL_SAMPLES,

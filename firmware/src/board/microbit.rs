@@ -48,26 +48,29 @@ const COL1: u32 = 1 << 4;
 /// (32-bit words, 1 KiB pages). QEMU's NVMC keeps its flash across a system reset but not
 /// across QEMU processes (firmware/README.md), so it cannot stand for a power cut.
 #[cfg(feature = "checkpoint")]
-pub type Flash = crate::flash::host::HostFlash<4, 1024>;
+pub type Flash =
+    crate::flash::host::HostFlash<{ HOST_IMAGE.write as usize }, { HOST_IMAGE.erase as usize }>;
 /// No checkpoints.
 #[cfg(not(feature = "checkpoint"))]
 pub type Flash = ();
 
-/// The checkpoint region: the whole image (`persist::payload::HOST_IMAGES`).
+/// The board's flash image (its geometry, size and model file's size).
+#[cfg(feature = "checkpoint")]
+pub const HOST_IMAGE: crate::persist::payload::HostImage = crate::persist::payload::HOST_IMAGES[1];
+
+/// The checkpoint region: the whole image.
 #[cfg(feature = "checkpoint")]
 pub fn checkpoint_region() -> nearid::checkpoint::Region {
-    super::host_region("microbit")
+    nearid::checkpoint::Region {
+        start: 0,
+        len: HOST_IMAGE.len,
+    }
 }
 
 /// The board's parts.
-pub fn init() -> Parts<
-    SimSensor,
-    MmioLed,
-    SpinDelay,
-    SysTickClock<1_000_000_000, 16_000_000>,
-    NoWatchdog,
-    Flash,
-> {
+pub fn init()
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>, NoWatchdog, Flash>
+{
     let () = RAM_BUDGET_OK;
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));

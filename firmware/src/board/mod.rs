@@ -228,18 +228,6 @@ impl OutputPin for MmioLed {
     }
 }
 
-/// An emulated board's checkpoint region: all of its image file, from offset 0.
-#[cfg(all(feature = "qemu", feature = "checkpoint"))]
-pub fn host_region(board: &str) -> nearid::checkpoint::Region {
-    let Some(image) = crate::persist::payload::host_image(board) else {
-        crate::fault::fail("no flash image for this board");
-    };
-    nearid::checkpoint::Region {
-        start: 0,
-        len: image.len,
-    }
-}
-
 /// Ends a run under QEMU: the semihosting exit code becomes QEMU's (0 = success).
 #[cfg(feature = "qemu")]
 pub fn semihosting_exit(success: bool) -> ! {

@@ -11,9 +11,10 @@
 //! | word | meaning |
 //! |---|---|
 //! | `flash=PATH` | the image (default `nearid-flash.img` in QEMU's directory), created erased when missing |
-//! | `cut-op=K` | a power cut during the K-th flash operation (erase or write, counted from 1): it is left half done (the first half of its bytes, and half the bits of the next byte), then the run stops with exit code [`CUT_EXIT_CODE`] |
+//! | `cut-op=K` | a power cut during the K-th flash operation (erase or write, counted from 1): it is left half done (an erase: the first half of its range, and half the bits of the next byte; a write: the first half of the bytes up to its last byte that is not 0xFF, and half the bits of the next), then the run stops with exit code [`CUT_EXIT_CODE`] |
 //! | `cut-step=S` | a power cut just before training step S |
 //! | `lr=X` | the learning rate instead of the board's (to drive training into divergence on purpose) |
+//! | `eval-out=PATH` | the final evaluation's held-out samples written to PATH: 6 little-endian f64 per sample (raw x, y, z, true x, y, z), exactly the values the chip evaluated |
 
 use cortex_m_semihosting::{nr, syscall};
 use embedded_storage::nor_flash::{
@@ -41,6 +42,8 @@ pub struct HostFlash<const WRITE: usize, const ERASE: usize> {
     options: Options,
     /// The operation to cut during (`cut-op`).
     cut_at: Option<u32>,
+    /// The held-out samples' file (`eval-out`) and the bytes written to it.
+    held_out: Option<(usize, u32)>,
 }
 
 impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
@@ -52,7 +55,7 @@ impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
         let mut line = [0u8; 192];
         let line = command_line(&mut line);
         let mut path = DEFAULT_IMAGE;
-        let (mut options, mut cut_at) = (Options::default(), None);
+        let (mut options, mut cut_at, mut eval_out) = (Options::default(), None, None);
         for word in line.split(|&b| b == b' ') {
             let Some(at) = word.iter().position(|&b| b == b'=') else {
                 continue;
@@ -63,19 +66,19 @@ impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
                 b"cut-op" => cut_at = parse_u32(value),
                 b"cut-step" => options.cut_step = parse_u32(value),
                 b"lr" => options.learning_rate = parse_f32(value),
+                b"eval-out" => eval_out = Some(value),
                 _ => {}
             }
         }
-        let mut name = [0u8; 160];
-        if path.len() >= name.len() {
-            crate::fault::fail("flash: the image's path is too long");
-        }
-        name[..path.len()].copy_from_slice(path);
-        let handle = match open(&name, path.len(), nr::open::RW_BINARY) {
+        let held_out = eval_out.map(|path| match open_path(path, nr::open::RW_TRUNC_BINARY) {
+            Some(h) => (h, 0),
+            None => crate::fault::fail("flash: cannot create the eval-out file"),
+        });
+        let handle = match open_path(path, nr::open::RW_BINARY) {
             Some(h) if file_len(h) == Some(len) => h,
             // Missing or of another size: a new, erased image.
             _ => {
-                let Some(h) = open(&name, path.len(), nr::open::RW_TRUNC_BINARY) else {
+                let Some(h) = open_path(path, nr::open::RW_TRUNC_BINARY) else {
                     crate::fault::fail("flash: cannot create the image file");
                 };
                 let erased = [0xFFu8; CHUNK];
@@ -94,6 +97,7 @@ impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
             operations: 0,
             options,
             cut_at,
+            held_out,
         }
     }
 
@@ -105,10 +109,7 @@ impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
 
     /// Stops the run as a power cut would, after the log line.
     fn cut(&self) -> ! {
-        defmt::warn!(
-            "power cut during flash operation {=u32}",
-            self.operations
-        );
+        defmt::warn!("power cut during flash operation {=u32}", self.operations);
         power_cut()
     }
 }
@@ -128,6 +129,20 @@ impl<const WRITE: usize, const ERASE: usize> Storage for HostFlash<WRITE, ERASE>
     }
     fn operations(&self) -> u32 {
         self.operations
+    }
+    #[inline(never)]
+    fn held_out(&mut self, sample: &[f64; 6]) {
+        let Some((handle, at)) = &mut self.held_out else {
+            return;
+        };
+        let mut bytes = [0u8; 48];
+        for (chunk, v) in bytes.chunks_exact_mut(8).zip(sample) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        if !seek_write(*handle, *at, &bytes) {
+            crate::fault::fail("flash: cannot write the eval-out file");
+        }
+        *at += bytes.len() as u32;
     }
 }
 
@@ -178,8 +193,11 @@ impl<const WRITE: usize, const ERASE: usize> NorFlash for HostFlash<WRITE, ERASE
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
         check_write(self, offset, bytes.len())?;
         let cut = self.cut_now();
-        // A cut write: the first half of the bytes programmed, half the bits of the next.
-        let n = if cut { bytes.len() / 2 } else { bytes.len() };
+        // A cut write: the first half of the bytes it changes programmed (up to its last byte
+        // that is not 0xFF: padding is erased already, and a cut that "finished" on padding
+        // would not be a cut), and half the bits of the next.
+        let changed = bytes.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1);
+        let n = if cut { changed / 2 } else { bytes.len() };
         let mut old = [0u8; CHUNK];
         for (i, new) in bytes[..n].chunks(CHUNK).enumerate() {
             let at = offset + (i * CHUNK) as u32;
@@ -236,6 +254,16 @@ fn command_line(buf: &mut [u8]) -> &[u8] {
         Some(end) => &line[..end],
         None => line,
     }
+}
+
+/// SYS_OPEN of `path` (copied with its terminating NUL into a stack buffer) in `mode`.
+fn open_path(path: &[u8], mode: usize) -> Option<usize> {
+    let mut name = [0u8; 160];
+    if path.len() >= name.len() {
+        crate::fault::fail("flash: a path on the command line is too long");
+    }
+    name[..path.len()].copy_from_slice(path);
+    open(&name, path.len(), mode)
 }
 
 /// SYS_OPEN of the NUL-terminated `name` (`len` bytes before the NUL) in `mode`.

@@ -36,6 +36,9 @@ pub trait Storage: embedded_storage::nor_flash::NorFlash {
     }
     /// Erases and writes so far (logged at the end, so a power-cut test knows where to cut).
     fn operations(&self) -> u32;
+    /// Keeps one held-out sample of the final evaluation (raw x, y, z, then true x, y, z) for
+    /// the host (`cargo xtask pull`'s check); nothing on a real board.
+    fn held_out(&mut self, _sample: &[f64; 6]) {}
 }
 
 /// No flash: the builds without checkpoints.

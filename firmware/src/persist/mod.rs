@@ -53,6 +53,13 @@ pub const ROLLBACK_RATE: f32 = 0.5;
 /// Rollbacks before the run fails (the learning rate is then 1/256 of where it started).
 pub const MAX_ROLLBACKS: u32 = 8;
 
+// The image's description (shared with xtask, which reads it) is this build's.
+#[cfg(feature = "qemu")]
+const _: () = assert!(
+    crate::board::HOST_IMAGE.model_bytes as usize == nearid::file::file_bytes::<T, Net>(),
+    "persist::payload::HOST_IMAGES states another model file size than the board's network"
+);
+
 /// Why an interval counts as diverged.
 #[derive(Clone, Copy, Debug, defmt::Format)]
 pub enum Divergence {
@@ -121,7 +128,14 @@ pub fn fault_words(f: &Faults) -> [u32; 6] {
 
 /// The fault counts from [`fault_words`].
 pub fn faults_from(w: [u32; 6]) -> Faults {
-    let [retried, unreadable, stuck, railed, steps_failed, saturations] = w;
+    let [
+        retried,
+        unreadable,
+        stuck,
+        railed,
+        steps_failed,
+        saturations,
+    ] = w;
     Faults {
         retried,
         unreadable,
@@ -294,15 +308,7 @@ impl<F: Storage> Persist<F> {
             Ok(None) => defmt::info!("checkpoints: none in flash, a fresh start"),
             Err(e) => {
                 defmt::warn!("checkpoints: the newest is unusable ({}), a fresh start", e);
-                // The app's start again, block by block (a whole second network would not
-                // fit on the micro:bit's stack), in `ResNet::identity_init`'s order.
-                let mut init = Rng::new(INIT_SEED);
-                for block in &mut net.blocks {
-                    *block = ResidualBlock::identity_init(&mut init, INIT_SCALE);
-                }
-                if net.set_active_depth(M).is_err() {
-                    fail("checkpoint: cannot reset the network's depth");
-                }
+                restart(net);
             }
         }
         if !persist.resumed && options.learning_rate.is_some() {
@@ -413,25 +419,40 @@ impl<F: Storage> Persist<F> {
     ) {
         self.counters.step = step;
         self.counters.faults = fault_words(&acquire.faults);
+        let operations = self.store.flash().operations();
         let begin = clock.ticks();
         let saved = self.store.save(net, sgd.state(), &self.counters);
         let ticks = u64::from(clock.ticks().wrapping_sub(begin) & C::MASK);
+        let operations = self.store.flash().operations() - operations;
         let (num, den) = C::UNITS_PER_TICK;
         match saved {
             Ok(s) => {
                 self.saves += 1;
                 defmt::info!(
-                    "checkpoint: step {=u32} saved in slot {=u32} (sequence {=u32}, its block erased {=u32} times) in {=u64} {=str}",
+                    "checkpoint: step {=u32} saved in slot {=u32} (sequence {=u32}, its block erased {=u32} times) in {=u64} {=str}, {=u32} flash operations",
                     step,
                     s.slot,
                     s.sequence,
                     s.wear,
                     ticks * num / den,
-                    C::UNIT
+                    C::UNIT,
+                    operations
                 );
             }
             Err(e) => defmt::error!("checkpoint: step {=u32} not saved: {}", step, e),
         }
+    }
+
+    /// One held-out sample (raw, truth) of the final evaluation, handed to the flash driver,
+    /// which keeps it for `cargo xtask pull`'s check when the run was asked to (`eval-out`).
+    /// Out of line: its buffers stay out of `run`'s frame, which is live under every step.
+    #[inline(never)]
+    pub fn held_out(&mut self, raw: &Vector<T, 3>, truth: &Vector<T, 3>) {
+        let mut values = [0.0f64; 6];
+        for (v, x) in values.iter_mut().zip(raw.iter().chain(truth.iter())) {
+            *v = x.to_f64();
+        }
+        self.store.flash.held_out(&values);
     }
 
     /// The run's checkpointing in one line (before the verdict).
@@ -443,6 +464,21 @@ impl<F: Storage> Persist<F> {
             self.store.flash().operations(),
             self.counters.learning_rate
         );
+    }
+}
+
+/// The app's start again, in a network a failed restore may have partly overwritten: block by
+/// block (a whole second network would not fit on the micro:bit's stack), in
+/// `ResNet::identity_init`'s order. Out of line: the block being drawn is on the stack only
+/// while it runs, never under the restore that came before.
+#[inline(never)]
+fn restart(net: &mut Net) {
+    let mut init = Rng::new(INIT_SEED);
+    for block in &mut net.blocks {
+        *block = ResidualBlock::identity_init(&mut init, INIT_SCALE);
+    }
+    if net.set_active_depth(M).is_err() {
+        fail("checkpoint: cannot reset the network's depth");
     }
 }
 

@@ -87,6 +87,9 @@ pub struct HostImage {
     pub erase: u32,
     /// Bytes of the image: the region.
     pub len: u32,
+    /// Bytes of the board's model file (`nearid::file::file_bytes` of its network; the firmware
+    /// checks it at compile time): what a reader of the image needs to know its layout.
+    pub model_bytes: u32,
 }
 
 /// The emulated boards' images. micro:bit: the nRF51's NVMC geometry (32-bit word writes, 1 KiB
@@ -98,16 +101,21 @@ pub const HOST_IMAGES: [HostImage; 2] = [
         write: 4,
         erase: 4096,
         len: 3 * 4096,
+        // ResNet<f32, 3, 16, 8>: 24 + 920 x 4 + 4.
+        model_bytes: 3708,
     },
     HostImage {
         board: "microbit",
         write: 4,
         erase: 1024,
         len: 2 * 10 * 1024,
+        // ResNet<Q4.12, 3, 16, 40>: 24 + 4600 x 2 + 4.
+        model_bytes: 9228,
     },
 ];
 
-/// The image of `board`, if it is an emulated board.
+/// The image of `board`, if it is an emulated board (xtask's: the firmware names its own).
+#[allow(dead_code)]
 pub fn host_image(board: &str) -> Option<HostImage> {
     HOST_IMAGES.into_iter().find(|i| i.board == board)
 }
