@@ -279,7 +279,8 @@ where
         let store = crate::persist::Store::new(flash, board::checkpoint_region());
         let (net, sgd, watchdog) = (&mut net, &mut *sgd, &mut watchdog);
         let mut source = || read(&mut sensor, &mut acquire);
-        let persist = Persist::boot(store, net, sgd, &mut ring, &mut source, watchdog);
+        let persist = Persist::boot(store, net, sgd);
+        persist.replay(&mut ring, &mut source, watchdog);
         acquire.faults = crate::persist::faults_from(persist.counters.faults);
         (persist.counters.step, persist)
     };

@@ -238,18 +238,12 @@ pub struct Persist<F> {
 }
 
 impl<F: Storage> Persist<F> {
-    /// At boot: resumes from the newest checkpoint (network, optimiser, counters; the sensor
-    /// read on to where it was, the ring refilled as it was, the batch draws advanced), or
-    /// starts afresh (`initialise`d again if a checkpoint was found unusable).
+    /// At boot: resumes from the newest checkpoint (network, optimiser, counters; then
+    /// [`Persist::replay`] and [`Persist::first_checkpoint`] bring the sensor, the ring and the
+    /// batch draws to where they were), or starts afresh (the network drawn again if a
+    /// checkpoint was found unusable).
     #[inline(never)]
-    pub fn boot(
-        store: Store<F>,
-        net: &mut Net,
-        sgd: &mut FusedSgd<T, Net, B>,
-        ring: &mut HistoryBuf<Sample<T>, RING>,
-        read: &mut impl FnMut() -> Sample<T>,
-        watchdog: &mut impl Watchdog,
-    ) -> Self {
+    pub fn boot(store: Store<F>, net: &mut Net, sgd: &mut FusedSgd<T, Net, B>) -> Self {
         let layout = *store.layout();
         defmt::info!(
             "checkpoints: {=u32} slots of {=u32} B in {=u32} B of flash (erase unit {=u32} B, each erased once per {=u32} saves), every {=u32} steps",
@@ -291,17 +285,6 @@ impl<F: Storage> Persist<F> {
                     counters.learning_rate,
                     counters.rollbacks
                 );
-                // The ring as it was: samples from a multiple of RING on, so each lands in the
-                // slot it had (the batches index the ring's storage); the ones before, read
-                // past.
-                let from = (counters.samples - RING as u32) / RING as u32 * RING as u32;
-                for i in 0..counters.samples {
-                    watchdog.feed();
-                    let sample = read();
-                    if i >= from {
-                        ring.write(sample);
-                    }
-                }
                 persist.counters = counters;
                 persist.resumed = true;
             }
@@ -319,6 +302,32 @@ impl<F: Storage> Persist<F> {
             );
         }
         persist
+    }
+
+    /// After [`Persist::boot`], before the ring's first fill: a resumed run reads the sensor on
+    /// to where the checkpoint left it and refills the ring as it was (samples from a multiple
+    /// of RING on, so each lands in the slot it had: the batches index the ring's storage; the
+    /// ones before, read past). Out of line and apart from `boot`, whose frame would otherwise
+    /// sit under every sensor read (the micro:bit's stack overflowed).
+    #[inline(never)]
+    pub fn replay(
+        &self,
+        ring: &mut HistoryBuf<Sample<T>, RING>,
+        read: &mut impl FnMut() -> Sample<T>,
+        watchdog: &mut impl Watchdog,
+    ) {
+        if !self.resumed {
+            return;
+        }
+        let samples = self.counters.samples;
+        let from = (samples - RING as u32) / RING as u32 * RING as u32;
+        for i in 0..samples {
+            watchdog.feed();
+            let sample = read();
+            if i >= from {
+                ring.write(sample);
+            }
+        }
     }
 
     /// After the ring is filled and the batch generator made: a resumed run's batch draws
