@@ -16,7 +16,7 @@
 //! | `lr=X` | the learning rate instead of the board's (to drive training into divergence on purpose) |
 //! | `eval-out=PATH` | the final evaluation's held-out samples written to PATH: 6 little-endian f64 per sample (raw x, y, z, true x, y, z), exactly the values the chip evaluated |
 
-use cortex_m_semihosting::{nr, syscall};
+use cortex_m_semihosting::{nr, syscall, syscall1};
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashErrorKind, ReadNorFlash, check_erase, check_read, check_write,
 };
@@ -242,7 +242,7 @@ fn command_line(buf: &mut [u8]) -> &[u8] {
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     // SAFETY: SYS_GET_CMDLINE with a parameter block [buffer, its length]; the host writes at
     // most that many bytes into the buffer and the length it wrote into the block.
-    let status = unsafe { syscall(nr::GET_CMDLINE, &mut block) };
+    let status = unsafe { syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
     let n = if status == 0 {
         block[1].min(buf.len())
     } else {

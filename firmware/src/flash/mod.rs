@@ -21,7 +21,8 @@ pub mod stm32f4;
 #[cfg(feature = "checkpoint")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// A power cut just before this training step.
+    /// A power cut just before this training step (emulated boards).
+    #[cfg_attr(not(feature = "qemu"), allow(dead_code))]
     pub cut_step: Option<u32>,
     /// The learning rate instead of the board's.
     pub learning_rate: Option<f32>,

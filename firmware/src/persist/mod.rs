@@ -36,7 +36,7 @@ use crate::acquire::{Acquire, Faults};
 use crate::app::{INIT_SCALE, INIT_SEED, Net, Sample};
 use crate::board::{B, CHECKPOINT_EVERY, Clock, LEARNING_RATE, M, RING, T, Watchdog};
 use crate::fault::fail;
-use crate::flash::{Options, Storage};
+use crate::flash::Storage;
 pub use payload::{Counters, PAYLOAD_MAX};
 
 /// Training has diverged when an interval's mean loss exceeds this many times the lowest mean
@@ -232,7 +232,6 @@ pub struct Persist<F> {
     pub counters: Counters,
     /// The steps since the last checkpoint.
     pub interval: Interval,
-    options: Options,
     saves: u32,
     resumed: bool,
 }
@@ -266,7 +265,6 @@ impl<F: Storage> Persist<F> {
             },
             store,
             interval: Interval::default(),
-            options,
             saves: 0,
             resumed: false,
         };
@@ -363,7 +361,7 @@ impl<F: Storage> Persist<F> {
     /// Before step `step`: the power cut the command line asked for, and the sample count.
     pub fn before_step(&mut self, step: u32) {
         #[cfg(feature = "qemu")]
-        if self.options.cut_step == Some(step) {
+        if self.store.flash().options().cut_step == Some(step) {
             defmt::warn!("power cut before step {=u32}", step);
             crate::flash::power_cut();
         }

@@ -121,6 +121,7 @@ pub fn host_image(board: &str) -> Option<HostImage> {
 }
 
 /// The exit code of a run that the flash driver cut (a simulated power cut), as QEMU returns it.
+#[allow(dead_code)] // the emulated boards' and xtask's
 pub const CUT_EXIT_CODE: i32 = 3;
 
 #[cfg(test)]
