@@ -15,6 +15,7 @@
 
 mod fuzz;
 mod powercut;
+mod pull;
 mod run;
 mod size;
 mod test;
@@ -58,7 +59,11 @@ const USAGE: &str =
                        QEMU (inside checkpoint saves and between steps) and restarted on the same
                        flash image: every restart must resume from the newest complete
                        checkpoint, every chain end PASS on the uncut run's weights; prints the
-                       cuts and resumes (default 5 chains; `test` runs 1)";
+                       cuts and resumes (default 5 chains; `test` runs 1); --rollback LR: one
+                       run at a learning rate too large, which must roll back and recover
+  pull [--board NAME] [--image PATH] [--out DIR]
+                       the newest checkpoint of a flash image (default nearid-flash.img, left by
+                       `run --features checkpoint`) as DIR/<board>.nid and DIR/<board>.npz";
 
 /// Runs the report generator (`nearid-reports`) for `bench` or `profile`: a package of its own,
 /// built by CI (clippy, unit tests) but not run there, so its figures never gate a change.
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Some(report @ ("bench" | "profile")) => reports(report, &args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("powercut") => powercut::main(&args[1..]),
+        Some("pull") => pull::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -26,10 +26,11 @@ use xtask::firmware::{self, Board};
 use xtask::qemu::{self, Outcome};
 
 const USAGE: &str = "`powercut` takes --board NAME (mps2-an386 or microbit) and --chains N \
-                     (default 5: every cut offset at every position)";
+                     (default 5: every cut offset at every position), or --rollback LR (one \
+                     uncut run at learning rate LR, which must diverge and recover)";
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    let (mut board, mut chains) = (firmware::BOARDS[0], 5usize);
+    let (mut board, mut chains, mut rollback_rate) = (firmware::BOARDS[0], 5usize, None);
     let mut rest = args.iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
@@ -41,10 +42,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
                     .filter(|&n| n > 0)
                     .ok_or(USAGE)?;
             }
+            "--rollback" => {
+                rollback_rate = Some(rest.next().ok_or(USAGE)?.clone());
+            }
             _ => return Err(format!("{USAGE} (got `{a}`)")),
         }
     }
     qemu::ensure()?;
+    if let Some(lr) = rollback_rate {
+        let out = rollback(board, &lr, true)?;
+        println!("{}", rollback_summary(board, &out));
+        return Ok(());
+    }
     let tally = run(board, chains)?;
     println!("{}", tally.summary(board));
     Ok(())
@@ -255,4 +264,49 @@ fn finish(
     }
     tally.chains += 1;
     Ok(())
+}
+
+/// The divergence test: one uncut boot on a fresh image at learning rate `lr` (too large for
+/// the board), which must roll back at least once and still end PASS. Returns its log.
+pub fn rollback(board: Board, lr: &str, echo: bool) -> Result<Outcome, String> {
+    checkpoint::image_of(board)?;
+    let elf = checkpoint::build(board)?;
+    let scratch = Scratch::new(&format!("rollback-{}", board.name))?;
+    let out = checkpoint::boot(
+        board,
+        &elf,
+        &scratch.join("flash.img"),
+        &[format!("lr={lr}")],
+        echo,
+    )?;
+    let rollbacks = out
+        .lines
+        .iter()
+        .filter(|l| l.contains("rolled back to the checkpoint of step"))
+        .count();
+    if rollbacks == 0 {
+        return Err(format!(
+            "{}: at learning rate {lr} training never diverged (no rollback): the test tests nothing",
+            board.name
+        ));
+    }
+    out.verdict(board)
+        .map_err(|e| format!("{e} after {rollbacks} rollbacks at learning rate {lr}"))?;
+    Ok(out)
+}
+
+/// The rollbacks of [`rollback`]'s log in one line.
+pub fn rollback_summary(board: Board, out: &Outcome) -> String {
+    let events: Vec<&str> = out
+        .lines
+        .iter()
+        .filter(|l| l.contains("rolled back"))
+        .map(|l| l.trim_start_matches("WARN  "))
+        .collect();
+    format!(
+        "{}: {} rollbacks, then PASS: {}",
+        board.name,
+        events.len(),
+        events.join("; ")
+    )
 }
