@@ -28,17 +28,20 @@ use crate::board::{
     self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
 };
 use crate::fault::fail;
+use crate::flash::Storage;
+#[cfg(feature = "checkpoint")]
+use crate::persist::Persist;
 use crate::sensor::{Sensor, units};
 use crate::stack;
 
 /// Seed of the simulated sensor's distortion and noise.
 pub const SENSOR_SEED: u64 = 2026;
 /// Seed of the network's initial W1.
-const INIT_SEED: u64 = 1;
+pub const INIT_SEED: u64 = 1;
 /// Seed of the mini-batch draws.
 const BATCH_SEED: u64 = 7;
 /// W1 ~ N(0, INIT_SCALE^2) at the start (W2 = 0: the network starts as the identity).
-const INIT_SCALE: f64 = 0.5;
+pub const INIT_SCALE: f64 = 0.5;
 /// Fresh samples the final loss is measured on.
 pub const EVAL_SAMPLES: u32 = 256;
 /// The run passes when the final held-out loss, mean 1/2 ||f(raw) - true||^2, is below this.
@@ -49,7 +52,8 @@ pub const THRESHOLD: f32 = 1e-3;
 /// One sample: (raw reading, reference), each (3).
 pub type Sample<S> = (Vector<S, 3>, Vector<S, 3>);
 
-type Net = ResNet<T, 3, H, M>;
+/// The network every board trains.
+pub type Net = ResNet<T, 3, H, M>;
 
 fn vector(v: [f32; 3]) -> Vector<T, 3> {
     Vector::from_fn(|i, _| T::from_f64(f64::from(v[i])))
@@ -57,7 +61,7 @@ fn vector(v: [f32; 3]) -> Vector<T, 3> {
 
 /// The next sample that passes [`Acquire`]'s checks (retried reads, stuck and railed readings
 /// rejected, all counted); the run fails only when the sensor has stopped giving any.
-fn read<I: I2c>(sensor: &mut Sensor<I>, acquire: &mut Acquire) -> Sample<T> {
+pub fn read<I: I2c>(sensor: &mut Sensor<I>, acquire: &mut Acquire) -> Sample<T> {
     match acquire.next(sensor) {
         Some((raw, reference)) => (vector(units(raw)), vector(units(reference))),
         None => fail("sensor: 64 samples in a row were unreadable or rejected"),
@@ -70,11 +74,14 @@ fn evaluate<I: I2c>(
     sensor: &mut Sensor<I>,
     acquire: &mut Acquire,
     watchdog: &mut impl Watchdog,
+    #[cfg(feature = "checkpoint")] persist: &mut Persist<impl Storage>,
 ) -> (f32, f32) {
     let (mut calibrated, mut uncalibrated) = (0.0f32, 0.0f32);
     for _ in 0..EVAL_SAMPLES {
         watchdog.feed();
         let (raw, truth) = read(sensor, acquire);
+        #[cfg(feature = "checkpoint")]
+        persist.held_out(&raw, &truth);
         let Ok(estimate) = net.forward(&raw) else {
             fail("network output is not finite");
         };
@@ -194,13 +201,14 @@ fn timed_step<C: Clock>(
 }
 
 /// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
-pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
+pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,
     D: DelayNs,
     C: Clock,
     W: Watchdog,
+    F: Storage,
 {
     let Parts {
         i2c,
@@ -208,6 +216,7 @@ where
         mut delay,
         mut clock,
         mut watchdog,
+        flash,
     } = parts;
     defmt::info!(
         "nearid firmware: online calibration of a 3-axis sensor on {=str}",
@@ -261,17 +270,39 @@ where
 
     let mut acquire = Acquire::default();
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
+    // The step training starts after: 0, or the step a checkpoint resumes at (its ring refilled
+    // as it was, so the fill below has nothing left to do).
+    #[cfg(not(feature = "checkpoint"))]
+    let (start, _) = (0u32, flash);
+    #[cfg(feature = "checkpoint")]
+    let (start, mut persist) = {
+        let store = crate::persist::Store::new(flash, board::checkpoint_region());
+        let (net, sgd, watchdog) = (&mut net, &mut *sgd, &mut watchdog);
+        let mut source = || read(&mut sensor, &mut acquire);
+        let persist = Persist::boot(store, net, sgd);
+        persist.replay(&mut ring, &mut source, watchdog);
+        acquire.faults = crate::persist::faults_from(persist.counters.faults);
+        (persist.counters.step, persist)
+    };
     while !ring.is_full() {
         watchdog.feed();
         ring.write(read(&mut sensor, &mut acquire));
     }
     let mut draw = Rng::new(BATCH_SEED);
+    #[cfg(feature = "checkpoint")]
+    persist.first_checkpoint(&net, sgd, &ring, &mut draw, &acquire, &mut clock);
     let (mut window_loss, mut window_ticks, mut total_ticks) = (0.0f32, 0u64, 0u64);
     // Failed steps and saturations at the last log line: the window's follow from them.
+    #[cfg(not(feature = "checkpoint"))]
     let (mut failed_at_log, mut saturations_at_log) = (0u32, 0u32);
-    let (mut led_on, mut logged) = (false, 0u32);
-    for step in 1..=STEPS {
+    #[cfg(feature = "checkpoint")]
+    let (mut failed_at_log, mut saturations_at_log) =
+        (acquire.faults.steps_failed, acquire.faults.saturations);
+    let (mut led_on, mut logged) = (false, start);
+    for step in start + 1..=STEPS {
         watchdog.feed();
+        #[cfg(feature = "checkpoint")]
+        persist.before_step(step);
         ring.write(read(&mut sensor, &mut acquire));
         let samples = ring.as_slice();
         let mut xs = [Vector::<T, 3>::from_element(T::ZERO); B];
@@ -283,6 +314,8 @@ where
         #[cfg(feature = "fault-injection")]
         crate::sim::corrupt_step(step, &mut xs);
         let (result, ticks) = timed_step(&mut clock, sgd, &mut net, &xs, &ys);
+        #[cfg(feature = "checkpoint")]
+        persist.interval.add(&result);
         match result {
             Ok(done) => {
                 window_loss += done.loss.to_f64() as f32;
@@ -319,10 +352,17 @@ where
                 led.set_low()
             };
         }
+        // Between steps: judge the interval, then save it or roll back.
+        #[cfg(feature = "checkpoint")]
+        if step % board::CHECKPOINT_EVERY == 0 {
+            watchdog.feed();
+            persist.between_steps(step, &mut net, sgd, &acquire, &mut clock);
+        }
     }
 
     let (num, den) = C::UNITS_PER_TICK;
-    let per_step = total_ticks * num / den / u64::from(STEPS);
+    // Steps trained in this boot (all of them unless a checkpoint resumed the run).
+    let per_step = total_ticks * num / den / u64::from((STEPS - start).max(1));
     defmt::info!(
         "cost: {=u64} {=str} per training step, {=f32} per parameter, {=f32} per parameter per sample",
         per_step,
@@ -330,7 +370,14 @@ where
         per_step as f32 / params as f32,
         per_step as f32 / (params * B) as f32
     );
-    let (calibrated, uncalibrated) = evaluate(&net, &mut sensor, &mut acquire, &mut watchdog);
+    let (calibrated, uncalibrated) = evaluate(
+        &net,
+        &mut sensor,
+        &mut acquire,
+        &mut watchdog,
+        #[cfg(feature = "checkpoint")]
+        &mut persist,
+    );
     defmt::info!(
         "held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
         EVAL_SAMPLES,
@@ -342,6 +389,8 @@ where
         params,
         weights_crc(&net)
     );
+    #[cfg(feature = "checkpoint")]
+    persist.summary();
     let stack = stack::high_water();
     defmt::info!(
         "stack high-water mark: {=usize} B of the stack's {=usize} B",

@@ -11,6 +11,8 @@
 //! - Other apps, each a build of its own (a Cargo feature) instead of [`app`]: [`classify`]
 //!   (gestures, [`sim_gesture`]; `pretrained` starts it from a desktop-trained model file) and
 //!   [`linear`] (a linear calibration that logs the HM suboptimality certificate, [`sim_linear`]).
+//! - `persist` (the `checkpoint` feature), [`flash`]: checkpoints in the board's flash, resumed
+//!   at boot and restored when training diverges; the flash drivers.
 //!
 //! One source for every board, built by two kinds of package: this one for the emulated boards
 //! (QEMU: `cargo run --release` here), and one per real board under `boards/<board>/`, whose
@@ -27,6 +29,9 @@ mod acquire;
 mod app;
 mod board;
 mod fault;
+mod flash;
+#[cfg(feature = "checkpoint")]
+mod persist;
 mod sensor;
 mod sim;
 mod stack;

@@ -6,6 +6,8 @@
 //! - [`firmware`]: the boards and how to build them (the ELF's path is cargo's answer).
 //! - [`qemu`]: running an ELF on an emulated board and decoding its defmt log.
 //! - [`runlog`]: the figures of a run, read from its decoded log.
+//! - [`checkpoint`]: the checkpointing firmware's flash images, boots with options, and the
+//!   newest checkpoint read out of an image.
 //! - [`golden`]: the whole decoded log of each emulated build against its checked-in file.
 //! - [`disasm`]: the firmware's code, through llvm-objdump; [`faultpath`]: the real boards' panic
 //!   and HardFault handlers, checked in it to end in a breakpoint.
@@ -14,6 +16,7 @@
 //! Modules depend downward only: `cmd` <- `toolchain`, `firmware` <- `qemu`, `golden`; `cmd` <-
 //! `disasm` <- `faultpath`; `runlog` stands alone.
 
+pub mod checkpoint;
 pub mod cmd;
 pub mod disasm;
 pub mod faultpath;

@@ -4,6 +4,8 @@
 //!   and show the loss falling.
 //! - `cargo xtask test`: everything CI runs.
 //! - `cargo xtask size`: flash and RAM of the firmware on every board.
+//! - `cargo xtask powercut`, `cargo xtask pull`: power cuts of the checkpointing firmware, and
+//!   the newest checkpoint out of a flash image as .nid and .npz.
 //! - `cargo xtask fuzz`: the property suite's hostile-input targets for as long as asked.
 //! - `cargo xtask mutants`: mutation testing of the core (cargo-mutants), docs/MUTANTS.md.
 //! - `cargo xtask bench`, `cargo xtask profile`: the reports (benchmarks, where a training
@@ -14,6 +16,8 @@
 
 mod fuzz;
 mod mutants;
+mod powercut;
+mod pull;
 mod run;
 mod size;
 mod test;
@@ -22,7 +26,8 @@ use std::process::ExitCode;
 
 use xtask::cmd;
 
-const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile | fuzz | mutants>
+const USAGE: &str =
+    "usage: cargo xtask <run | test | size | bench | profile | fuzz | mutants | powercut | pull>
   run [--board NAME]   build the firmware, train on the emulated Cortex-M4F (mps2-an386) in QEMU,
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
@@ -55,7 +60,17 @@ const USAGE: &str = "usage: cargo xtask <run | test | size | bench | profile | f
                        cargo-mutants over the core against `cargo test -p nearid -p
                        nearid-host`, kept under target/mutants/, then docs/MUTANTS.md
   mutants --report     docs/MUTANTS.md from every kept run
-  mutants --ci         the bounded set CI runs: mutants of core/'s lines changed since main";
+  mutants --ci         the bounded set CI runs: mutants of core/'s lines changed since main
+  powercut [--board NAME] [--chains N]
+                       the checkpointing firmware (--features checkpoint) cut again and again in
+                       QEMU (inside checkpoint saves and between steps) and restarted on the same
+                       flash image: every restart must resume from the newest complete
+                       checkpoint, every chain end PASS on the uncut run's weights; prints the
+                       cuts and resumes (default 5 chains; `test` runs 1); --rollback LR: one
+                       run at a learning rate too large, which must roll back and recover
+  pull [--board NAME] [--image PATH] [--out DIR]
+                       the newest checkpoint of a flash image (default nearid-flash.img, left by
+                       `run --features checkpoint`) as DIR/<board>.nid and DIR/<board>.npz";
 
 /// Runs the report generator (`nearid-reports`) for `bench` or `profile`: a package of its own,
 /// built by CI (clippy, unit tests) but not run there, so its figures never gate a change.
@@ -77,6 +92,8 @@ fn main() -> ExitCode {
         Some(report @ ("bench" | "profile")) => reports(report, &args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("mutants") => mutants::main(&args[1..]),
+        Some("powercut") => powercut::main(&args[1..]),
+        Some("pull") => pull::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -70,6 +70,18 @@ impl Outcome {
 /// (`-icount shift=0`), semihosting for the firmware's log and exit, no display or monitor,
 /// stdin closed.
 pub fn command(machine: &str, cpu: Option<&str>, elf: &Path) -> Command {
+    command_with(machine, cpu, elf, &[])
+}
+
+/// [`command`] with words on the semihosting command line (`-semihosting-config ...,arg=WORD`,
+/// what the firmware reads with SYS_GET_CMDLINE: the checkpointing build's options, see
+/// `firmware/src/flash/host.rs`). A word may not hold a comma (QEMU's option separator).
+pub fn command_with(machine: &str, cpu: Option<&str>, elf: &Path, args: &[String]) -> Command {
+    let mut semihosting = String::from("enable=on,target=native");
+    for a in args {
+        semihosting.push_str(",arg=");
+        semihosting.push_str(a);
+    }
     let mut qemu = Command::new(QEMU);
     qemu.args(["-machine", machine]);
     if let Some(cpu) = cpu {
@@ -84,7 +96,7 @@ pub fn command(machine: &str, cpu: Option<&str>, elf: &Path) -> Command {
         "-icount",
         "shift=0",
         "-semihosting-config",
-        "enable=on,target=native",
+        &semihosting,
         "-kernel",
     ])
     .arg(elf)
@@ -95,6 +107,22 @@ pub fn command(machine: &str, cpu: Option<&str>, elf: &Path) -> Command {
 /// Runs `elf` on the board's QEMU machine for at most `timeout`, printing each decoded log line
 /// as it arrives when `echo` is set. Instructions are counted: `-icount shift=0`.
 pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Result<Outcome, String> {
+    run_elf_with(board, elf, timeout, echo, &[])
+}
+
+/// [`run_elf`] with words on the semihosting command line ([`command_with`]).
+pub fn run_elf_with(
+    board: Board,
+    elf: &Path,
+    timeout: Duration,
+    echo: bool,
+    args: &[String],
+) -> Result<Outcome, String> {
+    if let Some(a) = args.iter().find(|a| a.contains(',')) {
+        return Err(format!(
+            "a semihosting argument may not hold a comma: `{a}`"
+        ));
+    }
     let Some((machine, cpu)) = board.qemu else {
         return Err(format!(
             "{} is a real board: flash it with probe-rs",
@@ -105,12 +133,13 @@ pub fn run_elf(board: Board, elf: &Path, timeout: Duration, echo: bool) -> Resul
     let table = Table::parse(&bytes)
         .map_err(|e| format!("{}: defmt table: {e}", elf.display()))?
         .ok_or_else(|| format!("{}: no defmt table in the ELF", elf.display()))?;
-    let mut qemu = command(machine, cpu, elf);
+    let mut qemu = command_with(machine, cpu, elf, args);
     qemu.stdout(Stdio::piped());
     if echo {
         println!(
-            "\n$ {QEMU} -machine {machine} ... -kernel {}",
-            elf.display()
+            "\n$ {QEMU} -machine {machine} ... -kernel {} {}",
+            elf.display(),
+            args.join(" ")
         );
     }
     let mut child = qemu

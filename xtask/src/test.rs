@@ -1,5 +1,6 @@
 //! `cargo xtask test`: everything CI runs, in order of how fast each step fails.
 
+use xtask::checkpoint;
 use xtask::cmd::{cargo, run, run_tee};
 use xtask::disasm::Disassembler;
 use xtask::faultpath;
@@ -17,7 +18,7 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 11] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 13] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
@@ -32,7 +33,15 @@ pub const QEMU_RUNS: [(&str, &[&str]); 11] = [
     ("microbit", &["pretrained"]),
     ("mps2-an386", &["linear"]),
     ("microbit", &["linear"]),
+    // Checkpoints every CHECKPOINT_EVERY steps, on a fresh flash image: the same held-out
+    // losses and weight CRCs as the runs without.
+    ("mps2-an386", &["checkpoint"]),
+    ("microbit", &["checkpoint"]),
 ];
+
+/// The divergence test's learning rates (25x and 8x the boards' own): each must roll back and
+/// recover to PASS (`powercut::rollback`), with a golden log `<board>-rollback.out`.
+pub const ROLLBACK_RUNS: [(&str, &str); 2] = [("mps2-an386", "0.5"), ("microbit", "0.08")];
 
 const USAGE: &str = "`test` takes --firmware (the firmware steps alone) and --bless (rewrite the \
                      golden logs firmware/qemu/*.out from this run)";
@@ -133,7 +142,13 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
         let board = firmware::board(name)?;
         let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
         let elf = firmware::build_with(board, &features)?;
-        let out = qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?;
+        let out = if features.iter().any(|f| f == checkpoint::FEATURE) {
+            // A fresh image: a left-over one would resume a finished run.
+            let scratch = checkpoint::Scratch::new(&format!("test-{name}"))?;
+            checkpoint::boot(board, &elf, &scratch.join("flash.img"), &[], true)?
+        } else {
+            qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?
+        };
         let golden_name = firmware::elf_name(board, &features);
         match out
             .verdict(board)
@@ -150,11 +165,41 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
             }
         }
     }
+    for (name, lr) in ROLLBACK_RUNS {
+        let board = firmware::board(name)?;
+        let golden_name = format!("{name}-rollback");
+        match crate::powercut::rollback(board, lr, false)
+            .and_then(|out| golden::check(&golden_name, &out.lines, bless).map(|v| (v, out)))
+        {
+            Ok((_, out)) => println!("{}", crate::powercut::rollback_summary(board, &out)),
+            Err(e) => {
+                eprintln!("\n{e}");
+                failures.push(golden_name);
+            }
+        }
+    }
     if !failures.is_empty() {
         return Err(format!(
             "QEMU runs failed or differ from their golden logs: {}",
             failures.join(", ")
         ));
+    }
+    // Power cuts: one chain per emulated board (`cargo xtask powercut` runs five).
+    let mut cut_boards = 0;
+    for board in BOARDS.iter().filter(|b| b.qemu.is_some()) {
+        let started = std::time::Instant::now();
+        let tally = crate::powercut::run(*board, 1)?;
+        println!(
+            "{} ({:.0} s)",
+            tally.summary(*board),
+            started.elapsed().as_secs_f64()
+        );
+        cut_boards += 1;
+    }
+    // Weights off the device: the newest checkpoint pulled and evaluated on the desktop.
+    for board in BOARDS.iter().filter(|b| b.qemu.is_some()) {
+        println!("{}", crate::pull::check(*board)?);
+        cut_boards += 1;
     }
     foreign_target_dir()?;
     xtask::template::check()?;

@@ -57,3 +57,7 @@ pub const STEPS: u32 = 600;
 pub const LOG_EVERY: u32 = 100;
 /// Learning rate.
 pub const LEARNING_RATE: f64 = 0.01;
+/// Steps between checkpoints (the `checkpoint` feature, the real boards): 6 in a run, and one
+/// of the start; the wear this costs is in firmware/README.md.
+#[cfg(feature = "checkpoint")]
+pub const CHECKPOINT_EVERY: u32 = 100;

@@ -22,3 +22,7 @@ pub const STEPS: u32 = 2000;
 pub const LOG_EVERY: u32 = 250;
 /// Learning rate.
 pub const LEARNING_RATE: f64 = 0.02;
+/// Steps between checkpoints (the `checkpoint` feature, the real boards): 8 in a run, and one
+/// of the start; the wear this costs is in firmware/README.md.
+#[cfg(feature = "checkpoint")]
+pub const CHECKPOINT_EVERY: u32 = 250;

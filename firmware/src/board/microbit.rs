@@ -44,9 +44,33 @@ const DIRSET: usize = GPIO + 0x518;
 const ROW1: u32 = 1 << 13;
 const COL1: u32 = 1 << 4;
 
+/// The checkpoints' flash: a host file through semihosting with the nRF51 NVMC's geometry
+/// (32-bit words, 1 KiB pages). QEMU's NVMC keeps its flash across a system reset but not
+/// across QEMU processes (firmware/README.md), so it cannot stand for a power cut.
+#[cfg(feature = "checkpoint")]
+pub type Flash =
+    crate::flash::host::HostFlash<{ HOST_IMAGE.write as usize }, { HOST_IMAGE.erase as usize }>;
+/// No checkpoints.
+#[cfg(not(feature = "checkpoint"))]
+pub type Flash = ();
+
+/// The board's flash image (its geometry, size and model file's size).
+#[cfg(feature = "checkpoint")]
+pub const HOST_IMAGE: crate::persist::payload::HostImage = crate::persist::payload::HOST_IMAGES[1];
+
+/// The checkpoint region: the whole image.
+#[cfg(feature = "checkpoint")]
+pub fn checkpoint_region() -> nearid::checkpoint::Region {
+    nearid::checkpoint::Region {
+        start: 0,
+        len: HOST_IMAGE.len,
+    }
+}
+
 /// The board's parts.
 pub fn init()
--> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>, NoWatchdog> {
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 16_000_000>, NoWatchdog, Flash>
+{
     let () = RAM_BUDGET_OK;
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
@@ -66,6 +90,10 @@ pub fn init()
         delay: SpinDelay { hz: CLOCK_HZ },
         clock: SysTickClock::start(cp.SYST),
         watchdog: NoWatchdog,
+        #[cfg(feature = "checkpoint")]
+        flash: Flash::open(checkpoint_region().len),
+        #[cfg(not(feature = "checkpoint"))]
+        flash: (),
     }
 }
 

@@ -54,7 +54,7 @@ pub use pico::*;
 
 /// What a board hands the application.
 #[derive(Debug)]
-pub struct Parts<I, L, D, C, W> {
+pub struct Parts<I, L, D, C, W, F> {
     /// The bus the 3-axis sensor sits on.
     pub i2c: I,
     /// An LED: toggled while training, on at the end if the run passed.
@@ -65,6 +65,8 @@ pub struct Parts<I, L, D, C, W> {
     pub clock: C,
     /// Resets the chip unless fed: a run that hangs restarts instead.
     pub watchdog: W,
+    /// The flash the checkpoints go to (`crate::flash`), `()` without the `checkpoint` feature.
+    pub flash: F,
 }
 
 /// A watchdog timer, already running: [`Watchdog::feed`] must come more often than its period

@@ -11,9 +11,32 @@ pub use super::m4f::*;
 
 const SYSCLK_HZ: u32 = 25_000_000;
 
+/// The checkpoints' flash: a host file through semihosting (the AN386 has no flash
+/// controller), 4-byte words and 4 KiB erase units.
+#[cfg(feature = "checkpoint")]
+pub type Flash =
+    crate::flash::host::HostFlash<{ HOST_IMAGE.write as usize }, { HOST_IMAGE.erase as usize }>;
+/// No checkpoints.
+#[cfg(not(feature = "checkpoint"))]
+pub type Flash = ();
+
+/// The board's flash image (its geometry, size and model file's size).
+#[cfg(feature = "checkpoint")]
+pub const HOST_IMAGE: crate::persist::payload::HostImage = crate::persist::payload::HOST_IMAGES[0];
+
+/// The checkpoint region: the whole image.
+#[cfg(feature = "checkpoint")]
+pub fn checkpoint_region() -> nearid::checkpoint::Region {
+    nearid::checkpoint::Region {
+        start: 0,
+        len: HOST_IMAGE.len,
+    }
+}
+
 /// The board's parts.
 pub fn init()
--> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>, NoWatchdog> {
+-> Parts<SimSensor, MmioLed, SpinDelay, SysTickClock<1_000_000_000, 25_000_000>, NoWatchdog, Flash>
+{
     let cp =
         cortex_m::Peripherals::take().unwrap_or_else(|| crate::fault::fail("peripherals taken"));
     Parts {
@@ -27,6 +50,10 @@ pub fn init()
         delay: SpinDelay { hz: SYSCLK_HZ },
         clock: SysTickClock::start(cp.SYST),
         watchdog: NoWatchdog,
+        #[cfg(feature = "checkpoint")]
+        flash: Flash::open(checkpoint_region().len),
+        #[cfg(not(feature = "checkpoint"))]
+        flash: (),
     }
 }
 

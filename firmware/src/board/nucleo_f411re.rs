@@ -47,8 +47,29 @@ impl Watchdog for Iwdg {
 /// The core clock.
 const SYSCLK_HZ: u32 = 100_000_000;
 
+/// The checkpoints' flash: the chip's own, sectors 6 and 7.
+#[cfg(feature = "checkpoint")]
+pub type Flash = crate::flash::stm32f4::Stm32Flash;
+/// No checkpoints.
+#[cfg(not(feature = "checkpoint"))]
+pub type Flash = ();
+
+/// The checkpoint region (reserved in memory/nucleo-f411re.x).
+#[cfg(feature = "checkpoint")]
+pub fn checkpoint_region() -> nearid::checkpoint::Region {
+    crate::flash::stm32f4::REGION
+}
+
+/// The watchdog's period: above a 128 KiB sector erase, during which the core stalls and
+/// cannot feed it (about 1-2 s, datasheet t_ERASE128KB).
+const IWDG_MS: u32 = if cfg!(feature = "checkpoint") {
+    4 * WATCHDOG_MS
+} else {
+    WATCHDOG_MS
+};
+
 /// The board's parts.
-pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
+pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg, Flash> {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
     };
@@ -60,7 +81,7 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
     );
     let mut iwdg = IndependentWatchdog::new(dp.IWDG);
     iwdg.stop_on_debug(&dp.DBGMCU, true);
-    iwdg.start(WATCHDOG_MS.millis());
+    iwdg.start(IWDG_MS.millis());
     let gpioa = dp.GPIOA.split(&mut rcc);
     let dwt = cp.DWT.constrain(cp.DCB, &rcc.clocks);
     Parts {
@@ -69,6 +90,10 @@ pub fn init() -> Parts<SimSensor, PA5<Output>, Delay, DwtClock, Iwdg> {
         delay: dwt.delay(),
         clock: DwtClock { _dwt: dwt },
         watchdog: Iwdg(iwdg),
+        #[cfg(feature = "checkpoint")]
+        flash: Flash::new(dp.FLASH),
+        #[cfg(not(feature = "checkpoint"))]
+        flash: (),
     }
 }
 

@@ -42,6 +42,19 @@ impl Watchdog for PicoWatchdog {
 /// The core clock `init_clocks_and_plls` sets.
 const SYSCLK_HZ: u32 = 125_000_000;
 
+/// The checkpoints' flash: the last 64 KiB of the QSPI flash, through the boot ROM.
+#[cfg(feature = "checkpoint")]
+pub type Flash = crate::flash::rp2040::PicoFlash;
+/// No checkpoints.
+#[cfg(not(feature = "checkpoint"))]
+pub type Flash = ();
+
+/// The checkpoint region (reserved in memory/pico.x).
+#[cfg(feature = "checkpoint")]
+pub fn checkpoint_region() -> nearid::checkpoint::Region {
+    crate::flash::rp2040::REGION
+}
+
 /// The board's parts.
 pub fn init() -> Parts<
     SimSensor,
@@ -49,6 +62,7 @@ pub fn init() -> Parts<
     Timer,
     SysTickClock<1, 1>,
     PicoWatchdog,
+    Flash,
 > {
     let (Some(mut dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
         crate::fault::fail("peripherals taken");
@@ -75,6 +89,10 @@ pub fn init() -> Parts<
         delay: Timer::new(dp.TIMER, &mut dp.RESETS, &clocks),
         clock: SysTickClock::start(cp.SYST),
         watchdog: PicoWatchdog(watchdog),
+        #[cfg(feature = "checkpoint")]
+        flash: Flash::new(),
+        #[cfg(not(feature = "checkpoint"))]
+        flash: (),
     }
 }
 
