@@ -203,7 +203,7 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     }
     foreign_target_dir()?;
     xtask::template::check()?;
-    Ok(QEMU_RUNS.len() as u64 + 2)
+    Ok((QEMU_RUNS.len() + ROLLBACK_RUNS.len() + cut_boards) as u64 + 2)
 }
 
 /// The default board built and run with `CARGO_TARGET_DIR` set to a fresh temporary directory,
