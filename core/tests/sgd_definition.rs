@@ -212,7 +212,7 @@ fn factors<T: Scalar, const B: usize>(
     xs: &[Vector<T, D>; B],
     ys: &[Vector<T, D>; B],
 ) -> Vec<Affine<T>> {
-    let mut copy = net.clone();
+    let mut copy = *net;
     let mut fused = FusedSgd::<T, Net<T>, B>::new(config.with_momentum(T::ZERO)).unwrap();
     fused.step(&mut copy, xs, ys).unwrap();
     affines(net, fused.tape())
