@@ -187,7 +187,7 @@ fn timed_step<C: Clock>(
 }
 
 /// Runs the classification; returns whether it passed, and the watchdog for the board's end.
-pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
+pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,

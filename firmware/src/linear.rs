@@ -74,7 +74,7 @@ fn log_window(step: u32, window: &Window, sigma_min: f64) {
 }
 
 /// Runs the linear calibration; returns whether it passed, and the watchdog for the board's end.
-pub fn run<I, L, D, C, W>(parts: Parts<I, L, D, C, W>) -> (bool, W)
+pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
     I: I2c,
     L: OutputPin,
