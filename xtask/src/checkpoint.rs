@@ -88,12 +88,27 @@ pub fn boot(
     options: &[String],
     echo: bool,
 ) -> Result<Outcome, String> {
-    let mut args = vec![format!("flash={}", image.display())];
-    args.extend(options.iter().cloned());
+    // QEMU runs in the image's directory and the files there are named relative to it, so the
+    // command line is as long on every machine (see `qemu::run_elf_in`).
+    let dir = image.parent().filter(|d| !d.as_os_str().is_empty());
+    let local = |path: &str| -> String {
+        let p = Path::new(path);
+        match (dir, p.parent(), p.file_name()) {
+            (Some(d), Some(parent), Some(name)) if parent == d => {
+                name.to_string_lossy().into_owned()
+            }
+            _ => path.to_string(),
+        }
+    };
+    let mut args = vec![format!("flash={}", local(&image.to_string_lossy()))];
+    args.extend(options.iter().map(|o| match o.split_once('=') {
+        Some((key, value)) => format!("{key}={}", local(value)),
+        None => o.clone(),
+    }));
     if let Some(a) = args.iter().find(|a| a.contains(' ')) {
         return Err(format!("a firmware option may not hold a space: `{a}`"));
     }
-    qemu::run_elf_with(board, elf, QEMU_TIMEOUT, echo, &args)
+    qemu::run_elf_in(board, elf, QEMU_TIMEOUT, echo, &args, dir)
 }
 
 /// A fresh directory for images and files of one task, removed by [`Scratch::drop`].

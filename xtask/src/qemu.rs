@@ -118,6 +118,21 @@ pub fn run_elf_with(
     echo: bool,
     args: &[String],
 ) -> Result<Outcome, String> {
+    run_elf_in(board, elf, timeout, echo, args, None)
+}
+
+/// [`run_elf_with`] with QEMU started in the directory `cwd`, so that the firmware's options
+/// can name files relative to it: the semihosting command line's length, and with it the
+/// instructions the firmware spends reading it, are then the same wherever the checkout and
+/// the temporary directory are (the golden logs count instructions).
+pub fn run_elf_in(
+    board: Board,
+    elf: &Path,
+    timeout: Duration,
+    echo: bool,
+    args: &[String],
+    cwd: Option<&Path>,
+) -> Result<Outcome, String> {
     if let Some(a) = args.iter().find(|a| a.contains(',')) {
         return Err(format!(
             "a semihosting argument may not hold a comma: `{a}`"
@@ -134,6 +149,9 @@ pub fn run_elf_with(
         .map_err(|e| format!("{}: defmt table: {e}", elf.display()))?
         .ok_or_else(|| format!("{}: no defmt table in the ELF", elf.display()))?;
     let mut qemu = command_with(machine, cpu, elf, args);
+    if let Some(dir) = cwd {
+        qemu.current_dir(dir);
+    }
     qemu.stdout(Stdio::piped());
     if echo {
         println!(
