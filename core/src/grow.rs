@@ -159,16 +159,7 @@ where
             let Some(norm) = self.norms.get_mut(block) else {
                 return;
             };
-            let dot = |a: &[T], b: &[T]| -> f64 {
-                a.iter().zip(b).map(|(x, y)| x.to_f64() * y.to_f64()).sum()
-            };
-            let one = if bias.is_some() { 1.0 } else { 0.0 };
-            for b in 0..B {
-                for c in 0..B {
-                    let uu = dot(us[b].as_slice(), us[c].as_slice());
-                    *norm += uu * (dot(vs[b].as_slice(), vs[c].as_slice()) + one);
-                }
-            }
+            crate::sgd::add_affine_norm_sq_f64(norm, bias.is_some(), us, vs);
         }
     }
     let mut per_block = PerBlock {

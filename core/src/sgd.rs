@@ -568,9 +568,29 @@ impl<T: Scalar, const B: usize> GradientVisitor<T, B> for RuleUpdate<T> {
     }
 }
 
-/// ||grad L||_F^2 in f64 from the factors: over the affine maps, sum_{b,c} (u_b . u_c)
-/// ((v_b . v_c) + 1 with a bias), every product in f64. For the clipping factor, which must
-/// not depend on a format's range.
+/// Adds to `sum` ||grad||_F^2 of one affine map in f64, from the factors of its batch gradient
+/// sum_b u_b [v_b; 1]^T: sum_{b,c} (u_b . u_c) ((v_b . v_c) + 1 with a bias), every product in
+/// f64, so it does not depend on a format's range; term by term into `sum`, so a caller
+/// summing over maps gets one sum in one order.
+pub(crate) fn add_affine_norm_sq_f64<T: Scalar, const R: usize, const C: usize, const B: usize>(
+    sum: &mut f64,
+    has_bias: bool,
+    us: [&Vector<T, R>; B],
+    vs: [&Vector<T, C>; B],
+) {
+    let dot =
+        |a: &[T], b: &[T]| -> f64 { a.iter().zip(b).map(|(x, y)| x.to_f64() * y.to_f64()).sum() };
+    let one = if has_bias { 1.0 } else { 0.0 };
+    for b in 0..B {
+        for c in 0..B {
+            let uu = dot(us[b].as_slice(), us[c].as_slice());
+            *sum += uu * (dot(vs[b].as_slice(), vs[c].as_slice()) + one);
+        }
+    }
+}
+
+/// ||grad L||_F^2 in f64 over every affine map ([`add_affine_norm_sq_f64`]). For the clipping
+/// factor, which must not depend on a format's range.
 struct NormSqInF64(f64);
 
 impl<T: Scalar, const B: usize> GradientVisitor<T, B> for NormSqInF64 {
@@ -581,16 +601,7 @@ impl<T: Scalar, const B: usize> GradientVisitor<T, B> for NormSqInF64 {
         us: [&Vector<T, R>; B],
         vs: [&Vector<T, C>; B],
     ) {
-        let dot = |a: &[T], b: &[T]| -> f64 {
-            a.iter().zip(b).map(|(x, y)| x.to_f64() * y.to_f64()).sum()
-        };
-        let one = if bias.is_some() { 1.0 } else { 0.0 };
-        for b in 0..B {
-            for c in 0..B {
-                let uu = dot(us[b].as_slice(), us[c].as_slice());
-                self.0 += uu * (dot(vs[b].as_slice(), vs[c].as_slice()) + one);
-            }
-        }
+        add_affine_norm_sq_f64(&mut self.0, bias.is_some(), us, vs);
     }
 }
 

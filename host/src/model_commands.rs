@@ -488,6 +488,11 @@ fn model_and_data(
     Ok((net, data_set))
 }
 
+/// The start of a command's report: [`runnable`]'s note on its own line, if there is one.
+fn note_line(note: Option<String>) -> String {
+    note.map(|n| format!("{n}\n")).unwrap_or_default()
+}
+
 /// The network in `scalar` (the model's own unless overridden), or why it does not fit.
 fn runnable(
     net: &Network,
@@ -517,10 +522,7 @@ pub fn eval(args: &EvalArgs, console: Console) -> Result<(), String> {
     let p = predictions(&net, scalar, &samples.x)?;
     let ones = vec![1.0; data.targets.len()];
     let m = metrics(&p, &samples.y, &ones).ok_or("no samples")?;
-    let mut text = String::new();
-    if let Some(note) = note {
-        let _ = writeln!(text, "{note}");
-    }
+    let mut text = note_line(note);
     let _ = write!(
         text,
         "{}: {} samples, {} in {}: {}",
@@ -571,10 +573,7 @@ pub fn predict(args: &PredictArgs, console: Console) -> Result<(), String> {
     };
     std::fs::write(&args.out, bytes)
         .map_err(|e| format!("{}: cannot write: {e}", show(&args.out)))?;
-    let mut text = String::new();
-    if let Some(note) = note {
-        let _ = writeln!(text, "{note}");
-    }
+    let mut text = note_line(note);
     let _ = write!(
         text,
         "wrote {} ({} rows: {}, computed in {})",

@@ -107,95 +107,78 @@ type Row = (
     Vec<(Verdict, Option<f64>)>,
 );
 
-fn table() -> Vec<Row> {
-    let mut rows = Vec::new();
+/// The verdict at every rate of [`RATES`] of `run`, which trains from the same start and data
+/// at the rate it is given.
+fn sweep(run: impl Fn(f64) -> (Vec<f64>, bool)) -> Vec<(Verdict, Option<f64>)> {
+    RATES
+        .iter()
+        .map(|&lr| {
+            let (losses, failed) = run(lr);
+            judge(&losses, failed)
+        })
+        .collect()
+}
 
+/// The smooth map's row in the number type T, from the same f32 start (cast) and data.
+fn smooth_row<T: Scalar>(steps: usize, scalar: &'static str) -> Row {
+    let cells = sweep(|lr| {
+        let net = ResNet::<f32, 3, 16, 8>::identity_init(&mut Rng::new(2), 0.5).cast::<T>();
+        let mut rng = Rng::new(9);
+        train::<T, _, Quadratic, 3, 3>(net, lr, steps, || {
+            let x = cube::<T>(&mut rng);
+            (x, smooth_target(&x))
+        })
+    });
+    (
+        "smooth near-identity map (D = 3)",
+        "ResNet<3, H=16, M=8>",
+        scalar,
+        steps,
+        cells,
+    )
+}
+
+fn table() -> Vec<Row> {
     // y = A x, A symmetric with eigenvalues in [0.6, 1.4] (the crate root's example).
     let steps = 3000;
-    let linear = RATES
-        .iter()
-        .map(|&lr| {
-            let net = ResNet::<f32, 4, 8, 4>::identity_init(&mut Rng::new(1), 0.5);
-            let mut task = LinearTask::<f32, 4>::new(LinearTask::random_spd(0.6, 1.4, 7), 0.0, 8);
-            let (losses, failed) =
-                train::<f32, _, Quadratic, 4, 4>(net, lr, steps, || task.sample());
-            judge(&losses, failed)
-        })
-        .collect();
-    rows.push((
-        "linear map y = A x (D = 4)",
-        "ResNet<4, H=8, M=4>",
-        "f32",
-        steps,
-        linear,
-    ));
-
-    // The smooth map, in f32 (the M4F's network) and in Q4.12 (the micro:bit's format).
-    let steps = 2000;
-    let smooth_f32 = RATES
-        .iter()
-        .map(|&lr| {
-            let net = ResNet::<f32, 3, 16, 8>::identity_init(&mut Rng::new(2), 0.5);
-            let mut rng = Rng::new(9);
-            let (losses, failed) = train::<f32, _, Quadratic, 3, 3>(net, lr, steps, || {
-                let x = cube::<f32>(&mut rng);
-                (x, smooth_target(&x))
-            });
-            judge(&losses, failed)
-        })
-        .collect();
-    rows.push((
-        "smooth near-identity map (D = 3)",
-        "ResNet<3, H=16, M=8>",
-        "f32",
-        steps,
-        smooth_f32,
-    ));
-    let smooth_q12 = RATES
-        .iter()
-        .map(|&lr| {
-            let net = ResNet::<f32, 3, 16, 8>::identity_init(&mut Rng::new(2), 0.5).cast::<Q12>();
-            let mut rng = Rng::new(9);
-            let (losses, failed) = train::<Q12, _, Quadratic, 3, 3>(net, lr, steps, || {
-                let x = cube::<Q12>(&mut rng);
-                (x, smooth_target(&x))
-            });
-            judge(&losses, failed)
-        })
-        .collect();
-    rows.push((
-        "smooth near-identity map (D = 3)",
-        "ResNet<3, H=16, M=8>",
-        "Q4.12",
-        steps,
-        smooth_q12,
-    ));
+    let linear = sweep(|lr| {
+        let net = ResNet::<f32, 4, 8, 4>::identity_init(&mut Rng::new(1), 0.5);
+        let mut task = LinearTask::<f32, 4>::new(LinearTask::random_spd(0.6, 1.4, 7), 0.0, 8);
+        train::<f32, _, Quadratic, 4, 4>(net, lr, steps, || task.sample())
+    });
 
     // Classification: which of four half-spaces' scores is largest, x in [-1, 1]^3.
-    let steps = 3000;
-    let classes = RATES
-        .iter()
-        .map(|&lr| {
-            let net = Net::<f32, 3, 8, 16, 2, 4>::init(&mut Rng::new(3), 0.5);
-            let mut rng = Rng::new(11);
-            let (losses, failed) = train::<f32, _, CrossEntropy, 3, 4>(net, lr, steps, || {
-                let x = cube::<f32>(&mut rng);
-                let scores = [x[0], x[1], x[2], -(x[0] + x[1] + x[2]) / 2.0];
-                let class =
-                    (0..4).fold(0, |best, k| if scores[k] > scores[best] { k } else { best });
-                (x, class)
-            });
-            judge(&losses, failed)
+    let class_steps = 3000;
+    let classes = sweep(|lr| {
+        let net = Net::<f32, 3, 8, 16, 2, 4>::init(&mut Rng::new(3), 0.5);
+        let mut rng = Rng::new(11);
+        train::<f32, _, CrossEntropy, 3, 4>(net, lr, class_steps, || {
+            let x = cube::<f32>(&mut rng);
+            let scores = [x[0], x[1], x[2], -(x[0] + x[1] + x[2]) / 2.0];
+            let class = (0..4).fold(0, |best, k| if scores[k] > scores[best] { k } else { best });
+            (x, class)
         })
-        .collect();
-    rows.push((
-        "4 classes, softmax cross-entropy (D_in = 3)",
-        "Net<3, D=8, H=16, M=2, 4>",
-        "f32",
-        steps,
-        classes,
-    ));
-    rows
+    });
+
+    vec![
+        (
+            "linear map y = A x (D = 4)",
+            "ResNet<4, H=8, M=4>",
+            "f32",
+            steps,
+            linear,
+        ),
+        // The smooth map in f32 (the M4F's network) and in Q4.12 (the micro:bit's format).
+        smooth_row::<f32>(2000, "f32"),
+        smooth_row::<Q12>(2000, "Q4.12"),
+        (
+            "4 classes, softmax cross-entropy (D_in = 3)",
+            "Net<3, D=8, H=16, M=2, 4>",
+            "f32",
+            class_steps,
+            classes,
+        ),
+    ]
 }
 
 fn render() -> String {
