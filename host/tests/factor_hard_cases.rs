@@ -192,3 +192,34 @@ fn the_cli_decomposes_a_valid_16x16() {
     assert!(run.status.success(), "{stderr}");
     assert!(out.exists());
 }
+
+/// A rank-1 3 x 3 at 1e-310 (the fuzz suite's seed 1, call 128701 of "factorize_into f64"):
+/// rounded to subnormals its other singular values are 2e-14 of the largest, above the
+/// Singular threshold, and the SVD's floor let their left singular vectors drift 1e-4 from
+/// orthogonal; Q = U V^T was then refused by the Schur form (NoConvergence). nalgebra's SVD
+/// fails here too, so the judge checks finiteness and reconstruction.
+#[test]
+fn a_rank_deficient_matrix_rounded_to_subnormals_is_not_a_convergence_failure() {
+    let r = nearid_host::hostile::HostileMatrix {
+        d: 3,
+        kind: 2,
+        seed: 17_439_071_330_106_743_744,
+        scale: 1e-310,
+        poison: None,
+    }
+    .build();
+    for depth in [1, 2, 64, 512] {
+        let verdict = judge_factorisation(&r, depth, Precision::F64);
+        assert!(
+            matches!(verdict, Verdict::Ok | Verdict::Err),
+            "M = {depth}: {verdict:?}"
+        );
+        assert_ne!(
+            factorize_f64(&r, depth).err(),
+            Some(DispatchError::Core(Error::NoConvergence)),
+            "M = {depth}"
+        );
+    }
+    // Deep enough, the factors carry it.
+    assert_eq!(judge_factorisation(&r, 512, Precision::F64), Verdict::Ok);
+}
