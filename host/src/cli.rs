@@ -365,7 +365,11 @@ impl Cli {
                     format!(
                         "--grow {start} is more than the capacity --depth {m}{}: the network \
                          starts with START <= M blocks in use",
-                        if t.depth.is_none() { " (the default)" } else { "" }
+                        if t.depth.is_none() {
+                            " (the default)"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -509,10 +513,7 @@ fn verify_growth(args: &VerifyArgs, console: Console) -> Result<(), String> {
     })?;
     bar.finish_and_clear();
     console.say(&growth_report::table(&report));
-    console.say(&format!(
-        "wrote {}",
-        args.out.join("GROWTH.md").display()
-    ));
+    console.say(&format!("wrote {}", args.out.join("GROWTH.md").display()));
     Ok(())
 }
 

@@ -22,11 +22,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use nearid::{
-    CrossEntropy, Dense, FusedSgd, Grow, Loss, Model, Net, Quadratic, Relu, ResNet,
-    ResidualBlock, Rng, Sgd, SmoothMap, Stall, Tanh, Trainable, Vector,
-};
 use nearid::grow::{block_gradient_norms_sq, largest};
+use nearid::{
+    CrossEntropy, Dense, FusedSgd, Grow, Loss, Model, Net, Quadratic, Relu, ResNet, ResidualBlock,
+    Rng, Sgd, SmoothMap, Stall, Tanh, Trainable, Vector,
+};
 use plotters::prelude::*;
 
 use crate::smooth_maps::TwoShears;
@@ -348,7 +348,20 @@ pub struct Setup<'a, N, L: Loss<f32, O>, const I: usize, const O: usize> {
     /// The settings.
     pub plan: Plan,
     /// Theorem 3 at a new layer (the network, the layer's index), where it applies.
-    pub theorem3: Option<&'a dyn Fn(&N, usize) -> Theorem3At>,
+    pub theorem3: Option<Theorem3Fn<'a, N>>,
+}
+
+/// Measures Theorem 3 at a new layer: (the network, the layer's index).
+pub type Theorem3Fn<'a, N> = &'a dyn Fn(&N, usize) -> Theorem3At;
+
+impl<N, L: Loss<f32, O>, const I: usize, const O: usize> std::fmt::Debug for Setup<'_, N, L, I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("plan", &self.plan)
+            .field("train", &self.train.len())
+            .field("val", &self.val.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Trains one variant until it has taken `plan.steps` steps and spent `budget`.
@@ -479,9 +492,7 @@ where
 {
     progress(&format!("{name}: {}", Variant::Identity.name()));
     let identity = run_variant::<N, L, I, O, M>(setup, Variant::Identity, 0);
-    let budget = identity
-        .at_steps(setup.plan.steps)
-        .map_or(0, |p| p.compute);
+    let budget = identity.at_steps(setup.plan.steps).map_or(0, |p| p.compute);
     let mut runs = Vec::new();
     for v in [Variant::Shallow, Variant::Full] {
         progress(&format!("{name}: {}", v.name()));
@@ -528,8 +539,7 @@ pub fn disc_theorem3(net: &DiscNet, position: usize, xs: &[Vector<f32, 2>]) -> T
         eps,
         excess: q,
         layer_gradient: (dy_sq / n).sqrt(),
-        bound: (eps < 1.0 && distance > 0.0)
-            .then(|| (1.0 - eps).powi(m as i32 - 1) * q / distance),
+        bound: (eps < 1.0 && distance > 0.0).then(|| (1.0 - eps).powi(m as i32 - 1) * q / distance),
     }
 }
 
@@ -754,7 +764,11 @@ fn ratio_text(a: f64, b: f64) -> String {
 /// What the numbers say, task by task, in sentences built from them.
 fn findings(t: &TaskReport) -> String {
     let mut s = String::new();
-    let at_c = |v: Variant| t.run(v).at_compute(t.budget).map_or(f64::NAN, |p| p.val_loss);
+    let at_c = |v: Variant| {
+        t.run(v)
+            .at_compute(t.budget)
+            .map_or(f64::NAN, |p| p.val_loss)
+    };
     let at_n = |v: Variant| {
         t.run(v)
             .at_steps(t.plan.steps)
@@ -776,10 +790,22 @@ fn findings(t: &TaskReport) -> String {
         ratio_text(id_c, full_c),
         sh_c,
         ratio_text(id_c, sh_c),
-        if id_c < full_c && id_c < sh_c {
-            "helps"
+        verdict(id_c, full_c.min(sh_c))
+    );
+    let sh_n = at_n(Variant::Shallow);
+    let _ = writeln!(
+        s,
+        "- Fixed shallow from N to C* steps ({} to {}): {:.3e} -> {:.3e}: {}.",
+        t.plan.steps,
+        t.run(Variant::Shallow)
+            .at_compute(t.budget)
+            .map_or(0, |p| p.step),
+        sh_n,
+        sh_c,
+        if sh_c * CLEAR < sh_n {
+            "one block is still learning (the stall rule fired on a slow decline, not a plateau)"
         } else {
-            "does not help"
+            "stalled (within 10%)"
         }
     );
     let (id_n, full_n) = (at_n(Variant::Identity), at_n(Variant::Full));
@@ -800,13 +826,60 @@ fn findings(t: &TaskReport) -> String {
         id_c,
         rnd_c,
         ratio_text(id_c, rnd_c),
-        if id_c > rnd_c {
-            " (worse, as AutoGrow reports can happen)"
+        if id_c > CLEAR * rnd_c {
+            " (identity insertion is worse here, as AutoGrow reports it can be)"
+        } else if rnd_c > CLEAR * id_c {
+            " (identity insertion is better here)"
         } else {
-            ""
+            " (within 10%: no clear difference)"
         }
     );
     s
+}
+
+/// A difference counts when one loss is more than 10% above the other (one seed per run:
+/// smaller gaps are within what another seed could change).
+const CLEAR: f64 = 1.1;
+
+/// "helps" when `grown` is clearly below the best fixed variant's loss, "does not help" when
+/// clearly above, else no clear difference.
+fn verdict(grown: f64, best_fixed: f64) -> &'static str {
+    if CLEAR * grown < best_fixed {
+        "helps (clearly below both fixed depths)"
+    } else if grown > CLEAR * best_fixed {
+        "does not help (a fixed depth is clearly better at the same compute)"
+    } else {
+        "makes no clear difference (within 10% of the better fixed depth)"
+    }
+}
+
+/// One line over the tasks: where identity growth beats both fixed depths at C*, and where
+/// random insertion beats identity insertion.
+fn summary(reports: &[TaskReport]) -> String {
+    let at_c = |t: &TaskReport, v: Variant| {
+        t.run(v)
+            .at_compute(t.budget)
+            .map_or(f64::NAN, |p| p.val_loss)
+    };
+    let names = |f: &dyn Fn(&TaskReport) -> bool| {
+        let v: Vec<&str> = reports.iter().filter(|t| f(t)).map(|t| t.name).collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let helps = names(&|t| {
+        CLEAR * at_c(t, Variant::Identity) < at_c(t, Variant::Full).min(at_c(t, Variant::Shallow))
+    });
+    let random_better = names(&|t| at_c(t, Variant::Identity) > CLEAR * at_c(t, Variant::Random));
+    let identity_better = names(&|t| at_c(t, Variant::Random) > CLEAR * at_c(t, Variant::Identity));
+    format!(
+        "At the same compute C*, identity growth is clearly (more than 10%) below both fixed \
+         depths on: {helps}. Random insertion is clearly below identity insertion on: \
+         {random_better}; identity clearly below random on: {identity_better}. One seed per \
+         run: differences within 10% are not findings.\n"
+    )
 }
 
 fn plot_error(file: &Path, e: impl std::fmt::Display) -> String {
@@ -952,19 +1025,21 @@ pub fn markdown(reports: &[TaskReport]) -> String {
         "| task | data | network | loss | lr | stall window W, threshold r | W1 scale w1 | Theorem 3 |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|---|---|---|");
+    // A bar inside a table cell must be escaped.
+    let cell = |text: &str| text.replace('|', "\\|");
     for t in reports {
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} | {}, {} | {} | {} |",
             t.name,
-            t.description,
-            t.network,
-            t.loss,
+            cell(t.description),
+            cell(t.network),
+            cell(t.loss),
             t.plan.lr,
             t.plan.window,
             t.plan.threshold,
             t.plan.w1,
-            t.theorem3_note
+            cell(t.theorem3_note)
         );
     }
     let _ = writeln!(w, "\n## Comparison\n");
@@ -974,6 +1049,8 @@ pub fn markdown(reports: &[TaskReport]) -> String {
          the first validation point whose compute reaches C*; \"final m\" is the depth at the end of the run.\n"
     );
     w.push_str(&table(reports));
+    let _ = writeln!(w);
+    w.push_str(&summary(reports));
     for t in reports {
         let _ = writeln!(w, "\n### {}\n", t.name);
         w.push_str(&findings(t));

@@ -558,10 +558,12 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
 /// A model file: `.nid` (the device's; its columns are then x0.., y0.., classes 0..) or
 /// `.npz`.
 fn read_model(path: &Path) -> Result<Network, String> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nid")) {
-        let bytes =
-            crate::npz::read_bounded(path, crate::network::MAX_MODEL_BYTES, "a model file")
-                .map_err(|e| e.to_string())?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("nid"))
+    {
+        let bytes = crate::npz::read_bounded(path, crate::network::MAX_MODEL_BYTES, "a model file")
+            .map_err(|e| e.to_string())?;
         Network::from_nid(&bytes, None).map_err(|e| format!("{}: {e}", show(path)))
     } else {
         Network::read_npz(path).map_err(|e| e.to_string())

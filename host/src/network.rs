@@ -634,7 +634,8 @@ impl Network {
             LossKind::Quadratic => LossName::Quadratic,
             LossKind::CrossEntropy => LossName::CrossEntropy,
         };
-        let active_depth = (header.active_depth < s.depth).then_some(usize::from(header.active_depth));
+        let active_depth =
+            (header.active_depth < s.depth).then_some(usize::from(header.active_depth));
         let config = match names {
             Some(c) => Config {
                 activation,

@@ -7,17 +7,16 @@
 //! computed in f64 from the network's outputs in its own arithmetic, in the data's units
 //! (regression losses are scaled back by each target's standard deviation).
 
+use crate::compiled::WIDTH;
 use crate::compiled::{
     Class, Format, INPUTS, Job, OUTPUTS, Padded, PaddedCrossEntropy, from_padded, to_padded,
 };
-use crate::compiled::WIDTH;
 use crate::network::Network;
 use nearid::fixed::Rounding;
-use nearid::{
-    Activation, FusedSgd, Grow, Loss, Model, Quadratic, Rng, Scalar, Sgd, Stall, Trainable,
-    Vector,
-};
 use nearid::grow::{block_gradient_norms_sq, largest};
+use nearid::{
+    Activation, FusedSgd, Grow, Loss, Model, Quadratic, Rng, Scalar, Sgd, Stall, Trainable, Vector,
+};
 
 /// The mini-batch sizes compiled.
 pub const BATCHES: [usize; 3] = [1, 8, 32];
@@ -420,8 +419,7 @@ where
                     // After the block with the largest gradient on this step's batch (the
                     // tape holds its backward pass), or after the last.
                     let position = if g.after_largest {
-                        let norms =
-                            block_gradient_norms_sq::<T, _, B, M>(&mut net, sgd.tape(), 1);
+                        let norms = block_gradient_norms_sq::<T, _, B, M>(&mut net, sgd.tape(), 1);
                         largest(&norms, m) + 1
                     } else {
                         m
@@ -514,9 +512,8 @@ where
     for chunk in rows.chunks_exact(B) {
         let xs: [Vector<T, INPUTS>; B] = core::array::from_fn(|b| input(&train.x[chunk[b]]));
         let ys = net.forward_with::<T::Kernels, B>(&xs, &mut tape);
-        let dys: [Vector<T, OUTPUTS>; B] = core::array::from_fn(|b| {
-            L::gradient(&ys[b], &L::target(&train.y, chunk[b]), T::ONE)
-        });
+        let dys: [Vector<T, OUTPUTS>; B] =
+            core::array::from_fn(|b| L::gradient(&ys[b], &L::target(&train.y, chunk[b]), T::ONE));
         net.backward_with::<T::Kernels, B>(&dys, &mut tape);
         for record in &tape.blocks.blocks[position] {
             let dy: Vec<f64> = record.dy.iter().map(|v| v.to_f64()).collect();
