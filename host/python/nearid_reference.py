@@ -45,7 +45,8 @@ def forward(params, config, x):
     """The outputs (N, D_out) for inputs x (N, D_in), in float64: logits for a classifier."""
     s = ACTIVATIONS[config["activation"]]
     z = np.asarray(x, np.float64) @ params["stem.weight"].T + params["stem.bias"]
-    for i in range(depth(params)):
+    # A grown model runs only its first active_depth blocks (absent: all of them).
+    for i in range(config.get("active_depth", depth(params))):
         a = s(z @ params[f"blocks.{i}.w1"].T + params[f"blocks.{i}.b1"])
         z = z + a @ params[f"blocks.{i}.w2"].T + params[f"blocks.{i}.b2"]
     return z @ params["head.weight"].T + params["head.bias"]
@@ -99,7 +100,7 @@ def _module_class():
 
         def forward(self, x):
             z = self.stem(x)
-            for block in self.blocks:
+            for block in self.blocks[: getattr(self, "active_depth", len(self.blocks))]:
                 z = block(z)
             return self.head(z)
 
@@ -111,6 +112,7 @@ def _module_class():
             net = cls(w.shape[1], params["head.weight"].shape[0], w.shape[0],
                       params["blocks.0.w1"].shape[0], depth(params), config["activation"])
             net.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+            net.active_depth = config.get("active_depth", depth(params))
             return net.double(), config
 
         def to_npz(self, path, config):

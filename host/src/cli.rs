@@ -7,7 +7,7 @@
 
 use crate::dispatch::{DispatchError, MAX_DEPTH, MAX_DIM, factorize_f32, factorize_f64};
 use crate::network::{ActivationName, ScalarName};
-use crate::{linear_report, matrix_file, model_commands, npy, smooth_report};
+use crate::{growth_report, linear_report, matrix_file, model_commands, npy, smooth_report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
@@ -102,15 +102,50 @@ pub struct TrainArgs {
     /// Start from this model (fine-tuning): its shape, activation, columns and classes.
     #[arg(long, value_name = "MODEL.npz")]
     pub init: Option<PathBuf>,
+    /// Grow depth while training: start with START blocks in use (1 ..= M, M = --depth, the
+    /// capacity) and insert a block that leaves the network's function unchanged (W2 = 0,
+    /// b2 = 0, W1 ~ N(0, 1/16)) whenever the training loss stalls, until m = M. The saved
+    /// model keeps m. See docs/GROWTH.md.
+    #[arg(long, value_name = "START", value_parser = parse_start)]
+    pub grow: Option<usize>,
+    /// With --grow: the stall rule's window. After each window of STEPS steps the mean
+    /// training loss is compared with the previous window's; a relative improvement below
+    /// --stall-threshold is a stall, and one block is inserted (the first window after a
+    /// growth only sets the reference, so each depth trains at least two windows).
+    #[arg(long, value_name = "STEPS", default_value_t = 500, requires = "grow",
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub stall_window: u32,
+    /// With --grow: the relative improvement of the window mean below which the loss has
+    /// stalled (0.01 = less than 1% better than the window before). The measured
+    /// improvement is noisy, with a standard deviation of about s sqrt(2 / (STEPS B)) for
+    /// per-sample losses of relative spread s and batch B: where that exceeds the true
+    /// improvement a growth can come early; a longer window makes it rarer.
+    #[arg(long, value_name = "R", default_value_t = 0.01, requires = "grow",
+          value_parser = parse_threshold)]
+    pub stall_threshold: f32,
+    /// With --grow: where the new block goes: after the block whose gradient (over the
+    /// stalled step's batch) is largest, or after the last block.
+    #[arg(long, value_enum, default_value_t = GrowAt::Largest, requires = "grow")]
+    pub grow_at: GrowAt,
     /// Where to write the trained model.
     #[arg(long, value_name = "MODEL.npz")]
     pub out: PathBuf,
 }
 
+/// Where `nearid train --grow` inserts a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrowAt {
+    /// After the block with the largest gradient norm (ties: the first).
+    Largest,
+    /// After the last block in use.
+    End,
+}
+
 /// `nearid eval MODEL.npz DATA`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The model.
+    /// The model: .npz, or a .nid file (its columns are then x0.., y0..: name them with
+    /// --inputs and --targets).
     pub model: PathBuf,
     /// The data (as for train).
     pub data: PathBuf,
@@ -128,7 +163,8 @@ pub struct EvalArgs {
 /// `nearid predict MODEL.npz DATA --out PRED.csv`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// The model.
+    /// The model: .npz, or a .nid file (its input columns are then x0..: name them with
+    /// --inputs).
     pub model: PathBuf,
     /// The data (as for train; target columns are not needed).
     pub data: PathBuf,
@@ -194,6 +230,28 @@ fn parse_batch(text: &str) -> Result<usize, String> {
     parse_choice(text, &crate::train::BATCHES, "B =")
 }
 
+/// `--grow START`: 1 ..= the largest compiled depth (the check against --depth is
+/// [`Cli::check`]'s).
+fn parse_start(text: &str) -> Result<usize, String> {
+    let largest = crate::compiled::DEPTHS[crate::compiled::DEPTHS.len() - 1];
+    match text.parse::<usize>() {
+        Ok(0) => Err("the start depth must be at least 1 (a block to train)".into()),
+        Ok(m) if m <= largest => Ok(m),
+        Ok(_) => Err(format!(
+            "more than the largest compiled depth M = {largest}"
+        )),
+        Err(_) => Err("not a whole number (the blocks to start with, e.g. 1)".into()),
+    }
+}
+
+/// `--stall-threshold`: a finite number.
+fn parse_threshold(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(r) if r.is_finite() => Ok(r),
+        _ => Err("not a finite number (a relative improvement, e.g. 0.01)".into()),
+    }
+}
+
 /// `nearid verify ...`.
 #[derive(Debug, Subcommand)]
 pub enum Verify {
@@ -202,6 +260,10 @@ pub enum Verify {
     /// docs/THEORY.md sections 4-5: smooth maps as compositions of near-identity maps (both scale
     /// schedules), distillation into residual blocks, Theorem 3 per layer.
     Smooth(VerifyArgs),
+    /// Growing depth when training stalls (docs/GROWTH.md): fixed shallow, fixed full depth,
+    /// grown with identity insertion and grown with random insertion, on three tasks, at the
+    /// same steps and at the same compute.
+    Growth(VerifyArgs),
 }
 
 /// Options of every `verify` report.
@@ -286,6 +348,36 @@ impl Console {
     }
 }
 
+impl Cli {
+    /// The checks between arguments that clap's parsers cannot make alone, as a clap error
+    /// (printed as one `error:` line, exit status 2): `--grow START` above `--depth M`.
+    pub fn check(&self) -> Result<(), clap::Error> {
+        use clap::CommandFactory;
+        if let Command::Train(t) = &self.command
+            && let Some(start) = t.grow
+        {
+            // Without --depth the capacity is the --init model's (checked when it is read) or
+            // the default 4.
+            let capacity = t.depth.or(t.init.is_none().then_some(4));
+            if let Some(m) = capacity.filter(|&m| start > m) {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--grow {start} is more than the capacity --depth {m}{}: the network \
+                         starts with START <= M blocks in use",
+                        if t.depth.is_none() {
+                            " (the default)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Run the tool; the error is the message to print (one line naming the file and the problem).
 pub fn run(cli: Cli) -> Result<(), String> {
     let console = Console { quiet: cli.quiet };
@@ -297,6 +389,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Verify {
             what: Verify::Smooth(args),
         } => verify_smooth(&args, console),
+        Command::Verify {
+            what: Verify::Growth(args),
+        } => verify_growth(&args, console),
         Command::Train(args) => model_commands::train(&args, console),
         Command::Eval(args) => model_commands::eval(&args, console),
         Command::Predict(args) => model_commands::predict(&args, console),
@@ -408,6 +503,18 @@ fn verify_linear(args: &VerifyArgs, console: Console) -> Result<(), String> {
     } else {
         Err("a bound failed: see the report".into())
     }
+}
+
+fn verify_growth(args: &VerifyArgs, console: Console) -> Result<(), String> {
+    let bar = console.bar(growth_report::TASKS * 4, "verify growth");
+    let report = growth_report::write_growth_report(&args.out, |what| {
+        bar.set_message(what.to_owned());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    console.say(&growth_report::table(&report));
+    console.say(&format!("wrote {}", args.out.join("GROWTH.md").display()));
+    Ok(())
 }
 
 fn verify_smooth(args: &VerifyArgs, console: Console) -> Result<(), String> {

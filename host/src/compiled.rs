@@ -175,6 +175,8 @@ pub fn to_padded<T: Format, S: Activation, const H: usize, const M: usize>(
     }
     put(p.output.w.as_mut_slice(), OUTPUTS, &net.head.w);
     put(p.output.b.as_mut_slice(), OUTPUTS, &col(&net.head.b));
+    // `Network::check` keeps m <= M.
+    let _ = p.blocks.set_active_depth(net.active_depth().min(M));
     p
 }
 
@@ -188,8 +190,12 @@ pub fn from_padded<T: Format, S: Activation, const H: usize, const M: usize>(
         DMatrix::from_fn(rows, cols, |r, c| f(r, c).to_f64())
     };
     let v = |n: usize, f: &dyn Fn(usize) -> T| DVector::from_fn(n, |i, _| f(i).to_f64());
+    let active = p.blocks.active_depth();
     Network {
-        config: shape.config.clone(),
+        config: crate::network::Config {
+            active_depth: (active < M).then_some(active),
+            ..shape.config.clone()
+        },
         stem: Affine {
             w: m(d, d_in, &|r, c| p.input.w[(r, c)]),
             b: v(d, &|i| p.input.b[i]),

@@ -8,6 +8,8 @@
 //! - [`linear_report`]: the sweep behind `nearid verify linear` and its report.
 //! - [`smooth_maps`], [`smooth_check`]: docs/THEORY.md sections 4-5: the smooth test maps and the
 //!   measurements the `smooth_*` tests assert on; [`smooth_report`]: `nearid verify smooth`.
+//! - [`growth_report`]: `nearid verify growth` (docs/GROWTH.md): growing depth when training
+//!   stalls, against fixed shallow and full depth, at the same steps and the same compute.
 //! - [`hostile`]: hostile inputs (proptest strategies) and fuzz targets' machinery;
 //!   [`fuzz_targets`]: one target per numerical API, run by `host/tests/fuzz_*.rs` and
 //!   `cargo xtask fuzz`.
@@ -27,6 +29,7 @@ pub mod dataset;
 pub mod dispatch;
 pub mod fuzz_targets;
 pub mod fuzz_training;
+pub mod growth_report;
 pub mod hostile;
 pub mod linear_report;
 pub mod matrix_file;

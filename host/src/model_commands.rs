@@ -1,7 +1,7 @@
 //! `nearid train`, `eval`, `predict`, `export` and `import`: a user's own data in, model files
 //! (`.npz` with PyTorch's names, `.nid` for the device) out.
 
-use crate::cli::{Console, EvalArgs, ExportArgs, ImportArgs, PredictArgs, TrainArgs};
+use crate::cli::{Console, EvalArgs, ExportArgs, GrowAt, ImportArgs, PredictArgs, TrainArgs};
 use crate::compiled::{self, INPUTS, OUTPUTS, check_fits, dispatch};
 use crate::dataset::{Dataset, Raw, Standardisation, TargetKind, fold, unfold};
 use crate::network::{ActivationName, Config, LossName, Network, ScalarName, quantise};
@@ -257,6 +257,7 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
         targets: data.targets.clone(),
         classes,
         training: None,
+        active_depth: None,
     };
     let start = match &init {
         Some(net) => {
@@ -275,7 +276,10 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
                 ));
             }
             let mut n = unfold(net, &x_scale, y_scale.as_ref());
-            n.config = config.clone();
+            n.config = Config {
+                active_depth: net.config.active_depth,
+                ..config.clone()
+            };
             n
         }
         None => Network::init(
@@ -286,6 +290,25 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
             args.seed,
         ),
     };
+    let mut start = start;
+    if let Some(m) = args.grow {
+        if m > start.depth() {
+            return Err(format!(
+                "--grow {m} is more than the {} blocks of the --init model (its capacity)",
+                start.depth()
+            ));
+        }
+        if m > start.active_depth() {
+            return Err(format!(
+                "--grow {m}: the --init model runs {} of its {} blocks, and the ones past them \
+                 were never trained; START can be at most {}",
+                start.active_depth(),
+                start.depth(),
+                start.active_depth()
+            ));
+        }
+        start.config.active_depth = (m < start.depth()).then_some(m);
+    }
     compiled::check_sizes(start.hidden(), start.depth())?;
     check_fits(&start)?;
     let (start, _) = in_format(&start, scalar).map_err(|e| format!("the starting model: {e}"))?;
@@ -302,16 +325,34 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
         if classify { "classes" } else { "outputs" }
     ));
     console.say(&format!(
-        "model: {} -> width {} -> {} ({} blocks of hidden width {}, {}), in {}, batch {}, lr {}",
+        "model: {} -> width {} -> {} ({} blocks of hidden width {}, {}), in {}, batch {}, lr {}{}",
         data.inputs.len(),
         start.width(),
         data.outputs(),
-        start.depth(),
+        if start.active_depth() < start.depth() {
+            format!("{} of {}", start.active_depth(), start.depth())
+        } else {
+            start.depth().to_string()
+        },
         start.hidden(),
         format!("{:?}", start.config.activation).to_lowercase(),
         scalar.label(),
         args.batch,
-        args.lr
+        args.lr,
+        match args.grow {
+            Some(_) => format!(
+                "; growing to {} blocks when the loss stalls (window {} steps, threshold {}, \
+                 after the {})",
+                start.depth(),
+                args.stall_window,
+                args.stall_threshold,
+                match args.grow_at {
+                    GrowAt::Largest => "block with the largest gradient",
+                    GrowAt::End => "last block",
+                }
+            ),
+            None => String::new(),
+        }
     ));
     let epochs = args.epochs as usize;
     let bar = console.bar(epochs, "train");
@@ -349,15 +390,55 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
                 batch: args.batch,
                 learning_rate: args.lr,
                 seed: args.seed,
+                grow: args.grow.map(|_| train::Growth {
+                    window: args.stall_window,
+                    threshold: args.stall_threshold,
+                    after_largest: args.grow_at == GrowAt::Largest,
+                }),
             },
             on_epoch: &mut on_epoch,
             admissible: &admissible,
         },
     )??;
     bar.finish_and_clear();
+    let mut text = String::new();
+    if args.grow.is_some() {
+        for g in &trained.growths {
+            let _ = writeln!(
+                text,
+                "growth at step {} (epoch {}): m = {} -> {}, new block after block {}{}; window \
+                 loss {:.6}; new block's ||dL/dW2|| = {:.3e} (derivative at its output \
+                 sqrt(mean ||dy||^2) = {:.3e}, RMS |a| = {:.3})",
+                g.step,
+                g.epoch,
+                g.depth - 1,
+                g.depth,
+                g.position,
+                if g.after_largest {
+                    " (largest gradient)"
+                } else {
+                    " (the last)"
+                },
+                g.window_loss,
+                g.w2_gradient,
+                g.layer_gradient,
+                g.activation_rms
+            );
+        }
+        let _ = writeln!(
+            text,
+            "{} growth(s); compute {} block-steps over {} steps (sum over the steps of the \
+             blocks in use); the saved model (best epoch) runs {} of its {} blocks\n{}",
+            trained.growths.len(),
+            trained.compute,
+            trained.steps,
+            trained.network.active_depth(),
+            trained.network.depth(),
+            train::theorem3_note(classify),
+        );
+    }
     let refused: usize = trained.history.iter().map(|e| e.refused).sum();
     let saturations: u64 = trained.history.iter().map(|e| e.saturations).sum();
-    let mut text = String::new();
     if let Some(e) = trained
         .best_epoch
         .checked_sub(1)
@@ -420,6 +501,20 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
         "best_epoch": trained.best_epoch,
         "init": args.init.as_deref().map(show),
     });
+    if args.grow.is_some() {
+        summary["grow"] = serde_json::json!({
+            "start": args.grow, "capacity": start.depth(),
+            "stall_window": args.stall_window, "stall_threshold": args.stall_threshold,
+            "at": format!("{:?}", args.grow_at).to_lowercase(),
+            "compute": trained.compute,
+            "saved_active_depth": trained.network.active_depth(),
+            "growths": trained.growths.iter().map(|g| serde_json::json!({
+                "step": g.step, "depth": g.depth, "position": g.position,
+                "window_loss": g.window_loss, "w2_gradient": g.w2_gradient,
+                "layer_gradient": g.layer_gradient,
+            })).collect::<Vec<_>>(),
+        });
+    }
     if fit_error.is_none() && !val_rows.is_empty() {
         let raw_val = data.samples(
             val_rows,
@@ -460,6 +555,21 @@ pub fn train(args: &TrainArgs, console: Console) -> Result<(), String> {
     }
 }
 
+/// A model file: `.nid` (the device's; its columns are then x0.., y0.., classes 0..) or
+/// `.npz`.
+fn read_model(path: &Path) -> Result<Network, String> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("nid"))
+    {
+        let bytes = crate::npz::read_bounded(path, crate::network::MAX_MODEL_BYTES, "a model file")
+            .map_err(|e| e.to_string())?;
+        Network::from_nid(&bytes, None).map_err(|e| format!("{}: {e}", show(path)))
+    } else {
+        Network::read_npz(path).map_err(|e| e.to_string())
+    }
+}
+
 /// The model and the data for `eval` and `predict`.
 fn model_and_data(
     model: &Path,
@@ -468,7 +578,7 @@ fn model_and_data(
     targets: Option<&str>,
     with_targets: bool,
 ) -> Result<(Network, Dataset), String> {
-    let net = Network::read_npz(model).map_err(|e| e.to_string())?;
+    let net = read_model(model)?;
     let table = Table::read(data).map_err(|e| e.to_string())?;
     let c = &net.config;
     let input_cols = columns(&table, inputs, Some(&c.inputs), "inputs", "--inputs")?;

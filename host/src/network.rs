@@ -156,6 +156,11 @@ pub struct Config {
     /// How it was trained (data, hyper-parameters, losses): for people, not read back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
+    /// m, the blocks in use (0 ..= M), when fewer than all M: a network grown by
+    /// `nearid train --grow` that has not reached its capacity. The blocks past m are kept
+    /// (the capacity) but not run. Absent: all M.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_depth: Option<usize>,
 }
 
 /// y = W x + b.
@@ -219,9 +224,13 @@ impl Network {
     pub fn hidden(&self) -> usize {
         self.blocks.first().map_or(0, |b| b.w1.nrows())
     }
-    /// M.
+    /// M, the capacity (every block the file holds).
     pub fn depth(&self) -> usize {
         self.blocks.len()
+    }
+    /// m <= M, the blocks in use ([`Config::active_depth`], else M).
+    pub fn active_depth(&self) -> usize {
+        self.config.active_depth.unwrap_or(self.depth())
     }
     /// D_out (the number of classes for classification).
     pub fn outputs(&self) -> usize {
@@ -281,6 +290,11 @@ impl Network {
         );
         if m == 0 {
             return Err("no residual blocks (blocks.0.w1 ... are missing)".into());
+        }
+        if let Some(a) = self.config.active_depth.filter(|&a| a > m) {
+            return Err(format!(
+                "config: active_depth {a} is more than the {m} blocks the file holds"
+            ));
         }
         let expect = |name: &str, got: (usize, usize), want: (usize, usize)| {
             if got == want {
@@ -507,7 +521,7 @@ impl Network {
                 LossName::Quadratic => LossKind::Quadratic,
                 LossName::CrossEntropy => LossKind::CrossEntropy,
             },
-            active_depth: shape.depth,
+            active_depth: dim(self.active_depth())?,
         };
         let mut bytes = file::header_bytes(&header).to_vec();
         let width = match scalar {
@@ -620,12 +634,15 @@ impl Network {
             LossKind::Quadratic => LossName::Quadratic,
             LossKind::CrossEntropy => LossName::CrossEntropy,
         };
+        let active_depth =
+            (header.active_depth < s.depth).then_some(usize::from(header.active_depth));
         let config = match names {
             Some(c) => Config {
                 activation,
                 loss,
                 scalar,
                 training: None,
+                active_depth,
                 ..c.clone()
             },
             None => Config {
@@ -640,6 +657,7 @@ impl Network {
                 classes: (loss == LossName::CrossEntropy)
                     .then(|| (0..d_out).map(|i| i.to_string()).collect()),
                 training: None,
+                active_depth,
             },
         };
         let network = Network {

@@ -7,12 +7,16 @@
 //! computed in f64 from the network's outputs in its own arithmetic, in the data's units
 //! (regression losses are scaled back by each target's standard deviation).
 
+use crate::compiled::WIDTH;
 use crate::compiled::{
     Class, Format, INPUTS, Job, OUTPUTS, Padded, PaddedCrossEntropy, from_padded, to_padded,
 };
 use crate::network::Network;
 use nearid::fixed::Rounding;
-use nearid::{Activation, FusedSgd, Loss, Model, Quadratic, Rng, Scalar, Sgd, Vector};
+use nearid::grow::{block_gradient_norms_sq, largest};
+use nearid::{
+    Activation, FusedSgd, Grow, Loss, Model, Quadratic, Rng, Scalar, Sgd, Stall, Trainable, Vector,
+};
 
 /// The mini-batch sizes compiled.
 pub const BATCHES: [usize; 3] = [1, 8, 32];
@@ -153,6 +157,64 @@ pub struct Settings {
     pub learning_rate: f64,
     /// Seeds the shuffles and the stochastic rounding of fixed-point updates.
     pub seed: u64,
+    /// Grow depth when the loss stalls (the start depth is the initial network's active depth).
+    pub grow: Option<Growth>,
+}
+
+/// How `nearid train --grow` grows: the core's [`Stall`] rule on the training loss (each step's
+/// batch mean), and where the block goes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Growth {
+    /// Steps per window of the stall rule.
+    pub window: u32,
+    /// The relative improvement below which a window has stalled.
+    pub threshold: f32,
+    /// After the block with the largest gradient (true) or at the end.
+    pub after_largest: bool,
+}
+
+/// The scale of a new block's W1 ~ N(0, scale^2): 1/sqrt(D), as [`Network::init`] starts
+/// every block.
+pub fn growth_scale() -> f64 {
+    1.0 / (WIDTH as f64).sqrt()
+}
+
+/// One growth of `nearid train --grow`, measured at the insertion.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GrowthEvent {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based step of the whole run whose window stalled (the block is there from the next).
+    pub step: usize,
+    /// m after the growth.
+    pub depth: usize,
+    /// The new block's index (0-based): it follows block `position` (1-based) of before.
+    pub position: usize,
+    /// Whether the position was the largest gradient's (else the end).
+    pub after_largest: bool,
+    /// Mean training loss of the window that stalled (standardised units for regression).
+    pub window_loss: f64,
+    /// ||dL/dW2||_F of the new block at the insertion, dL/dW2 = mean_j dy_j a_j^T over the
+    /// training samples (whole batches), a_j = s(W1 z_j + b1).
+    pub w2_gradient: f64,
+    /// sqrt(mean_j ||dy_j||^2): the loss's derivative at the new block's output on the same
+    /// samples (for the quadratic loss the sample form of ||D_(h_i) Q|| of docs/THEORY.md
+    /// section 5, which Theorem 3 bounds below; ||dL/dW2|| <= it times the RMS of |a_j|).
+    pub layer_gradient: f64,
+    /// sqrt(mean_j ||a_j||^2).
+    pub activation_rms: f64,
+}
+
+/// Why `nearid train --grow` prints no Theorem-3 bound beside the gradient (docs/GROWTH.md
+/// computes it where it can be).
+pub fn theorem3_note(classify: bool) -> &'static str {
+    if classify {
+        "Theorem 3 is about the quadratic loss: no bound for cross-entropy"
+    } else {
+        "Theorem-3 bound not computable on file data: it needs Q(h*) (the targets' noise, \
+         unknown here), and the input and output layers are not near-identity maps \
+         (docs/GROWTH.md computes it on a noise-free smooth map)"
+    }
 }
 
 /// One epoch's record.
@@ -181,6 +243,12 @@ pub struct Trained {
     pub best_epoch: usize,
     /// Every epoch.
     pub history: Vec<Epoch>,
+    /// Every growth (empty without --grow).
+    pub growths: Vec<GrowthEvent>,
+    /// sum over the steps taken of the blocks in use (the compute of the run in block-steps).
+    pub compute: u64,
+    /// The steps taken (not refused).
+    pub steps: usize,
 }
 
 /// [`Job`]: train `init` on `train`, validating on `val`, calling `on_epoch` after each epoch.
@@ -309,6 +377,12 @@ where
             })?;
     let mut net = to_padded::<T, S, H, M>(init);
     let mut rng = Rng::new(settings.seed);
+    // Its own generator, so that a run without growth draws what it always drew.
+    let mut grow_rng = Rng::new(settings.seed ^ 0x6_0A_57);
+    let mut stall = settings.grow.map(|g| Stall::new(g.window, g.threshold));
+    let (mut window_sum, mut window_steps) = (0.0f64, 0u32);
+    let mut growths = Vec::new();
+    let (mut compute, mut global_step, mut taken) = (0u64, 0usize, 0usize);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::with_capacity(settings.epochs);
     let mut best: Option<(f64, usize, Padded<T, S, H, M>)> = None;
@@ -319,12 +393,63 @@ where
             let xs: [Vector<T, INPUTS>; B] = core::array::from_fn(|b| input(&train.x[chunk[b]]));
             let ts: [<L as Loss<T, OUTPUTS>>::Target; B] =
                 core::array::from_fn(|b| L::target(&train.y, chunk[b]));
+            let m = net.blocks.active_depth();
+            global_step += 1;
             match sgd.step(&mut net, &xs, &ts) {
                 Ok(step) => {
+                    compute += m as u64;
+                    taken += 1;
                     sum += step.loss.to_f64();
                     steps += 1;
                     correct += step.correct as usize;
                     saturations += u64::from(step.saturations);
+                    let (Some(rule), Some(g)) = (stall.as_mut(), settings.grow) else {
+                        continue;
+                    };
+                    window_sum += step.loss.to_f64();
+                    window_steps += 1;
+                    let stalled = rule.observe(step.loss.to_f64() as f32);
+                    let window_loss = window_sum / f64::from(window_steps.max(1));
+                    if window_steps >= g.window {
+                        (window_sum, window_steps) = (0.0, 0);
+                    }
+                    if !stalled || m >= M {
+                        continue;
+                    }
+                    // After the block with the largest gradient on this step's batch (the
+                    // tape holds its backward pass), or after the last.
+                    let position = if g.after_largest {
+                        let norms = block_gradient_norms_sq::<T, _, B, M>(&mut net, sgd.tape(), 1);
+                        largest(&norms, m) + 1
+                    } else {
+                        m
+                    };
+                    if net.grow(position, &mut grow_rng, growth_scale()).is_err() {
+                        continue;
+                    }
+                    // Keep the padding exact: the new W1's columns past the user's width are 0.
+                    let width = init.width();
+                    let w1 = &mut net.blocks.blocks[position].w1;
+                    for k in width..WIDTH {
+                        for j in 0..H {
+                            w1[(j, k)] = T::ZERO;
+                        }
+                    }
+                    let (w2_gradient, layer_gradient, activation_rms) =
+                        new_block_gradient::<T, S, L, H, M, B>(&net, train, position);
+                    growths.push(GrowthEvent {
+                        epoch,
+                        step: global_step,
+                        depth: m + 1,
+                        position,
+                        after_largest: g.after_largest,
+                        window_loss,
+                        w2_gradient,
+                        layer_gradient,
+                        activation_rms,
+                    });
+                    rule.restart();
+                    (window_sum, window_steps) = (0.0, 0);
                 }
                 Err(_) => refused += 1,
             }
@@ -361,5 +486,49 @@ where
         network: from_padded(&net, init),
         best_epoch,
         history,
+        growths,
+        compute,
+        steps: taken,
     })
+}
+
+/// (||dL/dW2||_F, sqrt(mean_j ||dy_j||^2), sqrt(mean_j ||a_j||^2)) of block `position` over
+/// the training samples in whole batches of B, in f64 from the network's own arithmetic
+/// (dy_j = dL_j/dy, each sample's own loss, unscaled; the means divide in f64).
+fn new_block_gradient<T, S, L, const H: usize, const M: usize, const B: usize>(
+    net: &Padded<T, S, H, M>,
+    train: &Samples,
+    position: usize,
+) -> (f64, f64, f64)
+where
+    T: Format,
+    S: Activation,
+    L: HostLoss<T>,
+{
+    let mut tape = Box::new(<Padded<T, S, H, M> as Trainable<T>>::new_tape::<B>());
+    let mut w2 = vec![0.0f64; WIDTH * H];
+    let (mut dy_sq, mut a_sq, mut n) = (0.0f64, 0.0f64, 0usize);
+    let rows: Vec<usize> = (0..train.len()).collect();
+    for chunk in rows.chunks_exact(B) {
+        let xs: [Vector<T, INPUTS>; B] = core::array::from_fn(|b| input(&train.x[chunk[b]]));
+        let ys = net.forward_with::<T::Kernels, B>(&xs, &mut tape);
+        let dys: [Vector<T, OUTPUTS>; B] =
+            core::array::from_fn(|b| L::gradient(&ys[b], &L::target(&train.y, chunk[b]), T::ONE));
+        net.backward_with::<T::Kernels, B>(&dys, &mut tape);
+        for record in &tape.blocks.blocks[position] {
+            let dy: Vec<f64> = record.dy.iter().map(|v| v.to_f64()).collect();
+            let a: Vec<f64> = record.a.iter().map(|v| v.to_f64()).collect();
+            for (j, aj) in a.iter().enumerate() {
+                for (k, dk) in dy.iter().enumerate() {
+                    w2[j * WIDTH + k] += dk * aj;
+                }
+            }
+            dy_sq += dy.iter().map(|v| v * v).sum::<f64>();
+            a_sq += a.iter().map(|v| v * v).sum::<f64>();
+            n += 1;
+        }
+    }
+    let n = n.max(1) as f64;
+    let w2_norm = w2.iter().map(|g| (g / n).powi(2)).sum::<f64>().sqrt();
+    (w2_norm, (dy_sq / n).sqrt(), (a_sq / n).sqrt())
 }

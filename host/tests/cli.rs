@@ -622,6 +622,7 @@ fn model_commands_give_one_line_naming_the_file_and_the_problem() {
             targets: targets.iter().map(|s| s.to_string()).collect(),
             classes: classes.map(|c| c.iter().map(|s| s.to_string()).collect()),
             training: None,
+            active_depth: None,
         };
     let regression = Network::init(
         config(LossName::Quadratic, &["a", "b", "c"], &["y"], None),

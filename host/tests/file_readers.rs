@@ -320,6 +320,7 @@ fn model() -> nearid_host::network::Network {
         targets: vec!["y".into(), "z".into()],
         classes: None,
         training: None,
+        active_depth: None,
     };
     Network::init(config, 16, 2, 2, 7)
 }

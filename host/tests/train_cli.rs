@@ -245,6 +245,7 @@ fn small(d_in: usize, d_out: usize, loss: LossName) -> Network {
         classes: (loss == LossName::CrossEntropy)
             .then(|| (0..d_out).map(|i| i.to_string()).collect()),
         training: None,
+        active_depth: None,
     };
     let mut net = Network::init(config, 16, 2, d_out, 3);
     // A non-zero head, so every layer trains from the first step.

@@ -3,7 +3,11 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    match nearid_host::cli::run(nearid_host::cli::Cli::parse()) {
+    let cli = nearid_host::cli::Cli::parse();
+    if let Err(e) = cli.check() {
+        e.exit();
+    }
+    match nearid_host::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("nearid: {message}");
