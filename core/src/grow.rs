@@ -118,6 +118,12 @@ impl Stall {
         stalled
     }
 
+    /// The mean loss of the last complete window (None before the first, and after
+    /// [`Stall::restart`]): the loss a growth is logged with.
+    pub fn last_mean(&self) -> Option<f32> {
+        self.previous
+    }
+
     /// Forgets the windows seen (after a growth).
     pub fn restart(&mut self) {
         (self.sum, self.seen, self.previous) = (0.0, 0, None);
