@@ -31,12 +31,12 @@ use crate::acquire::{Acquire, READ_TRIES};
 use crate::board::{
     self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
 };
+#[cfg(feature = "grow")]
+use crate::board::{GROW_THRESHOLD, GROW_WINDOW};
 use crate::fault::fail;
 use crate::flash::Storage;
 #[cfg(feature = "checkpoint")]
 use crate::persist::Persist;
-#[cfg(feature = "grow")]
-use crate::board::{GROW_THRESHOLD, GROW_WINDOW};
 use crate::sensor::{Sensor, units};
 use crate::stack;
 
