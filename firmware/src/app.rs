@@ -237,8 +237,8 @@ struct Growth {
 #[cfg(feature = "grow")]
 impl Growth {
     /// Takes a trained step's loss; at a stall below the capacity, appends a block that
-    /// computes exactly the identity and logs it. Out of line: the new block is built on the
-    /// stack, which must stay out of `run`'s frame (live under every training step).
+    /// computes exactly the identity and logs it. Out of line: its frame (the log line's) stays
+    /// out of `run`'s, which is live under every training step.
     #[inline(never)]
     fn observe(&mut self, step: u32, loss: f32, net: &mut Net) {
         let m = net.active_depth();
