@@ -279,7 +279,9 @@ fn append(net: &mut Net, init: &mut Rng) {
     }
 }
 
-/// W1 ~ N(0, INIT_SCALE^2), in place, in the order [`ResNet::identity_init`] draws it.
+/// W1 ~ N(0, INIT_SCALE^2), in place, in the order [`ResNet::identity_init`] draws it (as the
+/// fixed run's start does).
+#[cfg(feature = "grow")]
 #[inline(always)]
 fn draw_w1(block: &mut nearid::ResidualBlock<T, 3, H>, init: &mut Rng) {
     block
@@ -322,12 +324,19 @@ where
     // the order `ResNet::identity_init` draws it, so the weights are the same.
     let mut net = Net::identity();
     let mut init = Rng::new(INIT_SEED);
-    // Growing, only the first blocks now: the later ones draw theirs as they are grown.
+    // The loop as it was before `grow`: in a helper (or over a slice), the Cortex-M0 builds'
+    // code moved and with it the phase of the clock, and the q16 and soft-float golden logs'
+    // per-step counts moved by a few instructions.
     #[cfg(not(feature = "grow"))]
-    let drawn = &mut net.blocks[..];
+    for block in &mut net.blocks {
+        block
+            .w1
+            .iter_mut()
+            .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
+    }
+    // Growing, only the first blocks now: the later ones draw theirs as they are grown.
     #[cfg(feature = "grow")]
-    let drawn = &mut net.blocks[..START_DEPTH];
-    for block in drawn {
+    for block in &mut net.blocks[..START_DEPTH] {
         draw_w1(block, &mut init);
     }
     #[cfg(feature = "grow")]
