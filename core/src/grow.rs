@@ -72,8 +72,10 @@ where
 ///
 /// Noise in the loss makes r noisy: with a window of n steps and losses of relative standard
 /// deviation s, r has a standard deviation of about s sqrt(2 / n), which the threshold should
-/// exceed (s = 1 and n = 100 give 0.14; the firmware's window of 100 steps uses 0.05 on a
-/// loss whose relative spread is about 0.3).
+/// exceed (s = 1 and n = 100 give 0.14). Below it the rule fires on noise: the firmware's
+/// `grow` runs (batch 1, windows of 10 steps on the micro:bit, threshold 0.05) fire at about
+/// half the comparisons while the loss still falls, so there the window, not the threshold,
+/// sets the pace of growth (firmware/README.md has the runs with other windows).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stall {
     window: u32,
@@ -116,6 +118,12 @@ impl Stall {
         };
         self.previous = Some(mean);
         stalled
+    }
+
+    /// The mean loss of the last complete window (None before the first, and after
+    /// [`Stall::restart`]): the loss a growth is logged with.
+    pub fn last_mean(&self) -> Option<f32> {
+        self.previous
     }
 
     /// Forgets the windows seen (after a growth).

@@ -208,3 +208,23 @@ fn the_stall_rule_fires_on_flat_losses_only() {
     nan.observe(f32::NAN);
     assert!(nan.observe(1.0), "a NaN window is no improvement");
 }
+
+/// `last_mean` is the mean of the last complete window (what the firmware logs a growth with),
+/// none before the first window ends and none after a restart.
+#[test]
+fn the_stall_rule_reports_the_last_windows_mean() {
+    let mut s = Stall::new(4, 0.05);
+    for loss in [1.0, 2.0, 3.0] {
+        s.observe(loss);
+        assert_eq!(s.last_mean(), None);
+    }
+    s.observe(6.0);
+    assert_eq!(s.last_mean(), Some(3.0));
+    for loss in [3.0, 3.0, 3.0] {
+        s.observe(loss);
+    }
+    assert!(s.observe(3.0), "no improvement on 3: a stall");
+    assert_eq!(s.last_mean(), Some(3.0));
+    s.restart();
+    assert_eq!(s.last_mean(), None);
+}

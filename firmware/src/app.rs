@@ -16,6 +16,10 @@
 //! 4. at the end, measure the loss on [`EVAL_SAMPLES`] fresh samples, calibrated (f(raw)) and
 //!    uncalibrated (raw itself), log the CRC of the weights, the stack and every fault count,
 //!    and pass only if the calibrated loss is below [`THRESHOLD`].
+//!
+//! With the `grow` feature the network starts at active depth [`START_DEPTH`] of its capacity M
+//! and grows a block at a time when the training loss stalls (see [`Growth`]), up to M; the
+//! cost of a step falls with m, and the log ends with the instructions over all the steps.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
@@ -27,6 +31,8 @@ use crate::acquire::{Acquire, READ_TRIES};
 use crate::board::{
     self, B, Clock, H, LEARNING_RATE, LOG_EVERY, M, Parts, RING, STEPS, T, Watchdog,
 };
+#[cfg(feature = "grow")]
+use crate::board::{GROW_THRESHOLD, GROW_WINDOW};
 use crate::fault::fail;
 use crate::flash::Storage;
 #[cfg(feature = "checkpoint")]
@@ -48,6 +54,18 @@ pub const EVAL_SAMPLES: u32 = 256;
 /// The sensor noise alone (sigma = 0.005 per axis) costs 3 sigma^2 / 2 = 3.75e-5; the
 /// uncalibrated sensor (f = identity) costs about 4e-2 (both are logged).
 pub const THRESHOLD: f32 = 1e-3;
+
+// A checkpoint keeps the active depth (the model file's), but not yet the stall rule's windows
+// or the generator new blocks draw from: a resumed run would grow at other steps than a run
+// never cut, which the power-cut tests check it does not.
+#[cfg(all(feature = "grow", feature = "checkpoint"))]
+compile_error!(
+    "features `grow` and `checkpoint` together are not supported yet: a checkpoint does not keep the stall rule's state"
+);
+
+/// The `grow` feature: the blocks in use at the start (of the network's M).
+#[cfg(feature = "grow")]
+pub const START_DEPTH: usize = 2;
 
 /// One sample: (raw reading, reference), each (3).
 pub type Sample<S> = (Vector<S, 3>, Vector<S, 3>);
@@ -200,6 +218,78 @@ fn timed_step<C: Clock>(
     (result, ticks)
 }
 
+/// Growing depth (the `grow` feature): the core's [`Stall`](nearid::Stall) rule on each step's
+/// training loss, and the generator new blocks draw W1 from.
+///
+/// A block is always appended at the end (position m): [`FusedSgd`] applies each block's
+/// gradient as the backward pass makes it and keeps no per-block gradient buffer, so there is
+/// no "block with the largest gradient" to insert after without a second pass, and no
+/// optimiser state to grow with the network. The generator is the one the first blocks were
+/// drawn from, in [`ResNet::identity_init`]'s order, so block k gets the W1 that block k of the
+/// fixed-depth run starts with.
+#[cfg(feature = "grow")]
+struct Growth {
+    stall: nearid::Stall,
+    init: Rng,
+    grown: u32,
+}
+
+#[cfg(feature = "grow")]
+impl Growth {
+    /// Takes a trained step's loss; at a stall below the capacity, appends a block that
+    /// computes exactly the identity and logs it. Out of line: its frame (the log line's) stays
+    /// out of `run`'s, which is live under every training step.
+    #[inline(never)]
+    fn observe(&mut self, step: u32, loss: f32, net: &mut Net) {
+        let m = net.active_depth();
+        if m >= M || !self.stall.observe(loss) {
+            return;
+        }
+        let window = self.stall.last_mean().unwrap_or(f32::NAN);
+        append(net, &mut self.init);
+        self.stall.restart();
+        self.grown += 1;
+        defmt::info!(
+            "grow: step {=u32}  m {=usize} -> {=usize}  loss {=f32} over the last {=u32} steps",
+            step,
+            m,
+            m + 1,
+            window,
+            GROW_WINDOW
+        );
+    }
+}
+
+/// Grows the network by one block at the end, in place: what [`ResNet::grow`] at position m
+/// does (W1 drawn as [`nearid::ResidualBlock::for_insertion`] draws it, W2 = b1 = b2 = 0), without
+/// the copies of the new block it makes on the stack. Those took a 1.4 KiB frame on the
+/// Cortex-M0, and on top of `run`'s (13.9 KiB) they overflowed the micro:bit's stack (measured:
+/// a lockup at the first growth). Block m was never touched: [`Net::identity`] zeroed it and
+/// training updates only the blocks that ran, so it computes exactly the identity.
+#[cfg(feature = "grow")]
+#[inline(never)]
+fn append(net: &mut Net, init: &mut Rng) {
+    let m = net.active_depth();
+    let Some(block) = net.blocks.get_mut(m) else {
+        fail("grow: the network is at its capacity");
+    };
+    draw_w1(block, init);
+    if net.set_active_depth(m + 1).is_err() {
+        fail("grow: the network is at its capacity");
+    }
+}
+
+/// W1 ~ N(0, INIT_SCALE^2), in place, in the order [`ResNet::identity_init`] draws it (as the
+/// fixed run's start does).
+#[cfg(feature = "grow")]
+#[inline(always)]
+fn draw_w1(block: &mut nearid::ResidualBlock<T, 3, H>, init: &mut Rng) {
+    block
+        .w1
+        .iter_mut()
+        .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
+}
+
 /// Runs the calibration; returns whether it passed, and the watchdog for the board's end.
 pub fn run<I, L, D, C, W, F>(parts: Parts<I, L, D, C, W, F>) -> (bool, W)
 where
@@ -234,12 +324,32 @@ where
     // the order `ResNet::identity_init` draws it, so the weights are the same.
     let mut net = Net::identity();
     let mut init = Rng::new(INIT_SEED);
+    // The loop as it was before `grow`: in a helper (or over a slice), the Cortex-M0 builds'
+    // code moved and with it the phase of the clock, and the q16 and soft-float golden logs'
+    // per-step counts moved by a few instructions.
+    #[cfg(not(feature = "grow"))]
     for block in &mut net.blocks {
         block
             .w1
             .iter_mut()
             .for_each(|w| *w = T::from_f64(INIT_SCALE * init.normal()));
     }
+    // Growing, only the first blocks now: the later ones draw theirs as they are grown.
+    #[cfg(feature = "grow")]
+    for block in &mut net.blocks[..START_DEPTH] {
+        draw_w1(block, &mut init);
+    }
+    #[cfg(feature = "grow")]
+    let mut growth = {
+        if net.set_active_depth(START_DEPTH).is_err() {
+            fail("grow: the start depth is above the capacity");
+        }
+        Growth {
+            stall: nearid::Stall::new(GROW_WINDOW, GROW_THRESHOLD),
+            init,
+            grown: 0,
+        }
+    };
     let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
     let Ok(sgd) = sgd.as_mut() else {
         fail("invalid SGD configuration");
@@ -266,6 +376,15 @@ where
         STEPS,
         LEARNING_RATE as f32,
         B
+    );
+    #[cfg(feature = "grow")]
+    defmt::info!(
+        "growing: from m = {=usize} of M = {=usize}, a block appended when the mean training loss of {=u32} steps improves on the previous {=u32} by less than {=f32}",
+        net.active_depth(),
+        M,
+        GROW_WINDOW,
+        GROW_WINDOW,
+        GROW_THRESHOLD
     );
 
     let mut acquire = Acquire::default();
@@ -321,6 +440,8 @@ where
                 window_loss += done.loss.to_f64() as f32;
                 let faults = &mut acquire.faults;
                 faults.saturations = faults.saturations.saturating_add(done.saturations);
+                #[cfg(feature = "grow")]
+                growth.observe(step, done.loss.to_f64() as f32, &mut net);
             }
             // A non-finite loss or gradient: the core left the weights as they were, so the
             // sample is skipped and the run goes on.
@@ -369,6 +490,24 @@ where
         C::UNIT,
         per_step as f32 / params as f32,
         per_step as f32 / (params * B) as f32
+    );
+    // The sum of the measured steps, what a grown run and a fixed one compare by. Only in the
+    // `grow` build: in the micro:bit's default build the line moved the clock's phase and with
+    // it the golden log's per-step counts (by up to 4 instructions), so a fixed run's total is
+    // read from its `cost:` line (the mean, rounded down, times the steps).
+    #[cfg(feature = "grow")]
+    defmt::info!(
+        "total: {=u64} {=str} over {=u32} training steps",
+        total_ticks * num / den,
+        C::UNIT,
+        STEPS - start
+    );
+    #[cfg(feature = "grow")]
+    defmt::info!(
+        "depth: m = {=usize} of M = {=usize} after {=u32} growths",
+        net.active_depth(),
+        M,
+        growth.grown
     );
     let (calibrated, uncalibrated) = evaluate(
         &net,

@@ -18,7 +18,7 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 13] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 15] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
@@ -37,6 +37,10 @@ pub const QEMU_RUNS: [(&str, &[&str]); 13] = [
     // losses and weight CRCs as the runs without.
     ("mps2-an386", &["checkpoint"]),
     ("microbit", &["checkpoint"]),
+    // Growing depth: from 2 blocks, one appended at each stall of the training loss, up to M;
+    // the log holds each growth and the instructions over the whole run.
+    ("microbit", &["grow"]),
+    ("mps2-an386", &["grow"]),
 ];
 
 /// The divergence test's learning rates (25x and 8x the boards' own): each must roll back and
@@ -104,11 +108,13 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     ensure_targets(&firmware::targets())?;
     run(firmware::cargo().args(["fmt", "--", "--check"]))?;
     run(firmware::cargo().args(["clippy", "--release", "--", "-D", "warnings"]))?;
-    // The code only the fault-injection run, the other apps and the Cortex-M0 build compile.
+    // The code only the fault-injection run, the other apps, growing and the Cortex-M0 build
+    // compile.
     for features in [
         &["--features", "fault-injection"][..],
         &["--features", "pretrained"],
         &["--features", "linear"],
+        &["--features", "grow"],
         &[
             "--target",
             "thumbv6m-none-eabi",

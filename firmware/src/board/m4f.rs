@@ -26,3 +26,11 @@ pub const LEARNING_RATE: f64 = 0.02;
 /// of the start; the wear this costs is in firmware/README.md.
 #[cfg(feature = "checkpoint")]
 pub const CHECKPOINT_EVERY: u32 = 250;
+/// The `grow` feature's stall rule ([`nearid::Stall`]): windows of this many steps of the
+/// training loss...
+#[cfg(feature = "grow")]
+pub const GROW_WINDOW: u32 = 25;
+/// ...and a block appended when a window's mean improves on the previous one's by less than
+/// this fraction.
+#[cfg(feature = "grow")]
+pub const GROW_THRESHOLD: f32 = 0.05;
