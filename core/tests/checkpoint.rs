@@ -769,3 +769,37 @@ fn the_firmware_checkpoints_fit_their_flash() {
         }
     }
 }
+
+/// A grown network (m of M blocks active) comes back from flash with its m: the blocks past
+/// m stay out of the forward pass after a power cut, as before it.
+#[test]
+fn a_checkpoint_keeps_the_active_depth_of_a_grown_network() {
+    let mut chip = vec![0xFFu8; 16 * 1024];
+    let layout = layout::<RamFlash<4, 1024>, f32, M4f>(chip.len(), false, 8);
+    let mut net = M4f::zeros();
+    net.set_active_depth(2).unwrap();
+    for _ in 0..3 {
+        net.grow(net.active_depth(), &mut Rng::new(4), 0.5).unwrap();
+    }
+    let net = common::randomised(&net, &mut Rng::new(5), 0.5);
+    assert_eq!(net.active_depth(), 5);
+    let cp = Checkpoint {
+        net: &net,
+        loss: LossKind::Quadratic,
+        sgd: SgdState {
+            steps: 9,
+            rounding: 0,
+        },
+        velocity: None,
+        payload: &[],
+    };
+    checkpoint::save(&mut RamFlash::<4, 1024>(&mut chip), &layout, &cp).unwrap();
+    let mut back = M4f::zeros(); // all 8 active
+    checkpoint::restore(&mut Image(&chip), &layout, &mut back, None, &mut [0; 8])
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.active_depth(), 5);
+    assert_eq!(back, net);
+    let x = [Vector::from_fn(|i, _| 0.3 * i as f32 - 0.2)];
+    assert_eq!(back.apply_batch(&x), net.apply_batch(&x));
+}
