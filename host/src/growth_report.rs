@@ -30,6 +30,7 @@ use nearid::{
 use plotters::prelude::*;
 
 use crate::smooth_maps::TwoShears;
+use crate::smooth_report::plot_error;
 
 /// The number of tasks.
 pub const TASKS: usize = 3;
@@ -560,14 +561,9 @@ pub type SpiralNet = Net<f32, 2, 8, 8, 8, 2, Relu>;
 
 /// See [`DISC_PLAN`].
 pub const SPIRAL_PLAN: Plan = Plan {
-    steps: 12_000,
-    lr: 0.05,
-    window: 400,
-    threshold: 0.02,
-    eval_every: 200,
     w1: 0.35,
-    random_w2: 0.05,
     seed: 2,
+    ..DISC_PLAN
 };
 
 /// Task 3: the sawtooth t(t(t(x))), t the tent map.
@@ -575,14 +571,9 @@ pub type SawNet = Net<f32, 1, 4, 8, 8, 1, Relu>;
 
 /// See [`DISC_PLAN`].
 pub const SAW_PLAN: Plan = Plan {
-    steps: 12_000,
-    lr: 0.05,
-    window: 400,
-    threshold: 0.02,
-    eval_every: 200,
     w1: 0.5,
-    random_w2: 0.05,
     seed: 3,
+    ..DISC_PLAN
 };
 
 /// Two spirals of `n` points each, labels 0 and 1, radius up to 1, 1.5 turns, with noise.
@@ -880,10 +871,6 @@ fn summary(reports: &[TaskReport]) -> String {
          {random_better}; identity clearly below random on: {identity_better}. One seed per \
          run: differences within 10% are not findings.\n"
     )
-}
-
-fn plot_error(file: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: cannot draw the plot: {e}", file.display())
 }
 
 /// Validation loss against steps (left) and against compute (right), log scale, C* marked.

@@ -230,7 +230,8 @@ fn slope_of(rows: &[SweepRow]) -> f64 {
     )
 }
 
-fn plot_error(file: &Path, e: impl std::fmt::Display) -> String {
+/// The one-line error of a plot that could not be drawn (the reports of growth_report.rs too).
+pub(crate) fn plot_error(file: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: cannot draw the plot: {e}", file.display())
 }
 

@@ -4,38 +4,13 @@
 //! (the core reads the same m) and `eval` / `predict` on either file run m blocks; a bad START
 //! is refused by the argument parser with one line naming the problem.
 
+mod common;
+
+use common::{nearid, run, s, scratch};
 use nearid::file;
 use nearid::{Net, Relu};
 use nearid_host::network::Network;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nearid"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn nearid(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "nearid {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nearid-grow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use std::path::Path;
 
 /// 600 rows of the sawtooth y = t(t(t(u))), t(u) = 1 - |2u - 1|, columns x0 and y0 (the
 /// names a `.nid` file gives its columns), x in [-1, 1].

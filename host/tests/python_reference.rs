@@ -11,31 +11,11 @@
 //!
 //! About 1 s with numpy alone, 3-5 s more with torch.
 
+mod common;
+
+use common::{nearid, s, scratch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nearid-python-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn nearid(args: &[&str]) -> String {
-    let run = Command::new(env!("CARGO_BIN_EXE_nearid"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "nearid {args:?}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).unwrap()
-}
 
 /// Runs a Python script with the reference module importable; (success, stdout + stderr).
 fn python(script: &str) -> (bool, String) {

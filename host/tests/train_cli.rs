@@ -12,6 +12,9 @@
 //!
 //! About 2 s in the test profile.
 
+mod common;
+
+use common::{nearid, s, scratch};
 use nearid::file::{self, LossKind};
 use nearid::fixed::{Q12, Q16, Rounding};
 use nearid::{
@@ -21,31 +24,7 @@ use nearid_host::compiled::{
     Class, Padded, PaddedCrossEntropy, from_padded, padding_is_zero, to_padded,
 };
 use nearid_host::network::{ActivationName, Config, LossName, Network, ScalarName};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn nearid(args: &[&str]) -> String {
-    let run = Command::new(env!("CARGO_BIN_EXE_nearid"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "nearid {args:?}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nearid-train-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use std::path::Path;
 
 /// 200 rows of a smooth map R^3 -> R^2, inputs in [-2, 2] (inside Q4.12's range).
 fn regression_csv(path: &Path) -> Vec<[f64; 3]> {
