@@ -17,6 +17,10 @@
 //!    uncalibrated (raw itself), log the CRC of the weights, the stack and every fault count,
 //!    and pass only if the calibrated loss is below [`THRESHOLD`].
 //!
+//! With the `pretrained` feature the network starts from the desktop's model file (`MODEL`,
+//! `include_bytes!`, made by host/examples/calibration_model.rs) instead, is measured as loaded,
+//! and is fine-tuned at a tenth of the board's learning rate ([`RATE`]).
+//!
 //! With the `grow` feature the network starts at active depth [`START_DEPTH`] of its capacity M
 //! and grows a block at a time when the training loss stalls (see [`Growth`]), up to M; the
 //! cost of a step falls with m, and the log ends with the instructions over all the steps.
@@ -62,6 +66,61 @@ pub const THRESHOLD: f32 = 1e-3;
 compile_error!(
     "features `grow` and `checkpoint` together are not supported yet: a checkpoint does not keep the stall rule's state"
 );
+
+// A model file holds one active depth; growing starts from its own.
+#[cfg(all(feature = "grow", feature = "pretrained"))]
+compile_error!(
+    "features `grow` and `pretrained` together are not supported: growing starts at START_DEPTH"
+);
+#[cfg(all(feature = "pretrained", feature = "linear"))]
+compile_error!(
+    "`pretrained` starts the calibration or (with `classify`) the classification app; the linear app has no model file"
+);
+#[cfg(all(feature = "pretrained", any(feature = "q16", feature = "soft-float")))]
+compile_error!(
+    "`pretrained` has calibration model files for f32 (M4F boards) and Q4.12 (microbit) only"
+);
+
+/// The learning rate: the board's, from the identity.
+#[cfg(not(feature = "pretrained"))]
+pub const RATE: f64 = LEARNING_RATE;
+/// The learning rate fine-tuning the desktop's model: a tenth of the board's. At the board's own
+/// (0.02) the M4F's held-out loss rose from 5.4e-5 as loaded to 8.1e-5 after its 2,000 steps:
+/// one-sample SGD at that rate jitters above what the desktop's 20,000 steps reached.
+#[cfg(feature = "pretrained")]
+pub const RATE: f64 = LEARNING_RATE / 10.0;
+
+/// The `pretrained` feature: the desktop-trained model file for this board's number format,
+/// made by `host/examples/calibration_model.rs` (models/README.md).
+#[cfg(all(feature = "pretrained", not(feature = "microbit")))]
+const MODEL: &[u8] = include_bytes!("../models/calibration-f32.nid");
+/// The `pretrained` feature: the desktop-trained model file for this board's number format,
+/// made by `host/examples/calibration_model.rs` (models/README.md).
+#[cfg(all(feature = "pretrained", feature = "microbit"))]
+const MODEL: &[u8] = include_bytes!("../models/calibration-q12.nid");
+
+/// The `pretrained` feature: loads [`MODEL`] into `net` (in place: the file's bytes are read
+/// from flash, no copy of the network on the stack) and logs its header, or fails the run: a
+/// file that does not fit this build's network is a build mistake. Out of line, its frame out
+/// of `run`'s.
+#[cfg(feature = "pretrained")]
+#[inline(never)]
+pub fn load_model(net: &mut Net) {
+    match nearid::file::load(net, MODEL) {
+        Ok(header) => defmt::info!(
+            "model file: {=usize} B loaded (D={=u16}, H={=u16}, M={=u16}, m={=u16}), trained on the desktop",
+            MODEL.len(),
+            header.shape.width,
+            header.shape.hidden,
+            header.shape.depth,
+            header.active_depth
+        ),
+        Err(e) => {
+            defmt::error!("model file: {}", e);
+            fail("the model file does not load into this firmware's network");
+        }
+    }
+}
 
 /// The `grow` feature: the blocks in use at the start (of the network's M).
 #[cfg(feature = "grow")]
@@ -350,14 +409,25 @@ where
             grown: 0,
         }
     };
-    let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(LEARNING_RATE)));
+    #[cfg(feature = "pretrained")]
+    load_model(&mut net);
+    let mut sgd = FusedSgd::<T, Net, B>::new(Sgd::new(T::from_f64(RATE)));
     let Ok(sgd) = sgd.as_mut() else {
         fail("invalid SGD configuration");
     };
     // From the type, not `Net::parameter_count()`, which builds a zero network to count.
     let params = Net::PARAM_BYTES / core::mem::size_of::<T>();
+    #[cfg(not(feature = "pretrained"))]
     defmt::info!(
         "network: ResNet<{=str}, D=3, H={=usize}, M={=usize}>, {=usize} parameters, identity start",
+        board::SCALAR,
+        H,
+        M,
+        params
+    );
+    #[cfg(feature = "pretrained")]
+    defmt::info!(
+        "network: ResNet<{=str}, D=3, H={=usize}, M={=usize}>, {=usize} parameters, from the model file",
         board::SCALAR,
         H,
         M,
@@ -374,7 +444,7 @@ where
     defmt::info!(
         "training: {=u32} steps of FusedSgd, learning rate {=f32}, batch {=usize} from the ring, one new sample per step",
         STEPS,
-        LEARNING_RATE as f32,
+        RATE as f32,
         B
     );
     #[cfg(feature = "grow")]
@@ -389,6 +459,19 @@ where
 
     let mut acquire = Acquire::default();
     let mut ring: HistoryBuf<Sample<T>, RING> = HistoryBuf::new();
+    // The desktop's model as loaded, on fresh samples of this unit. Not in a checkpointing
+    // build: there the held-out samples are recorded for `cargo xtask pull`, and a resumed run
+    // does not start from the file.
+    #[cfg(all(feature = "pretrained", not(feature = "checkpoint")))]
+    {
+        let (calibrated, uncalibrated) = evaluate(&net, &mut sensor, &mut acquire, &mut watchdog);
+        defmt::info!(
+            "as loaded: held-out loss on {=u32} fresh samples: uncalibrated {=f32}, calibrated {=f32}",
+            EVAL_SAMPLES,
+            uncalibrated,
+            calibrated
+        );
+    }
     // The step training starts after: 0, or the step a checkpoint resumes at (its ring refilled
     // as it was, so the fill below has nothing left to do).
     #[cfg(not(feature = "checkpoint"))]

@@ -1,7 +1,8 @@
 //! nearid firmware: online calibration of a 3-axis sensor by a residual network trained on the
 //! chip.
 //!
-//! - [`app`]: the application, the same on every board.
+//! - [`app`]: the application, the same on every board (`pretrained`: started from a
+//!   desktop-trained model file instead of the identity).
 //! - [`acquire`]: samples that survive a failing sensor (retries, stuck and railed readings),
 //!   every fault counted.
 //! - [`sensor`]: the sensor driver, generic over `embedded_hal::i2c::I2c`.

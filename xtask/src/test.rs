@@ -18,7 +18,7 @@ pub const EMBEDDED_TARGETS: [&str; 3] = [
 
 /// The emulated builds `cargo xtask test` runs in QEMU, each checked against its golden log
 /// `firmware/qemu/<board>[-<feature>...].out`: (board, extra features).
-pub const QEMU_RUNS: [(&str, &[&str]); 15] = [
+pub const QEMU_RUNS: [(&str, &[&str]); 17] = [
     ("mps2-an386", &[]),
     ("microbit", &[]),
     ("microbit", &["q16"]),
@@ -29,14 +29,17 @@ pub const QEMU_RUNS: [(&str, &[&str]); 15] = [
     // desktop-trained model files; linear calibration with the HM certificate.
     ("mps2-an386", &["classify"]),
     ("microbit", &["classify"]),
-    ("mps2-an386", &["pretrained"]),
-    ("microbit", &["pretrained"]),
+    ("mps2-an386", &["classify", "pretrained"]),
+    ("microbit", &["classify", "pretrained"]),
     ("mps2-an386", &["linear"]),
     ("microbit", &["linear"]),
     // Checkpoints every CHECKPOINT_EVERY steps, on a fresh flash image: the same held-out
     // losses and weight CRCs as the runs without.
     ("mps2-an386", &["checkpoint"]),
     ("microbit", &["checkpoint"]),
+    // The calibration started from the desktop-trained model file, fine-tuned on the chip.
+    ("mps2-an386", &["pretrained"]),
+    ("microbit", &["pretrained"]),
     // Growing depth: from 2 blocks, one appended at each stall of the training loss, up to M;
     // the log holds each growth and the instructions over the whole run.
     ("microbit", &["grow"]),
@@ -113,6 +116,7 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
     for features in [
         &["--features", "fault-injection"][..],
         &["--features", "pretrained"],
+        &["--features", "classify,pretrained"],
         &["--features", "linear"],
         &["--features", "grow"],
         &[

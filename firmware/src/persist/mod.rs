@@ -33,8 +33,9 @@ use nearid::file::LossKind;
 use nearid::{FusedSgd, Model, ResidualBlock, Rng, Scalar, SgdState, Step, Vector};
 
 use crate::acquire::{Acquire, Faults};
+use crate::app::RATE;
 use crate::app::{INIT_SCALE, INIT_SEED, Net, Sample};
-use crate::board::{B, CHECKPOINT_EVERY, Clock, LEARNING_RATE, M, RING, T, Watchdog};
+use crate::board::{B, CHECKPOINT_EVERY, Clock, M, RING, T, Watchdog};
 use crate::fault::fail;
 use crate::flash::Storage;
 pub use payload::{Counters, PAYLOAD_MAX};
@@ -258,7 +259,7 @@ impl<F: Storage> Persist<F> {
             counters: Counters {
                 step: 0,
                 samples: RING as u32,
-                learning_rate: options.learning_rate.unwrap_or(LEARNING_RATE as f32),
+                learning_rate: options.learning_rate.unwrap_or(RATE as f32),
                 rollbacks: 0,
                 best: f32::INFINITY,
                 faults: [0; 6],
@@ -271,7 +272,7 @@ impl<F: Storage> Persist<F> {
         match persist.store.restore(net) {
             Ok(Some((found, counters))) => {
                 sgd.set_state(found.sgd);
-                if counters.learning_rate != LEARNING_RATE as f32 {
+                if counters.learning_rate != RATE as f32 {
                     set_learning_rate(sgd, counters.learning_rate);
                 }
                 defmt::info!(
@@ -487,6 +488,9 @@ fn restart(net: &mut Net) {
     if net.set_active_depth(M).is_err() {
         fail("checkpoint: cannot reset the network's depth");
     }
+    // A run started from the desktop's model file starts again from it.
+    #[cfg(feature = "pretrained")]
+    crate::app::load_model(net);
 }
 
 /// Sets the learning rate, which the configuration checks accepted at startup for the board's
