@@ -90,13 +90,18 @@ pub const RATE: f64 = LEARNING_RATE;
 #[cfg(feature = "pretrained")]
 pub const RATE: f64 = LEARNING_RATE / 10.0;
 
-/// The `pretrained` feature: the desktop-trained model file for this board's number format,
-/// made by `host/examples/calibration_model.rs` (models/README.md).
-#[cfg(all(feature = "pretrained", not(feature = "microbit")))]
+/// The `pretrained` feature: the desktop-trained model file for this board's number format
+/// (f32 on the M4F boards, Q4.12 on the Cortex-M0 ones), made by
+/// `host/examples/calibration_model.rs` (models/README.md). A file of another shape or format
+/// is refused by the load with the reason in the log.
+#[cfg(all(
+    feature = "pretrained",
+    not(any(feature = "microbit", feature = "pico"))
+))]
 const MODEL: &[u8] = include_bytes!("../models/calibration-f32.nid");
 /// The `pretrained` feature: the desktop-trained model file for this board's number format,
 /// made by `host/examples/calibration_model.rs` (models/README.md).
-#[cfg(all(feature = "pretrained", feature = "microbit"))]
+#[cfg(all(feature = "pretrained", any(feature = "microbit", feature = "pico")))]
 const MODEL: &[u8] = include_bytes!("../models/calibration-q12.nid");
 
 /// The `pretrained` feature: loads [`MODEL`] into `net` (in place: the file's bytes are read
