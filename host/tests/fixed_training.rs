@@ -5,7 +5,8 @@
 
 use nearid::fixed::{Q12, Q16, Rounding};
 use nearid::{
-    FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Scalar, Sgd, SmoothTask, Vector,
+    FusedSgd, LinearResNet, LinearTask, Matrix, Model, ResNet, Rng, Scalar, Sgd, SmoothTask,
+    Trainable, Vector,
 };
 
 const D: usize = 4;
@@ -156,21 +157,49 @@ fn linear_task_fixed_point_matches_f32() {
     println!("linear: initial loss {initial:.6}");
     report("linear", &[f32_row], f32_row.out.loss);
     report("linear", &rows, f32_row.out.loss);
-    check_parity(&f32_row, &rows);
+    check_parity(&f32_row, &rows, <Net<f32> as Trainable<f32>>::PARAMS, eta);
 }
 
-/// Q16.16 within 10% of f32 and without a single saturation; Q4.12 with stochastic rounding
-/// within 2x of f32.
-fn check_parity(f32_row: &Row, rows: &[Row]) {
-    assert!(f32_row.out.loss.is_finite());
+/// Two SGD runs on the same data whose roundings differ end this far apart relative to each
+/// other here (Q16.16 against f32 on the smooth task: 0.9982, the largest seen), times five.
+const RUN_SPREAD: f64 = 0.01;
+
+/// The held-out loss ratio to f32 a format with stochastic rounding at step `q` stays below, for
+/// a network of `params` parameters trained at rate `eta`:
+///
+/// ```text
+/// 1 + RUN_SPREAD + 2 params q^2 / (16 eta L_f32)
+/// ```
+///
+/// Stochastic rounding adds to each weight's update an independent zero-mean error of variance
+/// at most q^2 / 4. Along a direction of curvature lambda the weight error follows
+/// d <- (1 - eta lambda) d + e, whose stationary variance is (q^2 / 4) / (2 eta lambda), so its
+/// expected excess loss lambda / 2 var = q^2 / (16 eta) per parameter, whatever lambda is; twice
+/// that allows for the sample estimate of the held-out loss.
+fn stochastic_ratio_bound(q: f64, params: usize, eta: f64, f32_loss: f64) -> f64 {
+    1.0 + RUN_SPREAD + 2.0 * params as f64 * q * q / (16.0 * eta * f32_loss)
+}
+
+/// Every stochastic-rounding format below [`stochastic_ratio_bound`] of f32 (Q16.16: 1.0104
+/// linear, 1.0114 smooth, against 0.9998 and 0.9982 seen; Q4.12: 1.1057 and 1.3669, against
+/// 1.0034 and 1.0127; the bounds were 1.10 and 2 before), and Q16.16 without a single saturation.
+fn check_parity(f32_row: &Row, rows: &[Row], params: usize, eta: f64) {
+    let f32_loss = f32_row.out.loss;
+    assert!(f32_loss.is_finite() && f32_loss > 0.0);
     for r in rows {
-        let ratio = r.out.loss / f32_row.out.loss;
-        if r.name.starts_with("Q16.16") {
-            assert!(ratio < 1.10, "{}: ratio {ratio}", r.name);
-            assert_eq!(r.out.saturations, 0, "{}", r.name);
-        }
-        if r.name == "Q4.12 stochastic" {
-            assert!(ratio < 2.0, "{}: ratio {ratio}", r.name);
+        let ratio = r.out.loss / f32_loss;
+        let step = match r.name {
+            n if n.starts_with("Q16.16") => {
+                assert_eq!(r.out.saturations, 0, "{}", r.name);
+                2f64.powi(-16)
+            }
+            n if n.starts_with("Q4.12") => 2f64.powi(-12),
+            _ => continue,
+        };
+        if r.name.ends_with("stochastic") {
+            let bound = stochastic_ratio_bound(step, params, eta, f32_loss);
+            println!("{}: ratio {ratio:.4} against the bound {bound:.4}", r.name);
+            assert!(ratio < bound, "{}: ratio {ratio} >= {bound}", r.name);
         }
     }
 }
@@ -208,7 +237,7 @@ fn smooth_task_fixed_point_matches_f32() {
         f32_row.out.loss < 0.1 * initial,
         "f32 did not learn the smooth map"
     );
-    check_parity(&f32_row, &rows);
+    check_parity(&f32_row, &rows, <Net<f32> as Trainable<f32>>::PARAMS, eta);
 }
 
 #[test]
