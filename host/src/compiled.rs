@@ -2,9 +2,12 @@
 //! user's shape into them exactly.
 //!
 //! The core's networks have const-generic sizes, so the tool is built for a fixed set:
-//! `Net<T, 16, 16, H, M, 8, S>` ([`Padded`]) for T in {f32, Q16.16, Q4.12}, S in {ReLU, tanh,
-//! softplus}, H in [`HIDDEN`] and M in [`DEPTHS`] (162 types; [`dispatch`] picks one from the
-//! run-time values). A model with D_in <= 16 inputs, D <= 16 wide blocks and D_out <= 8
+//! `Net<T, 16, 16, H, 32, 8, S>` ([`Padded`] at [`CAPACITY`]) for T in {f32, Q16.16, Q4.12},
+//! S in {ReLU, tanh, softplus} and H in [`HIDDEN`] (27 types; [`dispatch`] picks one from the
+//! run-time values). A model of depth M in [`DEPTHS`] runs in the capacity-32 type with its
+//! active depth set to M: the core runs, trains and clips only the first m blocks, so the rest
+//! never run and never change (one type per depth would compile six times the code for the
+//! same arithmetic). A model with D_in <= 16 inputs, D <= 16 wide blocks and D_out <= 8
 //! outputs (or classes) runs in them with every padded entry zero, and the padding is exact:
 //!
 //! - a padded input x_k = 0 adds w_jk * 0 = 0 to every sum, and the gradient of w_jk is
@@ -34,8 +37,10 @@ pub const WIDTH: usize = 16;
 pub const OUTPUTS: usize = 8;
 /// The hidden widths H compiled.
 pub const HIDDEN: [usize; 3] = [16, 32, 64];
-/// The depths M compiled.
+/// The depths M the tool runs.
 pub const DEPTHS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// The depth of the compiled type every depth runs in (the largest of [`DEPTHS`]).
+pub const CAPACITY: usize = DEPTHS[DEPTHS.len() - 1];
 
 /// A compiled network: 16 inputs, blocks of width 16, 8 outputs.
 pub type Padded<T, S, const H: usize, const M: usize> = Net<T, INPUTS, WIDTH, H, M, OUTPUTS, S>;
@@ -63,8 +68,8 @@ pub trait Job {
     fn run<T: Format, S: Activation, const H: usize, const M: usize>(self) -> Self::Output;
 }
 
-/// Runs `job` with the compiled type for (scalar, activation, H, M), or says which of H and M
-/// is not compiled.
+/// Runs `job` with the compiled type for (scalar, activation, H) at [`CAPACITY`], or says
+/// which of H and M is not compiled (the job sets the active depth M: [`to_padded`]).
 pub fn dispatch<J: Job>(
     scalar: ScalarName,
     activation: ActivationName,
@@ -74,9 +79,9 @@ pub fn dispatch<J: Job>(
 ) -> Result<J::Output, String> {
     check_sizes(hidden, depth)?;
     Ok(match scalar {
-        ScalarName::F32 => by_activation::<f32, J>(activation, hidden, depth, job),
-        ScalarName::Q16 => by_activation::<Q16, J>(activation, hidden, depth, job),
-        ScalarName::Q12 => by_activation::<Q12, J>(activation, hidden, depth, job),
+        ScalarName::F32 => by_activation::<f32, J>(activation, hidden, job),
+        ScalarName::Q16 => by_activation::<Q16, J>(activation, hidden, job),
+        ScalarName::Q12 => by_activation::<Q12, J>(activation, hidden, job),
     })
 }
 
@@ -98,33 +103,21 @@ pub fn check_sizes(hidden: usize, depth: usize) -> Result<(), String> {
 fn by_activation<T: Format, J: Job>(
     activation: ActivationName,
     hidden: usize,
-    depth: usize,
     job: J,
 ) -> J::Output {
     match activation {
-        ActivationName::Relu => by_hidden::<T, Relu, J>(hidden, depth, job),
-        ActivationName::Tanh => by_hidden::<T, Tanh, J>(hidden, depth, job),
-        ActivationName::Softplus => by_hidden::<T, Softplus, J>(hidden, depth, job),
+        ActivationName::Relu => by_hidden::<T, Relu, J>(hidden, job),
+        ActivationName::Tanh => by_hidden::<T, Tanh, J>(hidden, job),
+        ActivationName::Softplus => by_hidden::<T, Softplus, J>(hidden, job),
     }
 }
 
-fn by_hidden<T: Format, S: Activation, J: Job>(hidden: usize, depth: usize, job: J) -> J::Output {
+fn by_hidden<T: Format, S: Activation, J: Job>(hidden: usize, job: J) -> J::Output {
     // `check_sizes` has passed: the last arm is 64.
     match hidden {
-        16 => by_depth::<T, S, 16, J>(depth, job),
-        32 => by_depth::<T, S, 32, J>(depth, job),
-        _ => by_depth::<T, S, 64, J>(depth, job),
-    }
-}
-
-fn by_depth<T: Format, S: Activation, const H: usize, J: Job>(depth: usize, job: J) -> J::Output {
-    match depth {
-        1 => job.run::<T, S, H, 1>(),
-        2 => job.run::<T, S, H, 2>(),
-        4 => job.run::<T, S, H, 4>(),
-        8 => job.run::<T, S, H, 8>(),
-        16 => job.run::<T, S, H, 16>(),
-        _ => job.run::<T, S, H, 32>(),
+        16 => job.run::<T, S, 16, CAPACITY>(),
+        32 => job.run::<T, S, 32, CAPACITY>(),
+        _ => job.run::<T, S, 64, CAPACITY>(),
     }
 }
 
@@ -151,7 +144,9 @@ pub fn check_fits(net: &Network) -> Result<(), String> {
 }
 
 /// The network zero-padded into the compiled type, every value converted with
-/// `T::from_f64` (the caller has checked that they fit: [`crate::network::quantise`]).
+/// `T::from_f64` (the caller has checked that they fit: [`crate::network::quantise`]); its
+/// active depth is the network's m, so blocks past the network's own M (zero, and the
+/// identity) never run.
 pub fn to_padded<T: Format, S: Activation, const H: usize, const M: usize>(
     net: &Network,
 ) -> Padded<T, S, H, M> {
@@ -175,12 +170,12 @@ pub fn to_padded<T: Format, S: Activation, const H: usize, const M: usize>(
     }
     put(p.output.w.as_mut_slice(), OUTPUTS, &net.head.w);
     put(p.output.b.as_mut_slice(), OUTPUTS, &col(&net.head.b));
-    // `Network::check` keeps m <= M.
+    // `Network::check` keeps m <= the network's M <= M ([`check_sizes`]).
     let _ = p.blocks.set_active_depth(net.active_depth().min(M));
     p
 }
 
-/// The compiled network trimmed to `shape`'s D_in, D and D_out (its H and M), exactly.
+/// The compiled network trimmed to `shape`'s D_in, D, M and D_out (its H), exactly.
 pub fn from_padded<T: Format, S: Activation, const H: usize, const M: usize>(
     p: &Padded<T, S, H, M>,
     shape: &Network,
@@ -190,10 +185,10 @@ pub fn from_padded<T: Format, S: Activation, const H: usize, const M: usize>(
         DMatrix::from_fn(rows, cols, |r, c| f(r, c).to_f64())
     };
     let v = |n: usize, f: &dyn Fn(usize) -> T| DVector::from_fn(n, |i, _| f(i).to_f64());
-    let active = p.blocks.active_depth();
+    let (active, depth) = (p.blocks.active_depth(), shape.depth().min(M));
     Network {
         config: crate::network::Config {
-            active_depth: (active < M).then_some(active),
+            active_depth: (active < depth).then_some(active),
             ..shape.config.clone()
         },
         stem: Affine {
@@ -204,6 +199,7 @@ pub fn from_padded<T: Format, S: Activation, const H: usize, const M: usize>(
             .blocks
             .blocks
             .iter()
+            .take(depth)
             .map(|b| Block {
                 w1: m(H, d, &|r, c| b.w1[(r, c)]),
                 b1: v(H, &|i| b.b1[i]),

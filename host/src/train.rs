@@ -413,7 +413,8 @@ where
                     if window_steps >= g.window {
                         (window_sum, window_steps) = (0.0, 0);
                     }
-                    if !stalled || m >= M {
+                    // Up to the user's M (the compiled type holds CAPACITY blocks).
+                    if !stalled || m >= init.depth().min(M) {
                         continue;
                     }
                     // After the block with the largest gradient on this step's batch (the
