@@ -152,12 +152,18 @@ fn start() -> Classifier {
 }
 
 /// CRC-32 of the model file of `net` (its last four bytes, [`file::stream`]): every weight to the
-/// bit, the same figure `nearid export` of the same weights writes.
+/// bit, the same figure `nearid export` of the same weights writes. Under QEMU the file is also
+/// written to the host when the command line asks (`model-out=PATH`, [`crate::semihost`]): the
+/// trained weights off the chip, for `nearid import`.
 #[inline(never)]
 fn model_crc(net: &Classifier) -> (usize, u32) {
+    #[cfg(feature = "qemu")]
+    let mut out = crate::semihost::ModelOut::from_command_line();
     let mut last = [0u8; 4];
     let mut written = 0;
     let length = file::stream::<T, Classifier>(net, LossKind::CrossEntropy, &mut |bytes| {
+        #[cfg(feature = "qemu")]
+        out.write(bytes);
         for &b in bytes {
             last.rotate_left(1);
             last[3] = b;

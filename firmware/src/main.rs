@@ -33,6 +33,8 @@ mod fault;
 mod flash;
 #[cfg(feature = "checkpoint")]
 mod persist;
+#[cfg(feature = "qemu")]
+mod semihost;
 mod sensor;
 mod sim;
 mod stack;

@@ -139,3 +139,18 @@ fn show(command: &Command) -> String {
     }
     s
 }
+
+/// The `nearid` tool on `args` (`cargo run -p nearid-host --bin nearid -- ARGS`), its stdout.
+pub fn nearid(args: &[&Path]) -> Result<String, String> {
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--quiet",
+        "-p",
+        "nearid-host",
+        "--bin",
+        "nearid",
+        "--",
+    ]);
+    output(c.args(args))
+}

@@ -15,6 +15,7 @@
 //! (`src/lib.rs`); the tasks are the modules below.
 
 mod fuzz;
+mod model_out;
 mod mutants;
 mod powercut;
 mod pull;
@@ -32,7 +33,9 @@ const USAGE: &str =
                        stream the decoded log and exit with its verdict; --board microbit for the
                        Cortex-M0 with 16 KiB RAM; nucleo-f411re or pico: build, then flash
                        and log with probe-rs; --features soft-float (or q16) for
-                       the Cortex-M0 boards' other scalar formats (Q4.12 by default)
+                       the Cortex-M0 boards' other scalar formats (Q4.12 by default);
+                       --features classify[,pretrained] --model-out PATH: the gesture
+                       classifier, its trained model file written to PATH (`nearid import`)
   run --host           the host demo: a ResNet learning y = A x from the identity
   test                 everything CI runs: fmt, clippy, host tests, no_std builds for the embedded
                        targets, benches built, every firmware board built, every emulated build

@@ -221,19 +221,7 @@ pub fn check(board: Board) -> Result<String, String> {
         let _ = writeln!(csv, "{}", cells.join(","));
     }
     std::fs::write(&data, csv).map_err(|e| format!("{}: {e}", data.display()))?;
-    let nearid = |args: &[&Path]| -> Result<String, String> {
-        let mut c = cmd::cargo();
-        c.args([
-            "run",
-            "--quiet",
-            "-p",
-            "nearid-host",
-            "--bin",
-            "nearid",
-            "--",
-        ]);
-        cmd::output(c.args(args))
-    };
+    let nearid = cmd::nearid;
     let eval = nearid(&[Path::new("eval"), &pulled.npz, &data])?;
     let loss: f64 = checkpoint::word_after(&eval, "loss ")
         .and_then(|w| w.parse().ok())

@@ -6,6 +6,8 @@
 //!   (`nucleo-f411re`, `pico`): built, then flashed and logged by `probe-rs run` when installed.
 //! - `--features LIST`: extra firmware features, e.g. `--board microbit --features soft-float`
 //!   (or `q16`) to compare the scalar formats on the same chip.
+//! - `--model-out PATH` (with `--features classify`): the classification app writes its trained
+//!   model file to PATH (semihosting), for `nearid import`.
 //! - `--host`: the host demo instead: a ResNet learning y = A x from the identity, in f32.
 
 use nearid::{FusedSgd, LinearTask, Model, ResNet, Rng, Sgd, Trainable};
@@ -19,7 +21,26 @@ pub fn main(args: &[String]) -> Result<(), String> {
             _ => Err("`run --host` takes no other argument".into()),
         };
     }
-    let (board, features) = firmware::board_and_features(args, "run")?;
+    // `--model-out PATH`: the classification app's trained model file, written to PATH.
+    let (mut model_out, mut rest) = (None, Vec::new());
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        if a == "--model-out" {
+            let path = words.next().ok_or("`--model-out` needs a file name")?;
+            model_out = Some(crate::model_out::absolute(path)?);
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let (board, features) = firmware::board_and_features(&rest, "run")?;
+    if model_out.is_some() && !features.iter().any(|f| f == "classify") {
+        return Err(
+            "`--model-out` is the classification app's (`--features classify`); the \
+                    calibration's weights come off with `--features checkpoint` and `cargo xtask \
+                    pull`"
+                .into(),
+        );
+    }
     ensure_targets(&[board.target])?;
     if board.qemu.is_none() {
         // A real board: build, then flash and stream the log with probe-rs if it is installed.
@@ -43,7 +64,23 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     qemu::ensure()?;
     let elf = firmware::build_with(board, &features)?;
-    qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?.verdict(board)
+    let Some(path) = model_out else {
+        return qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?.verdict(board);
+    };
+    let arg = format!("model-out={}", path.display());
+    if arg.contains([' ', ',']) {
+        return Err(format!(
+            "{}: the firmware's command line cannot hold a path with a space or a comma",
+            path.display()
+        ));
+    }
+    qemu::run_elf_with(board, &elf, QEMU_TIMEOUT, true, &[arg])?.verdict(board)?;
+    println!(
+        "the trained model file is {} (`nearid import {} --out MODEL.npz` for numpy and PyTorch)",
+        path.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Width, hidden width, depth: a small network that trains in a second.

@@ -152,14 +152,20 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
         let board = firmware::board(name)?;
         let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
         let elf = firmware::build_with(board, &features)?;
+        let golden_name = firmware::elf_name(board, &features);
+        // The classification app writes its trained model file to the host (`model-out=`),
+        // checked against its own log after the golden comparison.
+        let classify = features.iter().any(|f| f == "classify");
+        let scratch = checkpoint::Scratch::new(&format!("test-{golden_name}"))?;
         let out = if features.iter().any(|f| f == checkpoint::FEATURE) {
             // A fresh image: a left-over one would resume a finished run.
-            let scratch = checkpoint::Scratch::new(&format!("test-{name}"))?;
             checkpoint::boot(board, &elf, &scratch.join("flash.img"), &[], true)?
+        } else if classify {
+            let args = [crate::model_out::arg()];
+            qemu::run_elf_in(board, &elf, QEMU_TIMEOUT, true, &args, Some(&scratch.0))?
         } else {
             qemu::run_elf(board, &elf, QEMU_TIMEOUT, true)?
         };
-        let golden_name = firmware::elf_name(board, &features);
         match out
             .verdict(board)
             .and_then(|()| golden::check(&golden_name, &out.lines, bless))
@@ -171,7 +177,16 @@ fn firmware_tests(bless: bool) -> Result<u64, String> {
             ),
             Err(e) => {
                 eprintln!("\n{e}");
-                failures.push(golden_name);
+                failures.push(golden_name.clone());
+            }
+        }
+        if classify {
+            match crate::model_out::check(board, &out.lines, &scratch.0) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("\n{e}");
+                    failures.push(format!("{golden_name} (model-out)"));
+                }
             }
         }
     }

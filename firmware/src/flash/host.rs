@@ -16,13 +16,14 @@
 //! | `lr=X` | the learning rate instead of the board's (to drive training into divergence on purpose) |
 //! | `eval-out=PATH` | the final evaluation's held-out samples written to PATH: 6 little-endian f64 per sample (raw x, y, z, true x, y, z), exactly the values the chip evaluated |
 
-use cortex_m_semihosting::{nr, syscall, syscall1};
+use cortex_m_semihosting::{nr, syscall};
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashErrorKind, ReadNorFlash, check_erase, check_read, check_write,
 };
 
 use super::{Options, Storage};
 use crate::persist::payload::CUT_EXIT_CODE;
+use crate::semihost::{command_line, file_len, open_path, seek_read, seek_write};
 
 /// The image used when the command line names none.
 const DEFAULT_IMAGE: &[u8] = b"nearid-flash.img";
@@ -235,73 +236,6 @@ impl<const WRITE: usize, const ERASE: usize> HostFlash<WRITE, ERASE> {
             let _ = seek_write(self.handle, at, &byte);
         }
     }
-}
-
-/// The semihosting command line in `buf` (empty if there is none).
-fn command_line(buf: &mut [u8]) -> &[u8] {
-    let mut block = [buf.as_mut_ptr() as usize, buf.len()];
-    // SAFETY: SYS_GET_CMDLINE with a parameter block [buffer, its length]; the host writes at
-    // most that many bytes into the buffer and the length it wrote into the block.
-    let status = unsafe { syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
-    let n = if status == 0 {
-        block[1].min(buf.len())
-    } else {
-        0
-    };
-    let line = &buf[..n];
-    // Up to the terminating NUL, if any.
-    match line.iter().position(|&b| b == 0) {
-        Some(end) => &line[..end],
-        None => line,
-    }
-}
-
-/// SYS_OPEN of `path` (copied with its terminating NUL into a stack buffer) in `mode`.
-fn open_path(path: &[u8], mode: usize) -> Option<usize> {
-    let mut name = [0u8; 160];
-    if path.len() >= name.len() {
-        crate::fault::fail("flash: a path on the command line is too long");
-    }
-    name[..path.len()].copy_from_slice(path);
-    open(&name, path.len(), mode)
-}
-
-/// SYS_OPEN of the NUL-terminated `name` (`len` bytes before the NUL) in `mode`.
-fn open(name: &[u8], len: usize, mode: usize) -> Option<usize> {
-    let block = [name.as_ptr() as usize, mode, len];
-    // SAFETY: SYS_OPEN with [name, mode, length]; `name` is NUL-terminated and outlives the call.
-    let handle = unsafe { syscall(nr::OPEN, &block) };
-    (handle != usize::MAX).then_some(handle)
-}
-
-/// SYS_FLEN: the file's length.
-fn file_len(handle: usize) -> Option<u32> {
-    let block = [handle];
-    // SAFETY: SYS_FLEN with [handle].
-    let n = unsafe { syscall(nr::FLEN, &block) };
-    u32::try_from(n as isize).ok()
-}
-
-fn seek(handle: usize, at: u32) -> bool {
-    let block = [handle, at as usize];
-    // SAFETY: SYS_SEEK with [handle, absolute position]; 0 is success.
-    unsafe { syscall(nr::SEEK, &block) == 0 }
-}
-
-/// Reads `buf.len()` bytes at `at`.
-fn seek_read(handle: usize, at: u32, buf: &mut [u8]) -> bool {
-    let block = [handle, buf.as_mut_ptr() as usize, buf.len()];
-    // SAFETY: SYS_READ with [handle, buffer, length]: the host writes at most `length` bytes
-    // into the buffer and returns how many it did not read (0: all).
-    seek(handle, at) && unsafe { syscall(nr::READ, &block) == 0 }
-}
-
-/// Writes `bytes` at `at`.
-fn seek_write(handle: usize, at: u32, bytes: &[u8]) -> bool {
-    let block = [handle, bytes.as_ptr() as usize, bytes.len()];
-    // SAFETY: SYS_WRITE with [handle, data, length]: the host reads the data and returns how
-    // many bytes it did not write (0: all).
-    seek(handle, at) && unsafe { syscall(nr::WRITE, &block) == 0 }
 }
 
 fn parse_u32(s: &[u8]) -> Option<u32> {
