@@ -16,7 +16,7 @@
 //!    chip's accuracy, and its loss within the bound of the chip's own rounding (below).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nearid::fixed::Q12;
 use nearid::kernels::{ByUnit, FixedKernels, Kernels};
@@ -184,16 +184,4 @@ pub fn check(board: Board, lines: &[String], dir: &Path) -> Result<String, Strin
          {tool_accuracy}%",
         board.name
     ))
-}
-
-/// Where `cargo xtask run --model-out PATH` has the firmware write: PATH made absolute (QEMU's
-/// directory is the caller's).
-pub fn absolute(path: &str) -> Result<PathBuf, String> {
-    let path = PathBuf::from(path);
-    if path.is_absolute() {
-        return Ok(path);
-    }
-    std::env::current_dir()
-        .map(|d| d.join(path))
-        .map_err(|e| format!("the current directory: {e}"))
 }

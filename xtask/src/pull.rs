@@ -221,8 +221,7 @@ pub fn check(board: Board) -> Result<String, String> {
         let _ = writeln!(csv, "{}", cells.join(","));
     }
     std::fs::write(&data, csv).map_err(|e| format!("{}: {e}", data.display()))?;
-    let nearid = cmd::nearid;
-    let eval = nearid(&[Path::new("eval"), &pulled.npz, &data])?;
+    let eval = cmd::nearid(&[Path::new("eval"), &pulled.npz, &data])?;
     let loss: f64 = checkpoint::word_after(&eval, "loss ")
         .and_then(|w| w.parse().ok())
         .ok_or_else(|| format!("`nearid eval` printed no loss: {eval}"))?;
@@ -234,7 +233,7 @@ pub fn check(board: Board) -> Result<String, String> {
         ));
     }
     let predicted = scratch.join("predicted.npy");
-    nearid(&[
+    cmd::nearid(&[
         Path::new("predict"),
         &pulled.npz,
         &data,

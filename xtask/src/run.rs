@@ -27,7 +27,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     while let Some(a) = words.next() {
         if a == "--model-out" {
             let path = words.next().ok_or("`--model-out` needs a file name")?;
-            model_out = Some(crate::model_out::absolute(path)?);
+            // Absolute: QEMU's directory is the caller's, the firmware's the same.
+            model_out =
+                Some(std::path::absolute(path).map_err(|e| format!("--model-out {path}: {e}"))?);
         } else {
             rest.push(a.clone());
         }
