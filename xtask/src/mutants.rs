@@ -119,6 +119,8 @@ impl Run {
         let mut c = cargo_mutants()?;
         c.arg("--output").arg(out);
         c.args(["--jobs", &self.jobs.max(1).to_string()]);
+        // The workspace's `mutants` profile: the tests' opt-level without debug info.
+        c.args(["--profile", "mutants"]);
         for f in &self.files {
             c.args(["--file", f]);
         }

@@ -26,6 +26,8 @@ pub enum Format {
 
 const FORMATS: usize = 2;
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 #[cfg(any(test, feature = "std"))]
 mod imp {
     use super::{FORMATS, Format};
@@ -52,16 +54,20 @@ mod imp {
     }
 }
 
-#[cfg(not(any(test, feature = "std")))]
-mod imp {
-    use super::{FORMATS, Format};
-    use core::sync::atomic::{AtomicU32, Ordering};
+/// The firmware's counters: one static per format (no thread-locals without std). Compiled on
+/// every target, so the host's tests hold it to its contract even where the std counters serve.
+#[cfg_attr(any(test, feature = "std"), allow(dead_code))]
+struct StaticCounts([AtomicU32; FORMATS]);
 
-    static COUNTS: [AtomicU32; FORMATS] = [AtomicU32::new(0), AtomicU32::new(0)];
+#[cfg_attr(any(test, feature = "std"), allow(dead_code))]
+impl StaticCounts {
+    const fn new() -> Self {
+        Self([AtomicU32::new(0), AtomicU32::new(0)])
+    }
 
     #[inline]
-    pub fn add(f: Format) {
-        let Some(c) = COUNTS.get(f as usize) else {
+    fn add(&self, f: Format) {
+        let Some(c) = self.0.get(f as usize) else {
             return;
         };
         #[cfg(target_has_atomic = "32")]
@@ -79,16 +85,34 @@ mod imp {
         }
     }
 
+    fn get(&self, f: Format) -> u32 {
+        self.0.get(f as usize).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    fn reset(&self, f: Format) {
+        if let Some(c) = self.0.get(f as usize) {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(not(any(test, feature = "std")))]
+mod imp {
+    use super::{Format, StaticCounts};
+
+    static COUNTS: StaticCounts = StaticCounts::new();
+
+    #[inline]
+    pub fn add(f: Format) {
+        COUNTS.add(f);
+    }
+
     pub fn get(f: Format) -> u32 {
-        COUNTS
-            .get(f as usize)
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+        COUNTS.get(f)
     }
 
     pub fn reset(f: Format) {
-        if let Some(c) = COUNTS.get(f as usize) {
-            c.store(0, Ordering::Relaxed);
-        }
+        COUNTS.reset(f);
     }
 }
 
@@ -122,5 +146,21 @@ mod tests {
         assert_eq!((count(Format::Q16), count(Format::Q12)), (2, 1));
         reset(Format::Q16);
         assert_eq!((count(Format::Q16), count(Format::Q12)), (0, 1));
+    }
+
+    #[test]
+    fn the_firmwares_static_counts_count_per_format_reset_and_saturate() {
+        let counts = StaticCounts::new();
+        counts.add(Format::Q16);
+        counts.add(Format::Q16);
+        counts.add(Format::Q12);
+        assert_eq!((counts.get(Format::Q16), counts.get(Format::Q12)), (2, 1));
+        counts.reset(Format::Q16);
+        assert_eq!((counts.get(Format::Q16), counts.get(Format::Q12)), (0, 1));
+        // A count that has reached u32::MAX stays there: it never wraps back to "no saturation".
+        let full = StaticCounts([AtomicU32::new(u32::MAX - 1), AtomicU32::new(0)]);
+        full.add(Format::Q16);
+        full.add(Format::Q16);
+        assert_eq!(full.get(Format::Q16), u32::MAX);
     }
 }
