@@ -86,7 +86,9 @@ impl StaticCounts {
     }
 
     fn get(&self, f: Format) -> u32 {
-        self.0.get(f as usize).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.0
+            .get(f as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     fn reset(&self, f: Format) {
