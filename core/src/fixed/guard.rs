@@ -65,11 +65,23 @@ pub const fn integer_bits(bound: f64, frac: u32) -> u32 {
     let ulp = 1.0 / (1u128 << (if frac > 126 { 126 } else { frac })) as f64;
     let mut bits = 1u32;
     let mut top = 1.0f64; // 2^(bits - 1)
-    while bits < 128 && bound > top - ulp {
+    while bits < 128 && !fits(bound, top, ulp) {
         bits += 1;
         top *= 2.0;
     }
     bits
+}
+
+/// bound <= top - ulp, exactly, for powers of two top and ulp: where ulp is below half of
+/// top's spacing, top - ulp rounds to top in f64, and then every f64 below top fits (it is at
+/// most top - 2 ulp).
+const fn fits(bound: f64, top: f64, ulp: f64) -> bool {
+    let limit = top - ulp;
+    if limit == top {
+        bound < top
+    } else {
+        bound <= limit
+    }
 }
 
 /// A network whose forward values can be bounded from its weights.
