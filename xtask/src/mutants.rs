@@ -42,35 +42,89 @@ pub const EXPLAIN_REQUIRED: [&str; 5] = [
     "core/src/fixed/",
 ];
 
-/// Missed mutants that are equivalent or out of the tests' reach, with the reason: (file,
-/// cargo-mutants' description without its position, reason). Matched on the description so a
-/// line moving does not lose the reason.
-pub const EXPLAINED: &[(&str, &str, &str)] = &[
-    (
-        "core/src/fixed/guard.rs",
-        "replace > with >= in integer_bits",
-        "equivalent: the two differ only at frac = 126, where both shift by 126",
-    ),
-    (
-        "core/src/fixed/saturation.rs",
-        "replace imp::add with ()",
-        SATURATION_STATICS,
-    ),
-    (
-        "core/src/fixed/saturation.rs",
-        "replace imp::get -> u32 with 0",
-        SATURATION_STATICS,
-    ),
-    (
-        "core/src/fixed/saturation.rs",
-        "replace imp::get -> u32 with 1",
-        SATURATION_STATICS,
-    ),
-    (
-        "core/src/fixed/saturation.rs",
-        "replace imp::reset with ()",
-        SATURATION_STATICS,
-    ),
+/// A missed mutant that is equivalent or out of the tests' reach, and why.
+pub struct Explained {
+    pub file: &'static str,
+    /// cargo-mutants' description without its position.
+    pub mutant: &'static str,
+    /// The source line the mutant is on, trimmed: matched instead of a line number, so a line
+    /// moving keeps its reason and a second mutant with the same description elsewhere in the
+    /// function does not share it.
+    pub code: &'static str,
+    pub reason: &'static str,
+}
+
+/// The explained mutants; in the report, a missed mutant in [`EXPLAIN_REQUIRED`] that none of
+/// these matches is UNEXPLAINED.
+pub const EXPLAINED: &[Explained] = &[
+    Explained {
+        file: "core/src/fixed/guard.rs",
+        mutant: "replace > with >= in integer_bits",
+        code: "let ulp = 1.0 / (1u128 << (if frac > 126 { 126 } else { frac })) as f64;",
+        reason: "equivalent: the two differ only at frac = 126, where both shift by 126",
+    },
+    Explained {
+        file: "core/src/fixed/saturation.rs",
+        mutant: "replace imp::add with ()",
+        code: "COUNTS.add(f);",
+        reason: SATURATION_STATICS,
+    },
+    Explained {
+        file: "core/src/fixed/saturation.rs",
+        mutant: "replace imp::get -> u32 with 0",
+        code: "COUNTS.get(f)",
+        reason: SATURATION_STATICS,
+    },
+    Explained {
+        file: "core/src/fixed/saturation.rs",
+        mutant: "replace imp::get -> u32 with 1",
+        code: "COUNTS.get(f)",
+        reason: SATURATION_STATICS,
+    },
+    Explained {
+        file: "core/src/fixed/saturation.rs",
+        mutant: "replace imp::reset with ()",
+        code: "COUNTS.reset(f);",
+        reason: SATURATION_STATICS,
+    },
+    Explained {
+        file: "core/src/fixed/arith.rs",
+        mutant: "replace < with <= in div",
+        code: "let (n, d) = if d < zero { (-n, -d) } else { (n, d) };",
+        reason: "equivalent: d == 0 has returned above, so d < 0 and d <= 0 agree on every \
+                 divisor that reaches this line",
+    },
+    Explained {
+        file: "core/src/fixed/arith.rs",
+        mutant: "replace == with != in dot_exact",
+        code: "if F::Wide::BITS == 32 {",
+        reason: "equivalent below 2^32 products (16 GiB slices): it swaps which exact \
+                 summation each format uses (Q4.12 gets the carries over i32, Q16.16 a \
+                 wrapping i128 sum); both give the exact sum and whether it fits the wide type, \
+                 so dot and dot_times_dot are unchanged (their exact-reference tests pass on it)",
+    },
+    Explained {
+        file: "core/src/fixed/arith.rs",
+        mutant: "replace > with >= in dot_exact",
+        code: "carries = carries.saturating_add(if p > F::Wide::ZERO { 1 } else { -1 });",
+        reason: "equivalent: the sign test runs only when acc + p overflowed, which needs \
+                 p != 0, and p = 0 is the only value where > and >= differ",
+    },
+    Explained {
+        file: "core/src/fixed/rounding.rs",
+        mutant: "replace < with <= in saturate_out_of_range",
+        code: "F::from_bits(if w < F::Wide::ZERO {",
+        reason: "equivalent: reached only from saturate when the value does not fit, and 0 \
+                 always fits, so < 0 and <= 0 agree on every input it sees",
+    },
+    Explained {
+        file: "core/src/fixed/rounding.rs",
+        mutant: "replace < with <= in clamp_out_of_range",
+        code: "F::Wide::cast(if x < F::Wide::ZERO {",
+        reason: "equivalent: reached only from clamp_counted and clamp_counted_by_shifts when \
+                 the value is out of range, and 0 always fits, so < 0 and <= 0 agree on every \
+                 input it sees",
+    },
 ];
 
 /// Why the firmware's saturation counters are out of cargo-mutants' reach.
@@ -285,11 +339,18 @@ impl Mutant {
         })
     }
 
+    /// The reason [`EXPLAINED`] gives for this mutant, if one matches its file, description
+    /// and the current text of its source line.
     fn explanation(&self) -> Option<&'static str> {
+        let source = std::fs::read_to_string(root().join(&self.file)).ok()?;
+        let code = source
+            .lines()
+            .nth(self.line.checked_sub(1)? as usize)?
+            .trim();
         EXPLAINED
             .iter()
-            .find(|(file, description, _)| *file == self.file && *description == self.description)
-            .map(|(_, _, reason)| *reason)
+            .find(|e| e.file == self.file && e.mutant == self.description && e.code == code)
+            .map(|e| e.reason)
     }
 
     fn must_be_explained(&self) -> bool {
@@ -640,5 +701,21 @@ mod tests {
         assert_eq!(m.description, "replace * with + in Rule<T>::direction");
         assert!(m.must_be_explained());
         assert_eq!(Mutant::parse("no position here"), None);
+    }
+
+    /// An explanation whose line has gone from its file explains nothing: it must be looked at
+    /// again (the mutant may now be killed, or the reason changed with the code).
+    #[test]
+    fn every_explanation_names_a_line_of_its_file() {
+        for e in EXPLAINED {
+            let source = std::fs::read_to_string(root().join(e.file)).unwrap();
+            assert!(
+                source.lines().any(|l| l.trim() == e.code),
+                "{}: no line `{}` for `{}`",
+                e.file,
+                e.code,
+                e.mutant
+            );
+        }
     }
 }

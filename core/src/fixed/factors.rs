@@ -180,4 +180,144 @@ mod tests {
             })
         );
     }
+
+    /// The largest entry at the thresholds of the documented rule, exactly: 32767.5 and above
+    /// overflow, just below it fits with shift 0; the shift stops where |A| 2^(s+1) reaches
+    /// 32767.5 (16383.75 keeps s = 0, 16383.5 takes s = 1), at every scale and sign.
+    #[test]
+    fn quantisation_thresholds_are_exact() {
+        let one = |v: f64| ScaledFactor::quantize(&Matrix::<f64, 1, 1>::new(v));
+        let q = |m: i16, shift: u8| {
+            Ok(ScaledFactor {
+                mantissa: Matrix::<i16, 1, 1>::new(m),
+                shift,
+            })
+        };
+        assert_eq!(one(32767.5), Err(Error::Overflow));
+        assert_eq!(one(-32767.5), Err(Error::Overflow));
+        assert_eq!(one(32767.0), q(32767, 0));
+        assert_eq!(one(-32767.0), q(-32767, 0));
+        assert_eq!(one(32767.499), q(32767, 0));
+        assert_eq!(one(16384.0), q(16384, 0));
+        for k in [0, 1, 10, 40] {
+            let scale = libm::ldexp(1.0, -k);
+            assert_eq!(one(16383.75 * scale), q(16384, k as u8), "2^-{k}");
+            assert_eq!(one(-16383.75 * scale), q(-16384, k as u8), "2^-{k}");
+            assert_eq!(one(16383.5 * scale), q(32767, k as u8 + 1), "2^-{k}");
+            assert_eq!(one(-16383.5 * scale), q(-32767, k as u8 + 1), "2^-{k}");
+        }
+        // Tiny factors stop at the largest shift.
+        assert_eq!(one(1e-300), q(0, MAX_SHIFT));
+        assert_eq!(one(libm::ldexp(3.0, -62)), q(3, MAX_SHIFT));
+    }
+
+    /// Random factors against the rule written out: s is the largest shift in [0, 62] with
+    /// max |A| 2^s < 32767.5, and every mantissa is round(A 2^s).
+    #[test]
+    fn quantisation_follows_its_definition() {
+        let mut rng = crate::Rng::new(11);
+        for _ in 0..2000 {
+            let magnitude = libm::ldexp(1.0, (rng.uniform() * 70.0) as i32 - 60);
+            let a = Matrix::<f64, 3, 3>::from_fn(|_, _| (rng.uniform() * 2.0 - 1.0) * magnitude);
+            let q = ScaledFactor::quantize(&a).unwrap();
+            let largest = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let scaled = |s: u8| largest * libm::ldexp(1.0, s as i32);
+            assert!(q.shift <= MAX_SHIFT && scaled(q.shift) < 32767.5, "{a}");
+            assert!(
+                q.shift == MAX_SHIFT || scaled(q.shift + 1) >= 32767.5,
+                "{a}"
+            );
+            let scale = libm::ldexp(1.0, q.shift as i32);
+            for (m, v) in q.mantissa.iter().zip(a.iter()) {
+                assert_eq!(f64::from(*m), libm::round(v * scale), "{a}");
+            }
+        }
+    }
+
+    /// x + round(m x / 2^s) per entry with the exact sum in i128, rounded to nearest with
+    /// ties up (floor((2 acc + 2^s) / 2^(s+1))), saturated to i32.
+    fn apply_reference<const D: usize>(f: &ScaledFactor<D>, x: &Vector<Q16, D>) -> [i32; D] {
+        let s = f.shift as u32;
+        core::array::from_fn(|j| {
+            let acc: i128 = (0..D)
+                .map(|k| i128::from(f.mantissa[(j, k)]) * i128::from(x[k].to_bits()))
+                .sum();
+            let ax = (2 * acc + (1i128 << s)).div_euclid(1i128 << (s + 1));
+            let y = i128::from(x[j].to_bits()) + ax;
+            y.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+        })
+    }
+
+    /// Ties at every shift they can occur at: m x = k 2^(s-1) for k in -3..=3 rounds half
+    /// up (k = 1 to 1, k = -1 to 0, k = -3 to -1), and shift 0 adds m x exactly.
+    #[test]
+    fn apply_rounds_ties_up_at_every_shift() {
+        for s in 0u8..=44 {
+            for k in -3i32..=3 {
+                // m x = k 2^(s-1), the power split between m (at most 2^14) and x.
+                let e = u32::from(s.max(1) - 1);
+                let (ex, em) = (e.min(29), e - e.min(29));
+                let (m, x0) = if s == 0 {
+                    (k as i16, 1)
+                } else {
+                    (1i16 << em, k << ex)
+                };
+                let f = ScaledFactor::<2> {
+                    mantissa: Matrix::<i16, 2, 2>::new(0, 0, m, 0),
+                    shift: s,
+                };
+                let x = Vector::<Q16, 2>::new(Q16::from_bits(x0), Q16::ZERO);
+                let got = f.apply(&x);
+                let want = apply_reference(&f, &x);
+                assert_eq!([got[0].to_bits(), got[1].to_bits()], want, "s {s} k {k}");
+                let tie_up = [-1, -1, 0, 0, 1, 1, 2][(k + 3) as usize];
+                if s > 0 {
+                    assert_eq!(got[1].to_bits(), tie_up, "s {s} k {k}");
+                }
+            }
+        }
+        // s = 2: acc / 4 for acc = 2, 1, -2, -3, 6, -6 is 1, 0, 0, -1, 2, -1.
+        let f = ScaledFactor::<2> {
+            mantissa: Matrix::<i16, 2, 2>::new(0, 0, 1, 0),
+            shift: 2,
+        };
+        for (acc, want) in [(2, 1), (1, 0), (-2, 0), (-3, -1), (6, 2), (-6, -1)] {
+            let x = Vector::<Q16, 2>::new(Q16::from_bits(acc), Q16::ZERO);
+            assert_eq!(f.apply(&x)[1].to_bits(), want, "{acc}");
+        }
+    }
+
+    /// Random factors and activations, including the ends of Q16.16 (saturation), against the
+    /// exact reference.
+    #[test]
+    fn apply_matches_the_exact_reference() {
+        let mut rng = crate::Rng::new(3);
+        let ends = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX];
+        for i in 0..3000 {
+            let shift = if i % 10 == 0 {
+                MAX_SHIFT
+            } else {
+                (rng.next_u32() % 40) as u8
+            };
+            let f = ScaledFactor::<3> {
+                mantissa: Matrix::from_fn(|_, _| rng.next_u32() as i16),
+                shift,
+            };
+            let x = Vector::<Q16, 3>::from_fn(|_, _| {
+                let r = rng.next_u32();
+                if r.is_multiple_of(4) {
+                    Q16::from_bits(ends[(r as usize / 4) % ends.len()])
+                } else {
+                    Q16::from_bits((rng.next_u32() as i32) >> (r % 31))
+                }
+            });
+            let got = f.apply(&x);
+            let want = apply_reference(&f, &x);
+            assert_eq!(
+                [got[0].to_bits(), got[1].to_bits(), got[2].to_bits()],
+                want,
+                "{f:?} {x:?}"
+            );
+        }
+    }
 }

@@ -237,4 +237,81 @@ mod tests {
             assert_eq!(saturate_wider::<Q12>(w).to_bits(), raw, "{w}");
         }
     }
+
+    /// `saturate_wider` at its boundaries: MIN and MAX themselves pass uncounted, one past them
+    /// clamps and counts once, in both formats (a count at MIN or MAX would report saturation
+    /// where none happened).
+    #[test]
+    fn saturate_wider_counts_only_past_the_ends() {
+        let q12: [(i64, i16, u32); 7] = [
+            (32767, i16::MAX, 0),
+            (32768, i16::MAX, 1),
+            (-32768, i16::MIN, 0),
+            (-32769, i16::MIN, 1),
+            (i64::MAX, i16::MAX, 1),
+            (i64::MIN, i16::MIN, 1),
+            (0, 0, 0),
+        ];
+        for (w, raw, counted) in q12 {
+            let before = saturation::count(saturation::Format::Q12);
+            assert_eq!(saturate_wider::<Q12>(w).to_bits(), raw, "{w}");
+            assert_eq!(
+                saturation::count(saturation::Format::Q12) - before,
+                counted,
+                "{w}"
+            );
+        }
+        let (max, min) = (i128::from(i32::MAX), i128::from(i32::MIN));
+        let q16: [(i128, i32, u32); 6] = [
+            (max, i32::MAX, 0),
+            (max + 1, i32::MAX, 1),
+            (min, i32::MIN, 0),
+            (min - 1, i32::MIN, 1),
+            (i128::MAX, i32::MAX, 1),
+            (i128::MIN, i32::MIN, 1),
+        ];
+        for (w, raw, counted) in q16 {
+            let before = saturation::count(saturation::Format::Q16);
+            assert_eq!(saturate_wider::<Q16>(w).to_bits(), raw, "{w}");
+            assert_eq!(
+                saturation::count(saturation::Format::Q16) - before,
+                counted,
+                "{w}"
+            );
+        }
+    }
+
+    /// `saturate` and both clamps at the ends of the raw range and one past, in Q16.16 too:
+    /// in range nothing changes or counts, out of range the nearer end is taken.
+    #[test]
+    fn saturate_and_clamps_at_the_ends_of_the_range() {
+        let (max, min) = (i64::from(i32::MAX), i64::from(i32::MIN));
+        let q16 = [
+            (max, i32::MAX, 0),
+            (max + 1, i32::MAX, 1),
+            (min, i32::MIN, 0),
+            (min - 1, i32::MIN, 1),
+            (i64::MAX, i32::MAX, 1),
+            (i64::MIN, i32::MIN, 1),
+            (0, 0, 0),
+            (-1, -1, 0),
+        ];
+        for (w, raw, counted) in q16 {
+            let before = saturation::count(saturation::Format::Q16);
+            assert_eq!(saturate::<Q16>(w).to_bits(), raw, "{w}");
+            assert_eq!(
+                saturation::count(saturation::Format::Q16) - before,
+                counted,
+                "{w}"
+            );
+            let (mut a, mut b) = (0, 0);
+            assert_eq!(clamp_counted::<Q16>(w, &mut a), i64::from(raw), "{w}");
+            assert_eq!(
+                clamp_counted_by_shifts::<Q16>(w, &mut b),
+                i64::from(raw),
+                "{w}"
+            );
+            assert_eq!((a, b), (counted, counted), "{w}");
+        }
+    }
 }

@@ -126,4 +126,40 @@ mod tests {
         assert!((mean - 32767.5).abs() < 300.0, "mean {mean}");
         assert!(Dither::stochastic(0).offset(8) < 256);
     }
+
+    /// Seed 0 is remapped to a fixed non-zero state (state 0 would mean rounding to nearest);
+    /// every other seed is the state itself, so equal seeds give equal runs.
+    #[test]
+    fn seed_zero_is_remapped_and_other_seeds_are_kept() {
+        assert_eq!(Dither::stochastic(0).state(), 0x9E37_79B9);
+        assert!(!Dither::stochastic(0).is_nearest());
+        for seed in [1, 5, 0x9E37_79B9, u32::MAX] {
+            assert_eq!(Dither::stochastic(seed).state(), seed);
+        }
+        assert_eq!(Dither::new(Rounding::Stochastic { seed: 7 }).state(), 7);
+        assert!(Dither::new(Rounding::Nearest).is_nearest());
+    }
+
+    /// The generator is xorshift32 (13, 17, 5) exactly: Marsaglia's sequence from state 1
+    /// (270369 first) and from the remapped seed 0, computed outside this crate. Checkpoints
+    /// resume from the state, so the sequence itself is part of the contract.
+    #[test]
+    fn draws_follow_marsaglias_xorshift32() {
+        let cases: [(u32, [u32; 4]); 2] = [
+            (1, [270_369, 67_634_689, 2_647_435_461, 307_599_695]),
+            (0, [0x510C_4619, 0xE02E_553E, 0x7BB9_8F3A, 0x0183_A8B5]),
+        ];
+        for (seed, states) in cases {
+            let mut d = Dither::stochastic(seed);
+            for want in states {
+                // bits = 31 keeps all but the lowest bit of the new state.
+                assert_eq!(d.offset(31), want >> 1, "seed {seed}");
+                assert_eq!(d.state(), want, "seed {seed}");
+            }
+            let mut d = Dither::stochastic(seed);
+            for want in states {
+                assert_eq!(d.offset(16), want >> 16, "seed {seed}");
+            }
+        }
+    }
 }
