@@ -2,7 +2,7 @@
 //! report generators (`nearid-reports`, `reports/`) share.
 //!
 //! - [`cmd`]: running commands, echoed, with errors that name them.
-//! - [`toolchain`]: the rustup targets the boards need.
+//! - [`toolchain`]: the rustup targets the boards need, flip-link and cargo-mutants.
 //! - [`firmware`]: the boards and how to build them (the ELF's path is cargo's answer).
 //! - [`qemu`]: running an ELF on an emulated board and decoding its defmt log.
 //! - [`runlog`]: the figures of a run, read from its decoded log.

@@ -63,7 +63,8 @@ const USAGE: &str =
                        cargo-mutants over the core against `cargo test -p nearid -p
                        nearid-host`, kept under target/mutants/, then docs/MUTANTS.md
   mutants --report     docs/MUTANTS.md from every kept run
-  mutants --ci         the bounded set CI runs: mutants of core/'s lines changed since main
+  mutants --ci         the bounded set CI runs: 2 mutants of core/'s lines changed since
+                       main's merge base (on main: of the files kept clean), core's tests
   powercut [--board NAME] [--chains N]
                        the checkpointing firmware (--features checkpoint) cut again and again in
                        QEMU (inside checkpoint saves and between steps) and restarted on the same

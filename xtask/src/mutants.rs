@@ -13,10 +13,11 @@
 //! - `cargo xtask mutants --report`: docs/MUTANTS.md from every run under `target/mutants/`
 //!   (a later run's outcome for a mutant replaces an earlier one's), with the mutants no run
 //!   tested, per file, from `cargo mutants --list`.
-//! - `cargo xtask mutants --ci`: the bounded set CI runs (from `cargo xtask test`): the mutants
-//!   of the lines `core/` changed since main's merge base, at most [`CI_MUTANTS`] of them (a
-//!   shard chosen by the commit, so successive commits cover different ones); fails on a missed
-//!   mutant that [`EXPLAINED`] does not list.
+//! - `cargo xtask mutants --ci`: the bounded set CI runs (from `cargo xtask test`, which
+//!   installs cargo-mutants when it is missing): at most [`CI_MUTANTS`] mutants, a shard chosen
+//!   by the commit so successive commits cover different ones, of the lines `core/` changed
+//!   since main's merge base, or on main of [`CI_FILES`]; fails on a missed mutant that
+//!   [`EXPLAINED`] does not list.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,9 +29,13 @@ use xtask::cmd::{self, root};
 /// The cargo-mutants release this was written against (its output files and flags).
 const VERSION: &str = "27";
 
-/// At most this many mutants in CI: each costs an incremental build of the core's and the
-/// host's tests and their run (measured in docs/MUTANTS.md), and CI must stay under 25 minutes.
+/// At most this many mutants in CI: each costs an incremental build of the core's tests and
+/// their run (measured in docs/MUTANTS.md), and CI must stay under 25 minutes.
 const CI_MUTANTS: usize = 2;
+
+/// The files CI samples on main: those every mutant of which the last run of the file caught
+/// or explained (docs/MUTANTS.md), so that they stay that way.
+const CI_FILES: [&str; 1] = ["core/src/fixed/*.rs"];
 
 /// The files whose missed mutants must each be killed by a test or explained (training,
 /// kernels, factorisation, certificate, fixed point).
@@ -173,6 +178,9 @@ struct Run {
     jobs: u32,
     core_tests: bool,
     in_diff: Option<PathBuf>,
+    /// Mutate the source tree itself and build in the workspace's own target directory in the
+    /// test profile, with no baseline run (CI, where the tests just passed and were built).
+    in_place: bool,
 }
 
 impl Run {
@@ -204,26 +212,47 @@ impl Run {
     fn command(&self, out: &Path) -> Result<Command, String> {
         let mut c = cargo_mutants()?;
         c.arg("--output").arg(out);
-        c.args(["--jobs", &self.jobs.max(1).to_string()]);
-        // The workspace's `mutants` profile: the tests' opt-level without debug info.
-        c.args(["--profile", "mutants"]);
-        for f in &self.files {
-            c.args(["--file", f]);
+        if self.in_place {
+            // One tree, so one job.
+            c.args(["--in-place", "--baseline", "skip"]);
+        } else {
+            c.args(["--jobs", &self.jobs.max(1).to_string()]);
+            // The workspace's `mutants` profile: the tests' opt-level without debug info.
+            c.args(["--profile", "mutants"]);
         }
+        self.select(&mut c);
         if let Some(shard) = &self.shard {
             c.args(["--shard", shard]);
         }
         if let Some(t) = self.timeout {
             c.args(["--timeout", &t.to_string()]);
         }
-        if let Some(diff) = &self.in_diff {
-            c.arg("--in-diff").arg(diff);
-        }
         c.args(["--test-package", "nearid"]);
         if !self.core_tests {
             c.args(["--test-package", "nearid-host"]);
         }
         Ok(c)
+    }
+
+    /// The files or the diff whose mutants this run tests.
+    fn select(&self, c: &mut Command) {
+        for f in &self.files {
+            c.args(["--file", f]);
+        }
+        if let Some(diff) = &self.in_diff {
+            c.arg("--in-diff").arg(diff);
+        }
+    }
+
+    /// How many mutants this run would test (before sharding).
+    fn count(&self) -> Result<usize, String> {
+        let mut c = cargo_mutants()?;
+        c.arg("--list");
+        self.select(&mut c);
+        Ok(cmd::output(&mut c)?
+            .lines()
+            .filter(|l| Mutant::parse(l).is_some())
+            .count())
     }
 
     /// Runs cargo-mutants; its exit status says whether mutants were missed, which the report
@@ -605,23 +634,17 @@ fn commit_number() -> u64 {
     .unwrap_or(0)
 }
 
-/// `cargo xtask test`'s step: [`ci`] where cargo-mutants 27 is installed; otherwise one line
-/// that says it did not run and why. CI does not install it (docs/MUTANTS.md has the cost).
-pub fn ci_if_installed() -> Result<(), String> {
-    match cargo_mutants() {
-        Ok(_) => ci(),
-        Err(why) => {
-            println!(
-                "\nmutants: NOT RUN: {why}. CI does not install it (its build costs minutes of \
-                 the 25-minute budget: docs/MUTANTS.md); `cargo xtask mutants --ci` runs this step."
-            );
-            Ok(())
-        }
-    }
+/// `cargo xtask test`'s step: [`ci`], with cargo-mutants installed first when it is missing.
+pub fn ci_step() -> Result<(), String> {
+    xtask::toolchain::ensure_cargo_mutants(VERSION)?;
+    ci()
 }
 
-/// What CI runs: the mutants of `core/`'s lines changed since main's merge base, at most
-/// [`CI_MUTANTS`]; fails on a missed mutant not in [`EXPLAINED`].
+/// What CI runs, at most [`CI_MUTANTS`] mutants (a shard picked by the commit, so successive
+/// commits test different ones), against core's tests, in place (the test binaries `cargo
+/// xtask test` just built are rebuilt incrementally; no baseline: the tests just passed): on a
+/// branch, the mutants of `core/`'s lines changed since main's merge base; on main, where that
+/// is empty, the mutants of [`CI_FILES`]. Fails on a missed mutant not in [`EXPLAINED`].
 pub fn ci() -> Result<(), String> {
     let git = |args: &[&str]| cmd::output(Command::new("git").current_dir(root()).args(args));
     let base = ["main", "origin/main"]
@@ -630,42 +653,39 @@ pub fn ci() -> Result<(), String> {
         .ok_or("mutants: no `main` or `origin/main` to take the merge base with (fetch it)")?;
     let base = base.trim();
     let diff = git(&["diff", base, "--", "core/src"])?;
-    if diff.trim().is_empty() {
-        println!(
-            "mutants: core/src is unchanged since main's merge base {base}: no mutants to test"
-        );
-        return Ok(());
-    }
-    let dir = runs_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let diff_path = dir.join("ci.diff");
-    std::fs::write(&diff_path, &diff).map_err(|e| format!("{}: {e}", diff_path.display()))?;
-    let listed = cmd::output(
-        cargo_mutants()?
-            .arg("--list")
-            .arg("--in-diff")
-            .arg(&diff_path),
-    )?;
-    let count = listed
-        .lines()
-        .filter(|l| Mutant::parse(l).is_some())
-        .count();
-    if count == 0 {
-        println!("mutants: the change since {base} has no mutants in core/src");
-        return Ok(());
-    }
-    let shards = count.div_ceil(CI_MUTANTS);
-    let run = Run {
-        shard: (shards > 1).then(|| format!("{}/{shards}", commit_number() % shards as u64)),
+    let mut run = Run {
         // The unmutated tests already passed in this CI run; this limit is well above their
         // time (docs/MUTANTS.md).
         timeout: Some(600),
         jobs: 1,
-        in_diff: Some(diff_path),
+        core_tests: true,
+        in_place: true,
         ..Run::default()
     };
+    let what = if diff.trim().is_empty() {
+        run.files = CI_FILES.iter().map(|f| f.to_string()).collect();
+        format!(
+            "core/src is unchanged since main's merge base {base}: the mutants of {}, every one \
+             caught or explained by the last run of its file",
+            CI_FILES.join(", ")
+        )
+    } else {
+        let dir = runs_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let diff_path = dir.join("ci.diff");
+        std::fs::write(&diff_path, &diff).map_err(|e| format!("{}: {e}", diff_path.display()))?;
+        run.in_diff = Some(diff_path);
+        format!("the change since {base}")
+    };
+    let count = run.count()?;
+    if count == 0 {
+        println!("mutants: {what}: no mutants");
+        return Ok(());
+    }
+    let shards = count.div_ceil(CI_MUTANTS);
+    run.shard = (shards > 1).then(|| format!("{}/{shards}", commit_number() % shards as u64));
     println!(
-        "mutants: {count} mutants in the change since {base}; testing {}",
+        "mutants: {what}: {count} mutants; testing {}",
         run.shard
             .as_deref()
             .map_or("all".to_string(), |s| format!("shard {s}"))

@@ -85,7 +85,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     tests += &run_tee(cargo().args(["test", "--workspace", "--doc"]))?;
     let (passed, failed) = count_tests(&tests);
     // Mutation testing of the lines of core/ this change touched, a bounded set.
-    crate::mutants::ci_if_installed()?;
+    crate::mutants::ci_step()?;
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }

@@ -1,5 +1,5 @@
-//! What the builds need from the toolchain: the rustup targets of the boards, and flip-link,
-//! the real boards' linker.
+//! What the builds need from the toolchain: the rustup targets of the boards, flip-link (the
+//! real boards' linker) and cargo-mutants (the mutation tests).
 
 use std::process::Command;
 
@@ -46,6 +46,43 @@ pub fn ensure_flip_link() -> Result<(), String> {
         Err(e) => Err(format!(
             "flip-link, the real boards' linker, is missing and could not be installed ({e}); \
              install it with `cargo install flip-link`, or build the emulated boards only"
+        )),
+    }
+}
+
+/// Makes sure cargo-mutants `version`.x runs (`cargo xtask test` tests a few mutants with it):
+/// installs it with `cargo install` when missing or of another version, else fails with what
+/// to do.
+pub fn ensure_cargo_mutants(version: &str) -> Result<(), String> {
+    let found = || {
+        output(crate::cmd::cargo().args(["mutants", "--version"]))
+            .ok()
+            .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+    };
+    let wanted = |v: &Option<String>| {
+        v.as_deref()
+            .is_some_and(|v| v.starts_with(&format!("{version}.")))
+    };
+    let before = found();
+    if wanted(&before) {
+        return Ok(());
+    }
+    println!(
+        "cargo-mutants {version}.x (the mutation tests) is {}: installing it with cargo",
+        before.map_or("missing".to_string(), |v| format!("at {v}"))
+    );
+    let spec = format!("^{version}");
+    let installed =
+        run(crate::cmd::cargo().args(["install", "--locked", "cargo-mutants", "--version", &spec]));
+    match installed {
+        Ok(()) if wanted(&found()) => Ok(()),
+        Ok(()) => Err(format!(
+            "`cargo install cargo-mutants --version '{spec}'` finished but `cargo mutants \
+             --version` does not say {version}.x: is cargo's bin directory (~/.cargo/bin) on PATH?"
+        )),
+        Err(e) => Err(format!(
+            "cargo-mutants {version}.x is missing and could not be installed ({e}); install it \
+             with `cargo install cargo-mutants --version '{spec}' --locked`"
         )),
     }
 }
