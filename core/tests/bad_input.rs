@@ -124,6 +124,7 @@ fn invalid_hyper_parameters_are_refused() {
         Sgd::new(0.1).with_momentum(-0.5),
         Sgd::new(0.1).with_weight_decay(-1.0),
         Sgd::new(0.1).with_weight_decay(20.0), // eta lambda >= 1 would flip the weights' sign
+        Sgd::new(0.5).with_weight_decay(2.0),  // eta lambda = 1 exactly would zero them all
         Sgd::new(0.1).with_clip_norm(0.0),
         Sgd::new(0.1).with_clip_norm(f32::NAN),
     ];
