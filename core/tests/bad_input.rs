@@ -114,6 +114,25 @@ fn inference_rejects_non_finite_inputs() {
 }
 
 #[test]
+fn a_new_learning_rate_is_checked_and_keeps_the_rest_of_the_configuration() {
+    let mut fused = FusedSgd::<f32, Net, 1>::new(Sgd::new(0.1).with_weight_decay(0.5)).unwrap();
+    fused.set_learning_rate(0.05).unwrap();
+    assert_eq!(fused.config().learning_rate, 0.05);
+    assert_eq!(fused.config().weight_decay, 0.5);
+    assert_eq!(fused.set_learning_rate(-1.0), Err(Error::OutOfRange));
+    // 3 0.5 >= 1: the decay would flip the weights' sign.
+    assert_eq!(fused.set_learning_rate(3.0), Err(Error::OutOfRange));
+    assert_eq!(
+        fused.config().learning_rate,
+        0.05,
+        "a refused rate is not kept"
+    );
+    let buffered = BufferedSgd::<f32, Net, 1>::new(Sgd::new(0.1).with_momentum(0.9)).unwrap();
+    assert_eq!(buffered.config().learning_rate, 0.1);
+    assert_eq!(buffered.config().momentum, 0.9);
+}
+
+#[test]
 fn invalid_hyper_parameters_are_refused() {
     let bad = [
         Sgd::new(0.0f32),
