@@ -91,6 +91,17 @@ fn the_frobenius_tau_is_the_largest_norm_times_its_slack() {
         c.excess_loss_bound,
         excess_loss_bound(2, c.tau, 1.0, 1.0).unwrap()
     );
+    // D = 3 (where D^2 and 2 D differ): slack 1 + 11 eps, then 1 + 24 eps.
+    let three = LinearResNet::<f64, 3, 1> {
+        factors: [Matrix::<f64, 3, 3>::from_diagonal(
+            &nearid::Vector::<f64, 3>::new(0.375, 0.0, 0.5),
+        )],
+    };
+    let c = certify_frobenius(&three, 1.0, 1.0).unwrap();
+    assert_eq!(
+        c.tau,
+        0.625 * (1.0 + 11.0 * f64::EPSILON) * (1.0 + 24.0 * f64::EPSILON) * (1.0 + f64::EPSILON)
+    );
     // The same norm at another scale (entries times 2^-600, whose squares underflow).
     let tiny = LinearResNet::<f64, 2, 1> {
         factors: [net.factors[0] * 2f64.powi(-600)],

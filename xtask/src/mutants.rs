@@ -56,6 +56,9 @@ pub struct Explained {
     /// moving keeps its reason and a second mutant with the same description elsewhere in the
     /// function does not share it.
     pub code: &'static str,
+    /// Where on that line (1-based, counted from its first non-blank character): two mutants
+    /// with one description can share a line (`1.0 + a + b`).
+    pub column: u32,
     pub reason: &'static str,
 }
 
@@ -66,36 +69,42 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/fixed/guard.rs",
         mutant: "replace > with >= in integer_bits",
         code: "let ulp = 1.0 / (1u128 << (if frac > 126 { 126 } else { frac })) as f64;",
+        column: 36,
         reason: "equivalent: the two differ only at frac = 126, where both shift by 126",
     },
     Explained {
         file: "core/src/fixed/saturation.rs",
         mutant: "replace imp::add with ()",
         code: "COUNTS.add(f);",
+        column: 1,
         reason: SATURATION_STATICS,
     },
     Explained {
         file: "core/src/fixed/saturation.rs",
         mutant: "replace imp::get -> u32 with 0",
         code: "COUNTS.get(f)",
+        column: 1,
         reason: SATURATION_STATICS,
     },
     Explained {
         file: "core/src/fixed/saturation.rs",
         mutant: "replace imp::get -> u32 with 1",
         code: "COUNTS.get(f)",
+        column: 1,
         reason: SATURATION_STATICS,
     },
     Explained {
         file: "core/src/fixed/saturation.rs",
         mutant: "replace imp::reset with ()",
         code: "COUNTS.reset(f);",
+        column: 1,
         reason: SATURATION_STATICS,
     },
     Explained {
         file: "core/src/fixed/arith.rs",
         mutant: "replace < with <= in div",
         code: "let (n, d) = if d < zero { (-n, -d) } else { (n, d) };",
+        column: 19,
         reason: "equivalent: d == 0 has returned above, so d < 0 and d <= 0 agree on every \
                  divisor that reaches this line",
     },
@@ -103,6 +112,7 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/fixed/arith.rs",
         mutant: "replace == with != in dot_exact",
         code: "if F::Wide::BITS == 32 {",
+        column: 18,
         reason: "equivalent below 2^32 products (16 GiB slices): it swaps which exact \
                  summation each format uses (Q4.12 gets the carries over i32, Q16.16 a \
                  wrapping i128 sum); both give the exact sum and whether it fits the wide type, \
@@ -112,6 +122,7 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/fixed/arith.rs",
         mutant: "replace > with >= in dot_exact",
         code: "carries = carries.saturating_add(if p > F::Wide::ZERO { 1 } else { -1 });",
+        column: 39,
         reason: "equivalent: the sign test runs only when acc + p overflowed, which needs \
                  p != 0, and p = 0 is the only value where > and >= differ",
     },
@@ -119,6 +130,7 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/fixed/rounding.rs",
         mutant: "replace < with <= in saturate_out_of_range",
         code: "F::from_bits(if w < F::Wide::ZERO {",
+        column: 19,
         reason: "equivalent: reached only from saturate when the value does not fit, and 0 \
                  always fits, so < 0 and <= 0 agree on every input it sees",
     },
@@ -126,6 +138,7 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/fixed/rounding.rs",
         mutant: "replace < with <= in clamp_out_of_range",
         code: "F::Wide::cast(if x < F::Wide::ZERO {",
+        column: 20,
         reason: "equivalent: reached only from clamp_counted and clamp_counted_by_shifts when \
                  the value is out of range, and 0 always fits, so < 0 and <= 0 agree on every \
                  input it sees",
@@ -134,13 +147,36 @@ pub const EXPLAINED: &[Explained] = &[
         file: "core/src/certificate.rs",
         mutant: "replace + with - in excess_loss_bound",
         code: EXP_MARGIN_LINE,
+        column: 60,
         reason: EXP_MARGIN,
     },
     Explained {
         file: "core/src/certificate.rs",
         mutant: "replace + with * in excess_loss_bound",
         code: EXP_MARGIN_LINE,
+        column: 60,
         reason: EXP_MARGIN,
+    },
+    Explained {
+        file: "core/src/sgd.rs",
+        mutant: "replace > with == in for_each_entry",
+        code: "if B > 1 {",
+        column: 6,
+        reason: BATCH_PATHS,
+    },
+    Explained {
+        file: "core/src/sgd.rs",
+        mutant: "replace > with < in for_each_entry",
+        code: "if B > 1 {",
+        column: 6,
+        reason: BATCH_PATHS,
+    },
+    Explained {
+        file: "core/src/sgd.rs",
+        mutant: "replace > with >= in for_each_entry",
+        code: "if B > 1 {",
+        column: 6,
+        reason: BATCH_PATHS,
     },
 ];
 
@@ -155,6 +191,12 @@ const EXP_MARGIN: &str = "not observable by a test: the mutant drops or shrinks 
      inside; the bound could fall below the exact value only where the logs' roundings use up \
      nearly all of it, and none of the tests' inputs does (core/tests/certificate.rs holds \
      the bound between the formula and 1e-12 above it, and the exact case 1 to 14 eps)";
+
+/// Why the choice of the update's batched path is equivalent.
+const BATCH_PATHS: &str = "equivalent: the mutant only changes which batch sizes take \
+     for_each_entry_batched; both paths compute every g_jk by the same fold of \
+     gradient_entry over b = 0, 1, ... in the same order (for B = 1, 0 + v u rounds as u v \
+     does), so every update is the same";
 
 /// Why the firmware's saturation counters are out of cargo-mutants' reach.
 const SATURATION_STATICS: &str = "out of reach on the host: this `imp` (the firmware's static \
@@ -396,13 +438,17 @@ impl Mutant {
     /// and the current text of its source line.
     fn explanation(&self) -> Option<&'static str> {
         let source = std::fs::read_to_string(root().join(&self.file)).ok()?;
-        let code = source
-            .lines()
-            .nth(self.line.checked_sub(1)? as usize)?
-            .trim();
+        let line = source.lines().nth(self.line.checked_sub(1)? as usize)?;
+        let indent = (line.len() - line.trim_start().len()) as u32;
+        let column = self.column.checked_sub(indent)?;
         EXPLAINED
             .iter()
-            .find(|e| e.file == self.file && e.mutant == self.description && e.code == code)
+            .find(|e| {
+                e.file == self.file
+                    && e.mutant == self.description
+                    && e.code == line.trim()
+                    && e.column == column
+            })
             .map(|e| e.reason)
     }
 
