@@ -199,6 +199,7 @@ mod tests {
     use super::*;
     use crate::Scalar;
     use crate::fixed::{Q12, Q16};
+    use core::fmt::Debug;
 
     #[test]
     fn dot_is_the_exact_sum_rounded_once() {
@@ -468,6 +469,15 @@ mod tests {
         (v, len)
     }
 
+    /// `op()` against `exact` (a product of raw values, in units of 2^(-2 FRAC)) rounded once and saturated, with one
+    /// saturation counted exactly when the rounded value is outside the range.
+    fn assert_rounded_once<F: Fixed>(op: impl FnOnce() -> F, exact: i128, case: impl Debug) {
+        let (want, clamped) = saturate_reference::<F>(round_reference::<F>(exact));
+        let before = F::saturations();
+        assert_eq!(op(), want, "{case:?}");
+        assert_eq!(F::saturations() - before, u32::from(clamped), "{case:?}");
+    }
+
     /// dot against the exact sum in i128, rounded once and saturated, counted exactly when the
     /// rounded sum is outside the range; random sums whose partial sums overflow.
     fn check_dot<F: Fixed>(seed: u64) {
@@ -475,23 +485,8 @@ mod tests {
         for _ in 0..20_000 {
             let (a, n) = extreme_vector::<F>(&mut rng);
             let (b, _) = extreme_vector::<F>(&mut rng);
-            let (want, clamped) =
-                saturate_reference::<F>(round_reference::<F>(exact_dot(&a[..n], &b[..n])));
-            let before = F::saturations();
-            assert_eq!(
-                F::dot(&a[..n], &b[..n]),
-                want,
-                "{:?} . {:?}",
-                &a[..n],
-                &b[..n]
-            );
-            assert_eq!(
-                F::saturations() - before,
-                u32::from(clamped),
-                "{:?} . {:?}",
-                &a[..n],
-                &b[..n]
-            );
+            let (a, b) = (&a[..n], &b[..n]);
+            assert_rounded_once(|| F::dot(a, b), exact_dot(a, b), (a, b));
         }
     }
 
@@ -537,18 +532,7 @@ mod tests {
             let (a, b, c, d) = (&a[..n], &b[..n], &c[..k], &d[..k]);
             let x = round_reference::<F>(exact_dot(a, b));
             let y = round_reference::<F>(exact_dot(c, d));
-            let (want, clamped) = saturate_reference::<F>(round_reference::<F>(x * y));
-            let before = F::saturations();
-            assert_eq!(
-                F::dot_times_dot(a, b, c, d),
-                want,
-                "{a:?} {b:?} {c:?} {d:?}"
-            );
-            assert_eq!(
-                F::saturations() - before,
-                u32::from(clamped),
-                "{a:?} {b:?} {c:?} {d:?}"
-            );
+            assert_rounded_once(|| F::dot_times_dot(a, b, c, d), x * y, (a, b, c, d));
         }
     }
 

@@ -238,47 +238,40 @@ mod tests {
         }
     }
 
+    /// `saturate_wider::<F>` on each `(wide value, raw result, saturations counted)`.
+    fn check_saturate_wider<F: Fixed>(cases: &[(i128, i128, u32)]) {
+        for &(w, raw, counted) in cases {
+            let before = F::saturations();
+            let got = saturate_wider::<F>(F::Wider::from_i128(w));
+            assert_eq!(got.to_bits().to_i128(), raw, "{w}");
+            assert_eq!(F::saturations() - before, counted, "{w}");
+        }
+    }
+
     /// `saturate_wider` at its boundaries: MIN and MAX themselves pass uncounted, one past them
     /// clamps and counts once, in both formats (a count at MIN or MAX would report saturation
     /// where none happened).
     #[test]
     fn saturate_wider_counts_only_past_the_ends() {
-        let q12: [(i64, i16, u32); 7] = [
-            (32767, i16::MAX, 0),
-            (32768, i16::MAX, 1),
-            (-32768, i16::MIN, 0),
-            (-32769, i16::MIN, 1),
-            (i64::MAX, i16::MAX, 1),
-            (i64::MIN, i16::MIN, 1),
+        let (max, min) = (i128::from(i16::MAX), i128::from(i16::MIN));
+        check_saturate_wider::<Q12>(&[
+            (max, max, 0),
+            (max + 1, max, 1),
+            (min, min, 0),
+            (min - 1, min, 1),
+            (i64::MAX.into(), max, 1),
+            (i64::MIN.into(), min, 1),
             (0, 0, 0),
-        ];
-        for (w, raw, counted) in q12 {
-            let before = saturation::count(saturation::Format::Q12);
-            assert_eq!(saturate_wider::<Q12>(w).to_bits(), raw, "{w}");
-            assert_eq!(
-                saturation::count(saturation::Format::Q12) - before,
-                counted,
-                "{w}"
-            );
-        }
+        ]);
         let (max, min) = (i128::from(i32::MAX), i128::from(i32::MIN));
-        let q16: [(i128, i32, u32); 6] = [
-            (max, i32::MAX, 0),
-            (max + 1, i32::MAX, 1),
-            (min, i32::MIN, 0),
-            (min - 1, i32::MIN, 1),
-            (i128::MAX, i32::MAX, 1),
-            (i128::MIN, i32::MIN, 1),
-        ];
-        for (w, raw, counted) in q16 {
-            let before = saturation::count(saturation::Format::Q16);
-            assert_eq!(saturate_wider::<Q16>(w).to_bits(), raw, "{w}");
-            assert_eq!(
-                saturation::count(saturation::Format::Q16) - before,
-                counted,
-                "{w}"
-            );
-        }
+        check_saturate_wider::<Q16>(&[
+            (max, max, 0),
+            (max + 1, max, 1),
+            (min, min, 0),
+            (min - 1, min, 1),
+            (i128::MAX, max, 1),
+            (i128::MIN, min, 1),
+        ]);
     }
 
     /// `saturate` and both clamps at the ends of the raw range and one past, in Q16.16 too:
