@@ -50,21 +50,25 @@ pub fn ensure_flip_link() -> Result<(), String> {
     }
 }
 
+/// The version `cargo mutants --version` reports (`cargo-mutants 27.1.0` -> `27.1.0`), or
+/// `None` when it does not run.
+pub fn cargo_mutants_version() -> Option<String> {
+    output(crate::cmd::cargo().args(["mutants", "--version"]))
+        .ok()
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+}
+
+/// Whether `found` is a `major`.x version.
+pub fn is_major(found: Option<&str>, major: &str) -> bool {
+    found.is_some_and(|v| v.starts_with(&format!("{major}.")))
+}
+
 /// Makes sure cargo-mutants `version`.x runs (`cargo xtask test` tests a few mutants with it):
 /// installs it with `cargo install` when missing or of another version, else fails with what
 /// to do.
 pub fn ensure_cargo_mutants(version: &str) -> Result<(), String> {
-    let found = || {
-        output(crate::cmd::cargo().args(["mutants", "--version"]))
-            .ok()
-            .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
-    };
-    let wanted = |v: &Option<String>| {
-        v.as_deref()
-            .is_some_and(|v| v.starts_with(&format!("{version}.")))
-    };
-    let before = found();
-    if wanted(&before) {
+    let before = cargo_mutants_version();
+    if is_major(before.as_deref(), version) {
         return Ok(());
     }
     println!(
@@ -75,7 +79,7 @@ pub fn ensure_cargo_mutants(version: &str) -> Result<(), String> {
     let installed =
         run(crate::cmd::cargo().args(["install", "--locked", "cargo-mutants", "--version", &spec]));
     match installed {
-        Ok(()) if wanted(&found()) => Ok(()),
+        Ok(()) if is_major(cargo_mutants_version().as_deref(), version) => Ok(()),
         Ok(()) => Err(format!(
             "`cargo install cargo-mutants --version '{spec}'` finished but `cargo mutants \
              --version` does not say {version}.x: is cargo's bin directory (~/.cargo/bin) on PATH?"
