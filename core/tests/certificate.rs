@@ -52,6 +52,31 @@ fn the_bound_is_the_formula_rounded_up() {
 }
 
 #[test]
+fn large_log_terms_keep_the_bound_above_the_exact_value() {
+    // grad = 2^k, sigma = 2^(k-1), tau = 0: exactly 2 / (2M), while the log terms are near
+    // +-k ln 2, about 700 for k = 1000. Each of their roundings is then up to 2^-44 (ulp 2^-43
+    // at 512..1024), and they no longer cancel exactly as in the small case above: the bound
+    // stays above the exact value only by the margin 8 eps sum |log terms|, which grows with
+    // the terms (2.5e-12 here). A fixed few-eps margin falls below the exact value at some of
+    // these k (at M = 4, k = 900 first).
+    for m in [1usize, 4] {
+        let exact = 1.0 / m as f64;
+        for k in 900..=1020 {
+            let (grad, sigma) = (2f64.powi(k), 2f64.powi(k - 1));
+            let got = excess_loss_bound::<f64>(m, 0.0, grad, sigma).unwrap();
+            // sum |log terms| = (k + log2(2M) + k - 1) ln 2; above exact + margin only by
+            // the logs' own roundings (< 2e-13 at these sizes).
+            let sum_terms = (2.0 * k as f64 - 1.0 + (2.0 * m as f64).log2()) * 2f64.ln();
+            let margin = 8.0 * f64::EPSILON * sum_terms;
+            assert!(
+                got >= exact && got <= exact * (1.0 + margin + 2e-13),
+                "M={m} k={k}: {got:e} is not {exact:e} rounded up by its margin {margin:e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn each_argument_out_of_range_is_refused_alone() {
     let (m, tau, grad, sigma) = (4, 0.2f64, 0.5, 1.0);
     assert!(excess_loss_bound(m, tau, grad, sigma).is_ok());
