@@ -7,12 +7,16 @@
 //! [`EXPLAINED`].
 //!
 //! - `cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] [--jobs N]
-//!   [--core-tests]`: one run, its results under `target/mutants/<name>/` with a `run.json`
-//!   saying what was run and how long it took (`--core-tests`: `cargo test -p nearid` only, for
-//!   a first pass on a slow machine; the report says which runs used it).
-//! - `cargo xtask mutants --report`: docs/MUTANTS.md from every run under `target/mutants/`
-//!   (a later run's outcome for a mutant replaces an earlier one's), with the mutants no run
-//!   tested, per file, from `cargo mutants --list`.
+//!   [--core-tests] [--without TEST]...`: one run, its results under `target/mutants/<name>/`
+//!   with a `run.json` saying what was run and how long it took (`--core-tests`: `cargo test -p
+//!   nearid` only, for a first pass on a slow machine; `--without powercut`: also without
+//!   core/tests/powercut.rs (6.8 s of the 11 s of tests) and the doctests; the report
+//!   says which runs used them).
+//! - `cargo xtask mutants --report`: records each run under `target/mutants/` in
+//!   `xtask/mutants-runs/<name>.json` (kept in git: runs outlast the machine that ran them),
+//!   then writes docs/MUTANTS.md from every record (a later run's outcome for a mutant
+//!   replaces an earlier one's), with the mutants no run tested, per file, from `cargo mutants
+//!   --list`.
 //! - `cargo xtask mutants --ci`: the bounded set CI runs (from `cargo xtask test`, which
 //!   installs cargo-mutants when it is missing): at most [`CI_MUTANTS`] mutants, a shard chosen
 //!   by the commit so successive commits cover different ones, of the lines `core/` changed
@@ -25,6 +29,7 @@ use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use xtask::cmd::{self, root};
+use xtask::toolchain;
 
 /// The cargo-mutants release this was written against (its output files and flags).
 const VERSION: &str = "27";
@@ -208,7 +213,7 @@ const SATURATION_STATICS: &str = "out of reach on the host: this `imp` (the firm
 const NOTES: &str = include_str!("../mutants-notes.md");
 
 const USAGE: &str = "usage: cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] \
-                     [--jobs N] [--core-tests] | --report | --ci";
+                     [--jobs N] [--core-tests] [--without TEST]... | --report | --ci";
 
 /// Where the runs are kept.
 fn runs_dir() -> PathBuf {
@@ -217,18 +222,19 @@ fn runs_dir() -> PathBuf {
 
 /// `cargo mutants`, checked to be the version this was written for.
 fn cargo_mutants() -> Result<Command, String> {
-    let version = cmd::output(cmd::cargo().args(["mutants", "--version"])).map_err(|e| {
-        format!(
-            "cargo-mutants is not installed ({e}); install it with \
-             `cargo install cargo-mutants --version '^{VERSION}' --locked`"
-        )
-    })?;
-    let number = version.split_whitespace().nth(1).unwrap_or("");
-    if !number.starts_with(&format!("{VERSION}.")) {
-        return Err(format!(
-            "cargo-mutants {number} found, {VERSION}.x needed (`cargo install cargo-mutants \
-             --version '^{VERSION}' --locked`)"
-        ));
+    let install = format!("`cargo install cargo-mutants --version '^{VERSION}' --locked`");
+    match toolchain::cargo_mutants_version() {
+        None => {
+            return Err(format!(
+                "cargo-mutants is not installed; install it with {install}"
+            ));
+        }
+        Some(v) if !toolchain::is_major(Some(&v), VERSION) => {
+            return Err(format!(
+                "cargo-mutants {v} found, {VERSION}.x needed ({install})"
+            ));
+        }
+        Some(_) => {}
     }
     let mut c = cmd::cargo();
     c.args(["mutants", "--package", "nearid", "--no-shuffle"]);
@@ -243,6 +249,9 @@ struct Run {
     timeout: Option<u64>,
     jobs: u32,
     core_tests: bool,
+    /// Core integration tests (core/tests/NAME.rs) left out, with the doctests: for long runs,
+    /// where one slow test would set the pace (a mutant only it catches shows as missed).
+    without: Vec<String>,
     in_diff: Option<PathBuf>,
     /// Mutate the source tree itself and build in the workspace's own target directory in the
     /// test profile, with no baseline run (CI, where the tests just passed and were built).
@@ -272,6 +281,9 @@ impl Run {
         if self.core_tests {
             name += "-core-tests";
         }
+        for t in &self.without {
+            name += &format!("-without-{t}");
+        }
         name
     }
 
@@ -297,7 +309,48 @@ impl Run {
         if !self.core_tests {
             c.args(["--test-package", "nearid-host"]);
         }
+        for arg in self.test_targets()? {
+            c.arg(format!("--cargo-test-arg={arg}"));
+        }
         Ok(c)
+    }
+
+    /// With `--without`: `--lib` and `--test NAME` for each core integration test kept (naming
+    /// them leaves the doctests out too); otherwise nothing, every target.
+    fn test_targets(&self) -> Result<Vec<String>, String> {
+        if self.without.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = root().join("core").join("tests");
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|f| f.strip_suffix(".rs").map(str::to_string))
+            .collect();
+        names.sort();
+        for t in &self.without {
+            if !names.contains(t) {
+                return Err(format!("--without {t}: there is no core/tests/{t}.rs"));
+            }
+        }
+        let mut args = vec!["--lib".to_string()];
+        for n in names.iter().filter(|n| !self.without.contains(n)) {
+            args.extend(["--test".to_string(), n.clone()]);
+        }
+        Ok(args)
+    }
+
+    /// The test command, as run.json and the report say it.
+    fn tests(&self) -> String {
+        let mut t = if self.core_tests {
+            "cargo test -p nearid".to_string()
+        } else {
+            "cargo test -p nearid -p nearid-host".to_string()
+        };
+        if !self.without.is_empty() {
+            t += &format!(" without {} and the doctests", self.without.join(", "));
+        }
+        t
     }
 
     /// The files or the diff whose mutants this run tests.
@@ -348,7 +401,7 @@ impl Run {
             "shard": self.shard,
             "timeout": self.timeout,
             "jobs": self.jobs.max(1),
-            "tests": if self.core_tests { "cargo test -p nearid" } else { "cargo test -p nearid -p nearid-host" },
+            "tests": self.tests(),
             "in_diff": self.in_diff.is_some(),
             "started_unix": started,
             "seconds": seconds,
@@ -387,6 +440,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
             "--jobs" | "-j" => run.jobs = value()?.parse().map_err(|_| "--jobs takes a number")?,
             "--core-tests" => run.core_tests = true,
+            "--without" => {
+                run.core_tests = true;
+                run.without.push(value()?)
+            }
             other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
         }
     }
@@ -432,6 +489,14 @@ impl Mutant {
             column,
             description,
         })
+    }
+
+    /// The line as cargo-mutants writes it ([`Mutant::parse`] reads it back).
+    fn line_text(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.description
+        )
     }
 
     /// The reason [`EXPLAINED`] gives for this mutant, if one matches its file, description
@@ -493,9 +558,76 @@ fn read_run(dir: &Path) -> Result<RunResult, String> {
     })
 }
 
-/// Every run under `target/mutants/`, oldest first (none when nothing has run).
+/// Where each run's outcomes are kept in the repository: a machine's `target/` does not
+/// outlive it, and the report is made from every run so far, on whichever machine ran it.
+fn records_dir() -> PathBuf {
+    root().join("xtask").join("mutants-runs")
+}
+
+/// Records each run under `target/mutants/` as `xtask/mutants-runs/<name>.json` (its run.json
+/// and its outcome lines), replacing an older record of the same name.
+fn record_runs() -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(runs_dir()) else {
+        return Ok(());
+    };
+    let records = records_dir();
+    std::fs::create_dir_all(&records).map_err(|e| format!("{}: {e}", records.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.join("run.json").exists() {
+            continue;
+        }
+        let run = read_run(&path)?;
+        let mut outcomes = serde_json::Map::new();
+        for (outcome, file) in OUTCOMES {
+            let lines: Vec<String> = run
+                .outcomes
+                .iter()
+                .filter(|(_, o)| *o == outcome)
+                .map(|(m, _)| m.line_text())
+                .collect();
+            outcomes.insert(file.trim_end_matches(".txt").to_string(), lines.into());
+        }
+        let record = serde_json::json!({ "run": run.info, "outcomes": outcomes });
+        let out = records.join(format!("{}.json", run.name));
+        let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// One record of [`record_runs`].
+fn read_record(path: &Path) -> Result<RunResult, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut outcomes = Vec::new();
+    for (outcome, file) in OUTCOMES {
+        let key = file.trim_end_matches(".txt");
+        let lines = record["outcomes"][key]
+            .as_array()
+            .ok_or_else(|| format!("{}: no `outcomes.{key}` list", path.display()))?;
+        for line in lines {
+            let line = line.as_str().unwrap_or_default();
+            let mutant = Mutant::parse(line)
+                .ok_or_else(|| format!("{}: cannot read `{line}`", path.display()))?;
+            outcomes.push((mutant, outcome));
+        }
+    }
+    let name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(RunResult {
+        name,
+        info: record["run"].clone(),
+        outcomes,
+    })
+}
+
+/// Every recorded run, oldest first (none when nothing has run).
 fn read_runs() -> Result<Vec<RunResult>, String> {
-    let dir = runs_dir();
+    let dir = records_dir();
     let mut runs = Vec::new();
     // No runs yet: the report lists every mutant as not run.
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -503,8 +635,8 @@ fn read_runs() -> Result<Vec<RunResult>, String> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.join("run.json").exists() {
-            runs.push(read_run(&path)?);
+        if path.extension().is_some_and(|e| e == "json") {
+            runs.push(read_record(&path)?);
         }
     }
     runs.sort_by_key(|r| r.info["started_unix"].as_u64().unwrap_or(0));
@@ -525,6 +657,7 @@ fn listed_per_file() -> Result<BTreeMap<String, usize>, String> {
 }
 
 fn report() -> Result<(), String> {
+    record_runs()?;
     let runs = read_runs()?;
     let listed = listed_per_file()?;
     let mut latest: BTreeMap<Mutant, (Outcome, String)> = BTreeMap::new();
@@ -559,7 +692,7 @@ fn render(
     let mut s = String::from(
         "# Mutation testing of the core\n\n\
          Generated by `cargo xtask mutants --report` (xtask/src/mutants.rs) from the runs of \
-         `cargo xtask mutants` kept under `target/mutants/`: cargo-mutants 27 puts one small \
+         `cargo xtask mutants`, recorded in `xtask/mutants-runs/`: cargo-mutants 27 puts one small \
          bug at a time into `core/` and runs the tests against it. *Caught*: a test failed; \
          *missed*: every test passed; *unviable*: the mutant does not build; *timeout*: the \
          tests ran past the limit (counted as caught by cargo-mutants, listed apart here).\n\n\
@@ -706,7 +839,7 @@ fn commit_number() -> u64 {
 
 /// `cargo xtask test`'s step: [`ci`], with cargo-mutants installed first when it is missing.
 pub fn ci_step() -> Result<(), String> {
-    xtask::toolchain::ensure_cargo_mutants(VERSION)?;
+    toolchain::ensure_cargo_mutants(VERSION)?;
     ci()
 }
 
@@ -766,7 +899,7 @@ pub fn ci() -> Result<(), String> {
         .outcomes
         .iter()
         .filter(|(m, o)| *o == Outcome::Missed && m.explanation().is_none())
-        .map(|(m, _)| format!("{}:{}:{}: {}", m.file, m.line, m.column, m.description))
+        .map(|(m, _)| m.line_text())
         .collect();
     if bad.is_empty() {
         Ok(())
@@ -790,6 +923,8 @@ mod tests {
         assert_eq!((m.line, m.column), (612, 13));
         assert_eq!(m.description, "replace * with + in Rule<T>::direction");
         assert!(m.must_be_explained());
+        // The records keep the line as written, and read it back to the same mutant.
+        assert_eq!(Mutant::parse(&m.line_text()), Some(m));
         assert_eq!(Mutant::parse("no position here"), None);
     }
 
