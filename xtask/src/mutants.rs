@@ -541,11 +541,8 @@ fn read_run(dir: &Path) -> Result<RunResult, String> {
         // cargo-mutants writes every file, empty when no mutant had that outcome.
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let mutant = Mutant::parse(line)
-                .ok_or_else(|| format!("{}: cannot read `{line}`", path.display()))?;
-            outcomes.push((mutant, outcome));
-        }
+        let lines = text.lines().filter(|l| !l.trim().is_empty());
+        push_outcomes(&mut outcomes, outcome, lines, &path)?;
     }
     let name = dir
         .file_name()
@@ -556,6 +553,21 @@ fn read_run(dir: &Path) -> Result<RunResult, String> {
         info,
         outcomes,
     })
+}
+
+/// Reads cargo-mutants' outcome lines (from an outcome file or a record) as `outcome`.
+fn push_outcomes<'a>(
+    outcomes: &mut Vec<(Mutant, Outcome)>,
+    outcome: Outcome,
+    lines: impl Iterator<Item = &'a str>,
+    source: &Path,
+) -> Result<(), String> {
+    for line in lines {
+        let mutant = Mutant::parse(line)
+            .ok_or_else(|| format!("{}: cannot read `{line}`", source.display()))?;
+        outcomes.push((mutant, outcome));
+    }
+    Ok(())
 }
 
 /// Where each run's outcomes are kept in the repository: a machine's `target/` does not
@@ -607,12 +619,8 @@ fn read_record(path: &Path) -> Result<RunResult, String> {
         let lines = record["outcomes"][key]
             .as_array()
             .ok_or_else(|| format!("{}: no `outcomes.{key}` list", path.display()))?;
-        for line in lines {
-            let line = line.as_str().unwrap_or_default();
-            let mutant = Mutant::parse(line)
-                .ok_or_else(|| format!("{}: cannot read `{line}`", path.display()))?;
-            outcomes.push((mutant, outcome));
-        }
+        let lines = lines.iter().map(|l| l.as_str().unwrap_or_default());
+        push_outcomes(&mut outcomes, outcome, lines, path)?;
     }
     let name = path
         .file_stem()
