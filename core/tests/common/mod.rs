@@ -108,3 +108,17 @@ pub fn affines<T: Scalar, N: Trainable<T>, const B: usize>(
 pub fn batch_of<T: Scalar, const D: usize, const B: usize>(rng: &mut Rng) -> [Vector<T, D>; B] {
     core::array::from_fn(|_| Vector::from_fn(|_, _| T::from_f64(rng.normal())))
 }
+
+/// An R x C matrix with N(0, scale^2) entries.
+pub fn matrix<T: Scalar, const R: usize, const C: usize>(
+    rng: &mut Rng,
+    scale: f64,
+) -> Matrix<T, R, C> {
+    Matrix::from_fn(|_, _| T::from_f64(scale * rng.normal()))
+}
+
+/// A value's every bit as text: Debug prints every bit of a float (shortest round-trip form)
+/// and the raw value of fixed point; NaN and -0 stay distinct.
+pub fn bits<T: core::fmt::Debug>(x: &T) -> String {
+    format!("{x:?}")
+}
