@@ -22,9 +22,11 @@ pub fn cargo() -> Command {
 pub fn run(command: &mut Command) -> Result<(), String> {
     let shown = show(command);
     println!("\n$ {shown}");
+    let start = std::time::Instant::now();
     let status = command
         .status()
         .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    took(start);
     if status.success() {
         Ok(())
     } else {
@@ -40,6 +42,7 @@ pub fn run_keep_error(command: &mut Command) -> Result<String, String> {
     use std::process::Stdio;
     let shown = show(command);
     println!("\n$ {shown}");
+    let start = std::time::Instant::now();
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -64,6 +67,7 @@ pub fn run_keep_error(command: &mut Command) -> Result<String, String> {
     let status = child
         .wait()
         .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    took(start);
     let stdout = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
     match (status.success(), first_error) {
         (true, _) => Ok(stdout),
@@ -92,6 +96,7 @@ pub fn run_tee(command: &mut Command) -> Result<String, String> {
     use std::process::Stdio;
     let shown = show(command);
     println!("\n$ {shown}");
+    let start = std::time::Instant::now();
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
@@ -107,11 +112,17 @@ pub fn run_tee(command: &mut Command) -> Result<String, String> {
     let status = child
         .wait()
         .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    took(start);
     if status.success() {
         Ok(captured)
     } else {
         Err(format!("`{shown}` failed ({status})"))
     }
+}
+
+/// Prints how long the command echoed last took: where the time of a long run (CI's) goes.
+fn took(start: std::time::Instant) {
+    println!("  (took {:.1} s)", start.elapsed().as_secs_f64());
 }
 
 /// Runs `command` and returns its standard output.

@@ -183,6 +183,13 @@ pub const EXPLAINED: &[Explained] = &[
         column: 6,
         reason: BATCH_PATHS,
     },
+    Explained {
+        file: "core/src/kernels/by_unit.rs",
+        mutant: "replace * with / in <impl Kernels<T> for ByUnit>::update",
+        code: "let a = [eta * T::ONE; B];",
+        column: 14,
+        reason: "equivalent: eta * 1 and eta / 1 are eta exactly in IEEE arithmetic (NaN and infinities included)",
+    },
 ];
 
 /// The line of the excess-loss bound's margins.
@@ -295,7 +302,7 @@ impl Run {
             c.args(["--in-place", "--baseline", "skip"]);
         } else {
             c.args(["--jobs", &self.jobs.max(1).to_string()]);
-            // The workspace's `mutants` profile: the tests' opt-level without debug info.
+            // The workspace's `mutants` profile: no debug info, nearid at opt-level 1 (Cargo.toml).
             c.args(["--profile", "mutants"]);
         }
         self.select(&mut c);

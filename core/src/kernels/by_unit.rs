@@ -5,7 +5,7 @@
 //! Forward and backward keep [`super::Reference`]'s order of operations exactly (the same bits).
 //! The update computes w - sum_b (eta v_b) u_b where the reference computes
 //! w - eta (sum_b u_b v_b): one product per weight and sample instead of two, the same value up
-//! to rounding (the bound is in core/tests/kernels.rs).
+//! to rounding (the bound is in core/tests/float_kernels/).
 
 use super::{Kernels, Reference};
 use crate::activation::Activation;

@@ -16,9 +16,9 @@
 //! Each number type names its kernels in [`Scalar::Kernels`]; for floats that is [`Float`],
 //! the one `cfg` in the crate that looks at the target. Every kernel can also be named by type
 //! (`FusedSgd<f32, N, 1, Quadratic, ByUnit>`), so host tests run the microcontroller kernels
-//! against [`Reference`] on a table of shapes, batch sizes and formats (core/tests/kernels.rs):
-//! bit for bit where the order of operations is the same, within a stated rounding bound
-//! where it is not.
+//! against [`Reference`] on a table of shapes, batch sizes and formats (core/tests/kernels.rs,
+//! core/tests/float_kernels/): bit for bit where the order of operations is the same, within
+//! a stated rounding bound where it is not.
 //!
 //! Shapes are const generics throughout: W: (R, C) maps a (C) vector to an (R) one, and a batch
 //! is an array of B samples. Nothing is checked at run time because nothing can mismatch.

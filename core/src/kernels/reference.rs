@@ -1,5 +1,5 @@
 //! The reference kernels: plain in-order loops that are the specification of every pass. The
-//! tuned kernels are tested against them (core/tests/kernels.rs).
+//! tuned kernels are tested against them (core/tests/kernels.rs, core/tests/float_kernels/).
 //!
 //! Each sum runs in index order with the number type's accumulation rule: an entry of
 //! W x adds its products one at a time as [`Scalar::add_product`] (one rounding per product in

@@ -9,7 +9,7 @@
 //!
 //! Every output keeps the operation order of the one-sample kernel, so the results equal
 //! [`mat_vec_add`], [`add_mat_t_vec`] (with the 8 lanes of [`dot`]) and [`update_column`] to
-//! the bit: only the loop order over outputs changes (core/tests/kernels.rs checks it).
+//! the bit: only the loop order over outputs changes (core/tests/float_kernels/ checks it).
 
 use super::lanes::{add_mat_t_vec, dot, mat_vec_add, mul_add8, reduce8, update_column};
 use crate::{Matrix, Scalar, Vector};
