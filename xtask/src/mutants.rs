@@ -7,11 +7,12 @@
 //! [`EXPLAINED`].
 //!
 //! - `cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] [--jobs N]
-//!   [--core-tests] [--without TEST]...`: one run, its results under `target/mutants/<name>/`
+//!   [--core-tests] [--without TEST]... [--missed]`: one run, its results under `target/mutants/<name>/`
 //!   with a `run.json` saying what was run and how long it took (`--core-tests`: `cargo test -p
 //!   nearid` only, for a first pass on a slow machine; `--without powercut`: also without
 //!   core/tests/powercut.rs (6.8 s of the 11 s of tests) and the doctests; the report
-//!   says which runs used them).
+//!   says which runs used them; `--missed`: only the mutants the records list as missed, in
+//!   their files or the ones named, to see which new tests kill).
 //! - `cargo xtask mutants --report`: records each run under `target/mutants/` in
 //!   `xtask/mutants-runs/<name>.json` (kept in git: runs outlast the machine that ran them),
 //!   then writes docs/MUTANTS.md from every record (a later run's outcome for a mutant
@@ -23,7 +24,7 @@
 //!   since main's merge base, or on main of [`CI_FILES`]; fails on a missed mutant that
 //!   [`EXPLAINED`] does not list.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -220,7 +221,7 @@ const SATURATION_STATICS: &str = "out of reach on the host: this `imp` (the firm
 const NOTES: &str = include_str!("../mutants-notes.md");
 
 const USAGE: &str = "usage: cargo xtask mutants [--file PATH]... [--shard K/N] [--timeout S] \
-                     [--jobs N] [--core-tests] [--without TEST]... | --report | --ci";
+                     [--jobs N] [--core-tests] [--without TEST]... [--missed] | --report | --ci";
 
 /// Where the runs are kept.
 fn runs_dir() -> PathBuf {
@@ -260,6 +261,9 @@ struct Run {
     /// where one slow test would set the pace (a mutant only it catches shows as missed).
     without: Vec<String>,
     in_diff: Option<PathBuf>,
+    /// Only the mutants the records list as missed (`--missed`: after new tests, are they
+    /// caught now?), one cargo-mutants `--re` pattern each.
+    missed: Vec<String>,
     /// Mutate the source tree itself and build in the workspace's own target directory in the
     /// test profile, with no baseline run (CI, where the tests just passed and were built).
     in_place: bool,
@@ -290,6 +294,9 @@ impl Run {
         }
         for t in &self.without {
             name += &format!("-without-{t}");
+        }
+        if !self.missed.is_empty() {
+            name += "-missed";
         }
         name
     }
@@ -368,6 +375,9 @@ impl Run {
         if let Some(diff) = &self.in_diff {
             c.arg("--in-diff").arg(diff);
         }
+        for re in &self.missed {
+            c.arg("--re").arg(re);
+        }
     }
 
     /// How many mutants this run would test (before sharding).
@@ -431,6 +441,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ..Run::default()
     };
     let mut rest = args.iter();
+    let mut missed_only = false;
     while let Some(flag) = rest.next() {
         let mut value = || {
             rest.next()
@@ -451,8 +462,26 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 run.core_tests = true;
                 run.without.push(value()?)
             }
+            "--missed" => missed_only = true,
             other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
         }
+    }
+    if missed_only {
+        let missed = missed_mutants()?;
+        if missed.is_empty() {
+            return Err("--missed: the records list no missed mutant".into());
+        }
+        // cargo-mutants applies `--re` to every mutant but "delete field" ones, so the files
+        // are named too (theirs run along: a few per file).
+        if run.files.is_empty() {
+            run.files = missed
+                .iter()
+                .map(|m| m.file.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+        }
+        run.missed = missed.iter().map(|m| exactly(&m.line_text())).collect();
     }
     run.execute()?;
     report()
@@ -656,6 +685,31 @@ fn read_runs() -> Result<Vec<RunResult>, String> {
     }
     runs.sort_by_key(|r| r.info["started_unix"].as_u64().unwrap_or(0));
     Ok(runs)
+}
+
+/// Every mutant whose latest recorded outcome is missed.
+fn missed_mutants() -> Result<Vec<Mutant>, String> {
+    let mut latest: BTreeMap<Mutant, Outcome> = BTreeMap::new();
+    for run in read_runs()? {
+        latest.extend(run.outcomes);
+    }
+    Ok(latest
+        .into_iter()
+        .filter_map(|(m, o)| (o == Outcome::Missed).then_some(m))
+        .collect())
+}
+
+/// A regex matching `text` and nothing else: a mutant's whole name as `cargo mutants --list`
+/// prints it, for `--re`.
+fn exactly(text: &str) -> String {
+    let mut re = String::from("^");
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            re.push('\\');
+        }
+        re.push(ch);
+    }
+    re + "$"
 }
 
 /// Mutants per file of the core (`cargo mutants --list`, no build).
@@ -941,6 +995,16 @@ mod tests {
         // The records keep the line as written, and read it back to the same mutant.
         assert_eq!(Mutant::parse(&m.line_text()), Some(m));
         assert_eq!(Mutant::parse("no position here"), None);
+    }
+
+    #[test]
+    fn a_missed_mutant_is_selected_by_its_whole_name() {
+        let name = "core/src/x.rs:1:2: replace * with / in <impl A<T> for B>::f -> Result<T>";
+        assert_eq!(
+            exactly(name),
+            "^core/src/x\\.rs:1:2: replace \\* with / in <impl A<T> for B>::f -> Result<T>$"
+        );
+        assert_eq!(exactly("a(b)|c"), "^a\\(b\\)\\|c$");
     }
 
     /// An explanation whose line has gone from its file explains nothing: it must be looked at
