@@ -47,9 +47,13 @@ where
         quarter[(1, 0)],
         quarter[(1, 1)],
     ) = (0.0, -1.0, 1.0, 0.0);
+    // In f32 a stretch within D eps of I: P is the identity to working precision, left out.
+    let mut barely = id;
+    barely[(0, 0)] = 1.0 + 2e-7;
     let mut out = vec![
         ("identity".to_string(), id),
         ("quarter turn".to_string(), quarter),
+        ("diag(1 + 2e-7, 1, ...)".to_string(), barely),
     ];
     if D % 2 == 1 {
         out.push(("cyclic permutation".to_string(), cyclic));
@@ -397,13 +401,29 @@ fn error_bound_is_the_documented_formula() {
     error_bound_is_the_formula::<4>();
 }
 
-/// Theorem 2.1 applies from M = 3 gamma on, M = 3 gamma included.
+/// hm_bound is 2 (sqrt(pi) + sqrt(3 gamma))^2 / M, from M = 3 gamma on (M = 3 gamma included;
+/// gamma = 2, M = 6 is exact in binary), and None below.
 #[test]
-fn hm_bound_holds_from_m_equal_to_three_gamma() {
-    let at = hm_bound(1.0f64, 3).expect("M = 3 gamma: the theorem applies");
-    let root = core::f64::consts::PI.sqrt() + 3.0f64.sqrt();
-    assert!((at - 2.0 * root * root / 3.0).abs() <= 4.0 * f64::EPSILON * at);
-    assert_eq!(hm_bound(1.0f64 + f64::EPSILON, 3), None);
+fn hm_bound_is_the_theorem_from_m_equal_to_three_gamma() {
+    for (gamma, m) in [
+        (0.0, 1),
+        (0.25, 1),
+        (0.5, 7),
+        (2.0, 6),
+        (2.0, 40),
+        (10.7, 33),
+    ] {
+        let root = core::f64::consts::PI.sqrt() + (3.0f64 * gamma).sqrt();
+        let want = 2.0 * root * root / m as f64;
+        let got = hm_bound(gamma, m).unwrap_or_else(|| panic!("gamma {gamma}, M = {m}: None"));
+        // A handful of roundings, each relative eps / 2.
+        assert!(
+            (got - want).abs() <= 4.0 * f64::EPSILON * want,
+            "gamma {gamma}, M = {m}"
+        );
+    }
+    assert_eq!(hm_bound(2.0f64 + 4.0 * f64::EPSILON, 6), None);
+    assert_eq!(hm_bound(0.5f64, 1), None);
 }
 
 /// det R < 0 is refused as such (not as a failed Schur form), and `out` is left as it was.

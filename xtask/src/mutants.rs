@@ -191,7 +191,43 @@ pub const EXPLAINED: &[Explained] = &[
         column: 14,
         reason: "equivalent: eta * 1 and eta / 1 are eta exactly in IEEE arithmetic (NaN and infinities included)",
     },
+    Explained {
+        file: "core/src/factor/mod.rs",
+        mutant: "replace > with >= in factorize_into",
+        code: "let a_p = if p > 0 {",
+        column: 16,
+        reason: UNUSED_ROOT,
+    },
+    Explained {
+        file: "core/src/factor/mod.rs",
+        mutant: "replace > with >= in factorize_into",
+        code: "let a_q = if q > 0 {",
+        column: 16,
+        reason: UNUSED_ROOT,
+    },
+    Explained {
+        file: "core/src/factor/mod.rs",
+        mutant: "replace > with >= in factorize_into",
+        code: "if p > 0 {",
+        column: 6,
+        reason: ZERO_FACTOR_NORM,
+    },
+    Explained {
+        file: "core/src/factor/mod.rs",
+        mutant: "replace > with >= in factorize_into",
+        code: "if q > 0 {",
+        column: 6,
+        reason: ZERO_FACTOR_NORM,
+    },
 ];
+
+/// factorize_into's roots at p = 0 (q = 0).
+const UNUSED_ROOT: &str = "equivalent: at p = 0 (q = 0) the root is taken at depth max(p, 1) = \
+    1, P - I (Q - I), which no slot receives (none has i < p); its finiteness check cannot fail, \
+    since p = 0 is chosen only with P within D eps of I (and Q - I has entries of at most 2)";
+/// factorize_into's factor norms at p = 0 (q = 0).
+const ZERO_FACTOR_NORM: &str = "equivalent: at p = 0 (q = 0) that factor is the zero matrix, \
+    whose norm 0 leaves max_norm as it was (and its SVD cannot fail)";
 
 /// The line of the excess-loss bound's margins.
 const EXP_MARGIN_LINE: &str =
