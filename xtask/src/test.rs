@@ -89,10 +89,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for target in EMBEDDED_TARGETS {
         run(cargo().args(["build", "-p", "nearid", "--target", target]))?;
     }
-    // The core as crates.io would take it: packaged (the tarball builds on its own, outside the
-    // workspace) and checked by a dry run of the upload (metadata, README, the registry's
-    // rules). Both need the registry's index. `--allow-dirty`: a developer's uncommitted work.
-    run(cargo().args(["package", "-p", "nearid", "--allow-dirty"]))?;
+    // The core as crates.io would take it: a dry run of the upload packages it, builds the
+    // tarball on its own, outside the workspace, and checks the metadata, README and the
+    // registry's rules (a `cargo package` before it built the same tarball a second time). It
+    // needs the registry's index. `--allow-dirty`: a developer's uncommitted work.
     run(cargo().args(["publish", "--dry-run", "-p", "nearid", "--allow-dirty"]))?;
     let firmware_passed = firmware_tests(bless)?;
     println!("\nxtask test: all steps passed");
