@@ -442,3 +442,30 @@ fn a_negative_determinant_is_named() {
         assert!(out.iter().all(|a| *a == M64::<3>::identity()));
     }
 }
+
+/// Rotation::root(q) is a q-th root of Q: root(q)^q = Q and root(q) = I + root_perturbation(q),
+/// on every case's orthogonal polar factor. Each of the q products of orthogonal matrices rounds
+/// by about D eps relative, and Q has norm 1: within 8 q D eps.
+#[test]
+fn rotation_roots_are_qth_roots() {
+    let eps = f64::EPSILON;
+    for (what, r) in cases::<4>(&mut Rng::new(11)) {
+        let polar = Polar::new(&r).unwrap();
+        let rotation = Rotation::new(&polar.q).unwrap();
+        for q in [1usize, 2, 3, 7] {
+            let root = rotation.root(q);
+            let power = (0..q).fold(M64::<4>::identity(), |acc, _| root * acc);
+            let tol = 8.0 * (q * 4) as f64 * eps;
+            assert!(
+                (power - polar.q).norm() <= tol,
+                "{what}, q = {q}: ||root^q - Q|| = {:e}",
+                (power - polar.q).norm()
+            );
+            let step = rotation.root_perturbation(q) + M64::<4>::identity();
+            assert!(
+                (root - step).norm() <= tol,
+                "{what}, q = {q}: root against I + perturbation"
+            );
+        }
+    }
+}
