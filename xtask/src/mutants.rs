@@ -219,7 +219,58 @@ pub const EXPLAINED: &[Explained] = &[
         column: 6,
         reason: ZERO_FACTOR_NORM,
     },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace + with - in widest_gap",
+        code: "let (mut width, mut mid) = (-T::ONE, (hi + lo) * half);",
+        column: 42,
+        reason: FIRST_GAP_REPLACES,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace + with * in widest_gap",
+        code: "let (mut width, mut mid) = (-T::ONE, (hi + lo) * half);",
+        column: 42,
+        reason: FIRST_GAP_REPLACES,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace * with + in widest_gap",
+        code: "let (mut width, mut mid) = (-T::ONE, (hi + lo) * half);",
+        column: 48,
+        reason: FIRST_GAP_REPLACES,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace * with / in widest_gap",
+        code: "let (mut width, mut mid) = (-T::ONE, (hi + lo) * half);",
+        column: 48,
+        reason: FIRST_GAP_REPLACES,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace < with <= in widest_gap",
+        code: "let inside = sorted.iter().copied().filter(|&x| x < hi && x > lo);",
+        column: 51,
+        reason: VALUE_ON_AN_END,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace > with >= in widest_gap",
+        code: "let inside = sorted.iter().copied().filter(|&x| x < hi && x > lo);",
+        column: 61,
+        reason: VALUE_ON_AN_END,
+    },
 ];
+
+/// widest_gap's starting midpoint.
+const FIRST_GAP_REPLACES: &str = "equivalent: the starting midpoint is never returned, since \
+    the first gap, hi - x >= 0 (the c_i are finite: they come from an SVD that succeeded), \
+    exceeds the starting width -1 and replaces it";
+/// widest_gap's window test.
+const VALUE_ON_AN_END: &str = "equivalent: a value equal to an end of the window, taken in, \
+    adds a gap of 0 beside that end, which the first positive gap replaces (the gaps sum to \
+    hi - lo > 0): the same midpoint";
 
 /// factorize_into's roots at p = 0 (q = 0).
 const UNUSED_ROOT: &str = "equivalent: at p = 0 (q = 0) the root is taken at depth max(p, 1) = \

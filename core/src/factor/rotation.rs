@@ -269,8 +269,8 @@ impl<T: Real, const D: usize> Rotation<T, D> {
 }
 
 /// The midpoint of the widest gap between consecutive values of `sorted` (decreasing) that lie
-/// in [lo, hi], the window's ends counted as values: a split point at least
-/// (hi - lo) / (n + 1) / 2 from every value, n the number of values inside.
+/// in [lo, hi], the window's ends counted as values (the first from the top at a tie): a split
+/// point at least (hi - lo) / (n + 1) / 2 from every value, n the number of values inside.
 fn widest_gap<T: Real, const D: usize>(sorted: &[T; D], lo: T, hi: T) -> T {
     let half = <T as Scalar>::from_f64(0.5);
     let mut above = hi;
@@ -477,6 +477,24 @@ fn plane_of<T: Real, const D: usize>(t: &Matrix<T, D, D>, i: usize, j: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The split point is the midpoint of the widest gap between the values strictly inside the
+    /// window, its ends counted as values (dyadic values: every difference is exact).
+    #[test]
+    fn widest_gap_splits_at_the_middle_of_the_widest_gap() {
+        // Inside (0, 1): 0.75, 0.5, 0.125; gaps from the top 0.25, 0.25, 0.375, 0.125.
+        assert_eq!(widest_gap(&[1.5, 0.75, 0.5, 0.125, -1.0], 0.0, 1.0), 0.3125);
+        // Nothing inside: the window's middle.
+        assert_eq!(widest_gap(&[2.0, -1.0, -2.0], 0.0, 1.0), 0.5);
+        // Values on the ends are the ends: gaps 0.75, 0.25.
+        assert_eq!(widest_gap(&[1.0, 0.25, 0.0], 0.0, 1.0), 0.625);
+        // A tie: four gaps of 0.25, the first from the top is taken.
+        assert_eq!(widest_gap(&[1.5, 0.75, 0.5, 0.25, -1.0], 0.0, 1.0), 0.875);
+        // The near-0 part's window [WINDOW_LO, WINDOW_HI] with one value inside, off-centre.
+        let (lo, hi) = (WINDOW_LO, WINDOW_HI);
+        let x = lo + 0.25 * (hi - lo);
+        assert_eq!(widest_gap(&[0.9, x, 0.0, -0.5], lo, hi), (hi + x) / 2.0);
+    }
 
     /// A skew 4 x 4 with every coupling entry non-zero becomes block-diagonal in one step,
     /// with an orthogonal G.
