@@ -82,21 +82,43 @@ where
     out
 }
 
-/// sigma(R) and the largest rotation angle theta of its orthogonal polar factor Q = U V^T,
-/// both by nalgebra in f64. Q's symmetric part has the eigenvalues cos(theta_j) (and 1), its
-/// skew part the singular values |sin(theta_j)|: theta = asin(max |sin|) while the least cos is
-/// positive (accurate for small angles), acos(least cos) beyond (accurate up to pi).
+/// sigma(R) by nalgebra's SVD, and the largest rotation angle theta of R's orthogonal polar
+/// factor Q by scaled Newton iteration (Higham, *Functions of Matrices*, section 8.6), both in
+/// f64: nalgebra's U V^T was seen 2e-12 from Q (Q^T R symmetric only to 2e-12) on a D = 5 R
+/// near I, where the iteration is within eps. Q's symmetric part C has the eigenvalues
+/// cos(theta_j) (and 1), and on a unit vector v of the plane of theta_j the skew part K has
+/// |K v| = |sin(theta_j)|: theta = atan2(|K v|, c) for C's least eigenvalue c and its
+/// eigenvector v, accurate to eps at every angle (acos(c) alone is not near 0 and pi).
 fn reference_spectrum<const D: usize>(r: &M64<D>) -> (Vec<f64>, f64) {
-    let svd = heap(r).svd(true, true);
-    let q = svd.u.unwrap() * svd.v_t.unwrap();
-    let least_cos = ((&q + q.transpose()) * 0.5).symmetric_eigenvalues().min();
-    let max_sin = ((&q - q.transpose()) * 0.5).singular_values().max();
-    let angle = if least_cos > 0.0 {
-        max_sin.min(1.0).asin()
-    } else {
-        least_cos.max(-1.0).acos()
-    };
+    let svd = heap(r).svd(false, false);
+    let q = newton_polar(&heap(r));
+    let eigen = ((&q + q.transpose()) * 0.5).symmetric_eigen();
+    let least = eigen.eigenvalues.imin();
+    let v = eigen.eigenvectors.column(least);
+    let sin = (((&q - q.transpose()) * 0.5) * v).norm();
+    let angle = sin.atan2(eigen.eigenvalues[least]);
     (svd.singular_values.iter().copied().collect(), angle)
+}
+
+/// The orthogonal polar factor of a non-singular X: X <- (g X + X^-T / g) / 2 with the
+/// Frobenius scaling g = sqrt(||X^-1|| / ||X||), until a step changes X by at most 4 eps.
+fn newton_polar(x: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut x = x.clone();
+    for _ in 0..100 {
+        let inv_t = x
+            .clone()
+            .try_inverse()
+            .expect("R is non-singular")
+            .transpose();
+        let g = (inv_t.norm() / x.norm()).sqrt();
+        let next = (&x * g + inv_t / g) * 0.5;
+        let step = (&next - &x).norm();
+        x = next;
+        if step <= 4.0 * f64::EPSILON * x.norm() {
+            break;
+        }
+    }
+    x
 }
 
 fn max_of(values: impl IntoIterator<Item = f64>) -> f64 {
@@ -196,6 +218,11 @@ fn report_fields_match_their_definitions() {
     fields_match_definitions::<f64, 4>();
     fields_match_definitions::<f32, 3>();
     fields_match_definitions::<f32, 4>();
+    // D >= 5: parts of the Schur form with three or more 2 x 2 units, whose Jacobi sweeps
+    // visit pairs (ua, ub) with ua >= 1.
+    fields_match_definitions::<f64, 5>();
+    fields_match_definitions::<f64, 8>();
+    fields_match_definitions::<f32, 8>();
 }
 
 /// The split p + q = M is the best one: its larger factor norm is the least over every split
@@ -255,6 +282,8 @@ where
 fn the_split_is_the_least_of_all_splits() {
     split_is_the_least::<3>();
     split_is_the_least::<4>();
+    split_is_the_least::<5>();
+    split_is_the_least::<8>();
     // The exact cases the tie and identity rules decide, spelled out.
     for m in [1, 4, 9] {
         let (_, _, report) = run::<f64, 3>("identity", &M64::<3>::identity(), m);
@@ -313,6 +342,8 @@ where
 fn products_are_within_the_reported_error_bound() {
     products_within_the_bound::<3>();
     products_within_the_bound::<4>();
+    products_within_the_bound::<5>();
+    products_within_the_bound::<8>();
 }
 
 /// error_bound as factorize_into's docs state it, recomputed in f64 from the core's own polar
@@ -399,6 +430,8 @@ where
 fn error_bound_is_the_documented_formula() {
     error_bound_is_the_formula::<3>();
     error_bound_is_the_formula::<4>();
+    error_bound_is_the_formula::<5>();
+    error_bound_is_the_formula::<8>();
 }
 
 /// hm_bound is 2 (sqrt(pi) + sqrt(3 gamma))^2 / M, from M = 3 gamma on (M = 3 gamma included;
@@ -446,26 +479,37 @@ fn a_negative_determinant_is_named() {
 /// Rotation::root(q) is a q-th root of Q: root(q)^q = Q and root(q) = I + root_perturbation(q),
 /// on every case's orthogonal polar factor. Each of the q products of orthogonal matrices rounds
 /// by about D eps relative, and Q has norm 1: within 8 q D eps.
-#[test]
-fn rotation_roots_are_qth_roots() {
+fn roots_are_qth_roots<const D: usize>()
+where
+    nalgebra::Const<D>:
+        Decompose<f64, D> + nalgebra::DimMin<nalgebra::Const<D>, Output = nalgebra::Const<D>>,
+{
     let eps = f64::EPSILON;
-    for (what, r) in cases::<4>(&mut Rng::new(11)) {
+    for (what, r) in cases::<D>(&mut Rng::new(11)) {
         let polar = Polar::new(&r).unwrap();
         let rotation = Rotation::new(&polar.q).unwrap();
         for q in [1usize, 2, 3, 7] {
             let root = rotation.root(q);
-            let power = (0..q).fold(M64::<4>::identity(), |acc, _| root * acc);
-            let tol = 8.0 * (q * 4) as f64 * eps;
+            let power = (0..q).fold(M64::<D>::identity(), |acc, _| root * acc);
+            let tol = 8.0 * (q * D) as f64 * eps;
             assert!(
                 (power - polar.q).norm() <= tol,
-                "{what}, q = {q}: ||root^q - Q|| = {:e}",
+                "{what}, D = {D}, q = {q}: ||root^q - Q|| = {:e}",
                 (power - polar.q).norm()
             );
-            let step = rotation.root_perturbation(q) + M64::<4>::identity();
+            let step = rotation.root_perturbation(q) + M64::<D>::identity();
             assert!(
                 (root - step).norm() <= tol,
-                "{what}, q = {q}: root against I + perturbation"
+                "{what}, D = {D}, q = {q}: root against I + perturbation"
             );
         }
     }
+}
+
+#[test]
+fn rotation_roots_are_qth_roots() {
+    roots_are_qth_roots::<3>();
+    roots_are_qth_roots::<4>();
+    roots_are_qth_roots::<5>();
+    roots_are_qth_roots::<8>();
 }
