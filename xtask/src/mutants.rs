@@ -261,7 +261,69 @@ pub const EXPLAINED: &[Explained] = &[
         column: 61,
         reason: VALUE_ON_AN_END,
     },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in quaternion_step",
+        code: "let g = [ru[0], -ru[1], -ru[2], -ru[3]];",
+        column: 17,
+        reason: I_PART_ZERO,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in left_matrix",
+        code: "[[a, -b, -c, -d], [b, a, -d, c], [c, d, a, -b], [d, -c, b, a]]",
+        column: 6,
+        reason: I_PART_ZERO,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in left_matrix",
+        code: "[[a, -b, -c, -d], [b, a, -d, c], [c, d, a, -b], [d, -c, b, a]]",
+        column: 44,
+        reason: I_PART_ZERO,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in right_matrix",
+        code: "[[a, -b, -c, -d], [b, a, d, -c], [c, -d, a, b], [d, c, -b, a]]",
+        column: 6,
+        reason: I_PART_ZERO,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in right_matrix",
+        code: "[[a, -b, -c, -d], [b, a, d, -c], [c, -d, a, b], [d, c, -b, a]]",
+        column: 56,
+        reason: I_PART_ZERO,
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace + with - in quaternion_step",
+        code: "*x = (0..4).fold(T::ZERO, |acc, k| acc + left[r][k] * right[k][c]);",
+        column: 40,
+        reason: "equivalent: the step G becomes -G, and (-G)^T M (-G) = G^T M G; S G turns to -S G, whose column pairs (the planes) and angles are the same",
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace < with <= in to_axis",
+        code: "let sign = if w[0] < T::ZERO { -T::ONE } else { T::ONE };",
+        column: 20,
+        reason: "equivalent: at w_1 = 0 the rotation takes w to -|w| i instead of +|w| i, and either makes the 4 x 4 block-diagonal (the docs' +-)",
+    },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "replace < with <= in axis_step",
+        code: "let sign = if w[2] < T::ZERO { -T::ONE } else { T::ONE };",
+        column: 20,
+        reason: "equivalent: at w_3 = 0 the rotation takes -e_3 instead of +e_3 to w / |w|, \
+                 and either puts the fixed vector on w's axis (the docs' +-)",
+    },
 ];
+
+/// The quaternions of quaternion_step: to_axis returns (r_0, 0, r_2, r_3).
+const I_PART_ZERO: &str = "equivalent: the sign flipped is that of the quaternion's i part, \
+    which to_axis always returns as 0 (the rotation taking w to +-|w| i has no i component), \
+    so the entry is -0 or 0 and every product the same";
 
 /// widest_gap's starting midpoint.
 const FIRST_GAP_REPLACES: &str = "equivalent: the starting midpoint is never returned, since \

@@ -514,6 +514,32 @@ mod tests {
         }
     }
 
+    /// M = L_u (v = 0) and M = R_v (u = 0): the other quaternion is zero, its rotation is the
+    /// identity (to_axis of 0), and the step still block-diagonalises with an orthogonal G.
+    #[test]
+    fn a_quaternion_step_with_one_part_zero_is_finite() {
+        let pure = [0.0, 0.3, -0.4, 1.2];
+        for m in [left_matrix(pure), right_matrix(pure)] {
+            let mut f = Matrix::<f64, 4, 4>::from_fn(|r, c| m[r][c]);
+            assert!((f + f.transpose()).norm() == 0.0, "L_u and R_v are skew");
+            let mut s = Matrix::<f64, 4, 4>::identity();
+            let g = quaternion_step(&f, &[0, 1, 2, 3]);
+            apply(&mut f, &mut s, &[0, 1, 2, 3], &g);
+            assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
+            for (r, c) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
+                assert!(f[(r, c)].abs() < 1e-14, "{f}");
+            }
+        }
+        assert_eq!(to_axis([0.0f64; 3]), [1.0, 0.0, 0.0, 0.0]);
+    }
+
+    /// Nothing to rotate (w = 0): the 3 x 3 step is the identity, not 0 / 0.
+    #[test]
+    fn an_axis_step_of_zero_is_the_identity() {
+        let g = axis_step(&Matrix::<f64, 3, 3>::zeros(), &[0, 1, 2]);
+        assert_eq!(g, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
+    }
+
     #[test]
     fn one_axis_step_block_diagonalises_a_3x3() {
         let mut rng = crate::Rng::new(3);
