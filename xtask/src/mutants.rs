@@ -318,6 +318,14 @@ pub const EXPLAINED: &[Explained] = &[
         reason: "equivalent: at w_3 = 0 the rotation takes -e_3 instead of +e_3 to w / |w|, \
                  and either puts the fixed vector on w's axis (the docs' +-)",
     },
+    Explained {
+        file: "core/src/factor/rotation.rs",
+        mutant: "delete - in axis_step",
+        code: "[T::ZERO, -k[2], k[1]],",
+        column: 11,
+        reason: "equivalent: k = (sign e_3) x (w / |w|) has k_3 = 0 as written, so -k[2] is -0 \
+                 or 0 and every product the same",
+    },
 ];
 
 /// The quaternions of quaternion_step: to_axis returns (r_0, 0, r_2, r_3).
