@@ -326,6 +326,14 @@ pub const EXPLAINED: &[Explained] = &[
         reason: "equivalent: k = (sign e_3) x (w / |w|) has k_3 = 0 as written, so -k[2] is -0 \
                  or 0 and every product the same",
     },
+    Explained {
+        file: "core/src/factor/svd.rs",
+        mutant: "replace > with >= in reorthogonalise",
+        code: "if k[i] > T::ZERO {",
+        column: 9,
+        reason: "equivalent: the columns are visited in decreasing k, so when a column j with \
+                 k_j > 0 is projected, every column i before it has k_i >= k_j > 0",
+    },
 ];
 
 /// The quaternions of quaternion_step: to_axis returns (r_0, 0, r_2, r_3).

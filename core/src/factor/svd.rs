@@ -193,6 +193,56 @@ fn rotate<T: Real, const D: usize>(x: &mut Matrix<T, D, D>, i: usize, j: usize, 
 mod tests {
     use super::*;
 
+    /// A 4 x 4 U with orthonormal columns (a Householder reflection) tilted so that columns 0
+    /// and 2 have cosine `cos`.
+    fn tilted(cos: f64) -> Matrix<f64, 4, 4> {
+        let v = nalgebra::Vector4::new(1.0, -2.0, 0.5, 3.0).normalize();
+        let mut u = Matrix::<f64, 4, 4>::identity() - v * v.transpose() * 2.0;
+        let c0 = u.column(0).into_owned();
+        let c2 = (u.column(2) + c0 * cos).normalize();
+        u.column_mut(2).copy_from(&c2);
+        u
+    }
+
+    /// Pairs within 4 tol of orthogonal, or with a zero singular value on either side, are not
+    /// drift: U keeps every bit.
+    #[test]
+    fn reorthogonalise_leaves_undrifted_columns_alone() {
+        let tol = 1e-10;
+        let u0 = tilted(3e-10); // inside 4 tol
+        for k in [[1.0, 0.5, 0.25, 0.125], [1.0, 0.0, 0.25, 0.125]] {
+            let (mut u, mut kk) = (u0, Vector::<f64, 4>::from(k));
+            reorthogonalise(&mut u, &mut kk, tol);
+            assert_eq!((u, kk), (u0, Vector::from(k)));
+        }
+        // Drift only against a column whose k is 0, before it and after it.
+        for (zero, k) in [(0, [0.0, 0.5, 0.25, 0.125]), (2, [1.0, 0.5, 0.0, 0.125])] {
+            let mut u = tilted(0.0);
+            let other = if zero == 0 { 2 } else { 0 };
+            let copy = u.column(other).into_owned();
+            u.column_mut(zero).copy_from(&copy);
+            let (u0, mut kk, mut uu) = (u, Vector::<f64, 4>::from(k), u);
+            reorthogonalise(&mut uu, &mut kk, tol);
+            assert_eq!((uu, kk), (u0, Vector::from(k)), "zero k at column {zero}");
+        }
+    }
+
+    /// Drifted columns are made orthonormal; one that Gram-Schmidt reduces to exactly zero gets
+    /// k = 0 (not 0 / 0).
+    #[test]
+    fn reorthogonalise_restores_orthonormal_columns() {
+        let (mut u, mut k) = (tilted(1e-4), Vector::<f64, 4>::new(1.0, 0.5, 0.25, 0.125));
+        reorthogonalise(&mut u, &mut k, 1e-10);
+        assert!((u.transpose() * u - Matrix::<f64, 4, 4>::identity()).norm() < 1e-15);
+        let mut u = Matrix::<f64, 4, 4>::identity();
+        u[(0, 1)] = 1.0;
+        u[(1, 1)] = 0.0; // column 1 = e_1 = column 0
+        let mut k = Vector::<f64, 4>::new(1.0, 0.5, 0.25, 0.125);
+        reorthogonalise(&mut u, &mut k, 1e-10);
+        assert_eq!(k, Vector::<f64, 4>::new(1.0, 0.0, 0.25, 0.125));
+        assert!(u.iter().all(|x| x.is_finite()));
+    }
+
     /// Rank 1 rounded to subnormals: two singular values at 2e-14 of the largest, whose left
     /// singular vectors the sweep's floor left 1e-4 from orthogonal before
     /// [`reorthogonalise`]. U must be orthonormal and A = U diag(k) V^T still hold.
