@@ -533,6 +533,23 @@ mod tests {
         assert_eq!(to_axis([0.0f64; 3]), [1.0, 0.0, 0.0, 0.0]);
     }
 
+    /// Two 2 x 2 units coupled through one entry alone: the sweep must see that entry (the
+    /// coupling is the norm of all four) and block-diagonalise them.
+    #[test]
+    fn a_single_coupling_entry_is_seen() {
+        for (r, c) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
+            let mut f = Matrix::<f64, 4, 4>::zeros();
+            (f[(1, 0)], f[(3, 2)], f[(r, c)]) = (0.3, 0.9, 0.7);
+            f -= f.transpose();
+            let mut s = Matrix::<f64, 4, 4>::identity();
+            skew_jacobi(&mut f, &mut s, 0, 4).unwrap();
+            for (i, j) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
+                assert!(f[(i, j)].abs() < 1e-14, "entry ({r}, {c}): {f}");
+            }
+            assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
+        }
+    }
+
     /// Nothing to rotate (w = 0): the 3 x 3 step is the identity, not 0 / 0.
     #[test]
     fn an_axis_step_of_zero_is_the_identity() {
