@@ -548,6 +548,19 @@ mod tests {
             }
             assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
         }
+        // A 2 x 2 unit and a last 1 x 1 one, coupled through (2, 0) or (2, 1) alone, or
+        // through both with 2 f20 + f21^2 = 0 (a sum that is not the norm would vanish).
+        for (f20, f21) in [(0.7, 0.0), (0.0, 0.7), (-0.245, 0.7)] {
+            let mut f = Matrix::<f64, 3, 3>::zeros();
+            (f[(1, 0)], f[(2, 0)], f[(2, 1)]) = (0.3, f20, f21);
+            f -= f.transpose();
+            let mut s = Matrix::<f64, 3, 3>::identity();
+            skew_jacobi(&mut f, &mut s, 0, 3).unwrap();
+            assert!(
+                f[(2, 0)].abs() < 1e-14 && f[(2, 1)].abs() < 1e-14,
+                "({f20}, {f21}): {f}"
+            );
+        }
     }
 
     /// Nothing to rotate (w = 0): the 3 x 3 step is the identity, not 0 / 0.
