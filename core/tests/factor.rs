@@ -16,6 +16,17 @@ type M64<const D: usize> = Matrix<f64, D, D>;
 
 const DEPTHS: [usize; 7] = [1, 2, 3, 5, 8, 32, 64];
 
+/// `check::<D>()` for D = 3, 4, 5 and 8: odd and even D, and from D = 5 on Schur parts of three
+/// or more 2 x 2 units, whose Jacobi sweeps visit pairs past the first unit.
+macro_rules! in_every_d {
+    ($check:ident) => {
+        $check::<3>();
+        $check::<4>();
+        $check::<5>();
+        $check::<8>();
+    };
+}
+
 fn normal_matrix<const D: usize>(rng: &mut Rng) -> M64<D> {
     M64::<D>::from_fn(|_, _| rng.normal())
 }
@@ -280,10 +291,7 @@ where
 
 #[test]
 fn the_split_is_the_least_of_all_splits() {
-    split_is_the_least::<3>();
-    split_is_the_least::<4>();
-    split_is_the_least::<5>();
-    split_is_the_least::<8>();
+    in_every_d!(split_is_the_least);
     // The exact cases the tie and identity rules decide, spelled out.
     for m in [1, 4, 9] {
         let (_, _, report) = run::<f64, 3>("identity", &M64::<3>::identity(), m);
@@ -340,10 +348,7 @@ where
 
 #[test]
 fn products_are_within_the_reported_error_bound() {
-    products_within_the_bound::<3>();
-    products_within_the_bound::<4>();
-    products_within_the_bound::<5>();
-    products_within_the_bound::<8>();
+    in_every_d!(products_within_the_bound);
 }
 
 /// error_bound as factorize_into's docs state it, recomputed in f64 from the core's own polar
@@ -428,10 +433,7 @@ where
 
 #[test]
 fn error_bound_is_the_documented_formula() {
-    error_bound_is_the_formula::<3>();
-    error_bound_is_the_formula::<4>();
-    error_bound_is_the_formula::<5>();
-    error_bound_is_the_formula::<8>();
+    in_every_d!(error_bound_is_the_formula);
 }
 
 /// hm_bound is 2 (sqrt(pi) + sqrt(3 gamma))^2 / M, from M = 3 gamma on (M = 3 gamma included;
@@ -508,8 +510,5 @@ where
 
 #[test]
 fn rotation_roots_are_qth_roots() {
-    roots_are_qth_roots::<3>();
-    roots_are_qth_roots::<4>();
-    roots_are_qth_roots::<5>();
-    roots_are_qth_roots::<8>();
+    in_every_d!(roots_are_qth_roots);
 }

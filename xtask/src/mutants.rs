@@ -852,15 +852,22 @@ fn read_runs() -> Result<Vec<RunResult>, String> {
     Ok(runs)
 }
 
+/// Each mutant's outcome in the latest run that tested it, with that run's name.
+fn latest_outcomes(runs: &[RunResult]) -> BTreeMap<Mutant, (Outcome, String)> {
+    let mut latest = BTreeMap::new();
+    for run in runs {
+        for (m, o) in &run.outcomes {
+            latest.insert(m.clone(), (*o, run.name.clone()));
+        }
+    }
+    latest
+}
+
 /// Every mutant whose latest recorded outcome is missed.
 fn missed_mutants() -> Result<Vec<Mutant>, String> {
-    let mut latest: BTreeMap<Mutant, Outcome> = BTreeMap::new();
-    for run in read_runs()? {
-        latest.extend(run.outcomes);
-    }
-    Ok(latest
+    Ok(latest_outcomes(&read_runs()?)
         .into_iter()
-        .filter_map(|(m, o)| (o == Outcome::Missed).then_some(m))
+        .filter_map(|(m, (o, _))| (o == Outcome::Missed).then_some(m))
         .collect())
 }
 
@@ -894,12 +901,7 @@ fn report() -> Result<(), String> {
     record_runs()?;
     let runs = read_runs()?;
     let listed = listed_per_file()?;
-    let mut latest: BTreeMap<Mutant, (Outcome, String)> = BTreeMap::new();
-    for run in &runs {
-        for (m, o) in &run.outcomes {
-            latest.insert(m.clone(), (*o, run.name.clone()));
-        }
-    }
+    let latest = latest_outcomes(&runs);
     let text = render(&runs, &listed, &latest);
     let path = root().join("docs").join("MUTANTS.md");
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;

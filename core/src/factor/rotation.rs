@@ -503,14 +503,19 @@ mod tests {
         let mut rng = crate::Rng::new(4);
         for _ in 0..50 {
             let a = Matrix::<f64, 4, 4>::from_fn(|_, _| rng.normal());
-            let mut f = a - a.transpose();
-            let mut s = Matrix::<f64, 4, 4>::identity();
-            let g = quaternion_step(&f, &[0, 1, 2, 3]);
-            apply(&mut f, &mut s, &[0, 1, 2, 3], &g);
-            assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
-            for (r, c) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
-                assert!(f[(r, c)].abs() < 1e-14, "{f}");
-            }
+            assert_one_step_splits(a - a.transpose());
+        }
+    }
+
+    /// One quaternion step on the skew 4 x 4 `f`: G orthogonal, the planes (0, 1), (2, 3)
+    /// uncoupled.
+    fn assert_one_step_splits(mut f: Matrix<f64, 4, 4>) {
+        let mut s = Matrix::<f64, 4, 4>::identity();
+        let g = quaternion_step(&f, &[0, 1, 2, 3]);
+        apply(&mut f, &mut s, &[0, 1, 2, 3], &g);
+        assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
+        for (r, c) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
+            assert!(f[(r, c)].abs() < 1e-14, "{f}");
         }
     }
 
@@ -520,15 +525,9 @@ mod tests {
     fn a_quaternion_step_with_one_part_zero_is_finite() {
         let pure = [0.0, 0.3, -0.4, 1.2];
         for m in [left_matrix(pure), right_matrix(pure)] {
-            let mut f = Matrix::<f64, 4, 4>::from_fn(|r, c| m[r][c]);
+            let f = Matrix::<f64, 4, 4>::from_fn(|r, c| m[r][c]);
             assert!((f + f.transpose()).norm() == 0.0, "L_u and R_v are skew");
-            let mut s = Matrix::<f64, 4, 4>::identity();
-            let g = quaternion_step(&f, &[0, 1, 2, 3]);
-            apply(&mut f, &mut s, &[0, 1, 2, 3], &g);
-            assert!((s.transpose() * s - Matrix::<f64, 4, 4>::identity()).norm() < 1e-14);
-            for (r, c) in [(2, 0), (2, 1), (3, 0), (3, 1)] {
-                assert!(f[(r, c)].abs() < 1e-14, "{f}");
-            }
+            assert_one_step_splits(f);
         }
         assert_eq!(to_axis([0.0f64; 3]), [1.0, 0.0, 0.0, 0.0]);
     }
