@@ -33,7 +33,8 @@ mod common;
 
 use common::{Affine, affines, batch_of, params, randomised};
 use nearid::fixed::{Q12, Q16, Rounding};
-use nearid::{BufferedSgd, FusedSgd, ResNet, Rng, Scalar, Sgd, Vector};
+use nearid::loss::argmax;
+use nearid::{BufferedSgd, CrossEntropy, FusedSgd, Model, ResNet, Rng, Scalar, Sgd, Vector};
 
 const D: usize = 4;
 type Net<T> = ResNet<T, D, 8, 3>;
@@ -402,4 +403,82 @@ fn momentum_follows_its_definition() {
     momentum::<Q16>(0.5, Rounding::default());
     momentum::<Q12>(0.9, Rounding::Nearest);
     momentum::<Q12>(0.5, Rounding::default());
+}
+
+/// What a step reports for a quadratic loss: the batch mean (1/B) sum_b 1/2 ||f(x_b) - y_b||^2
+/// at the weights before the step, recomputed here in f64 from the network's own outputs
+/// (`apply_batch`, the same kernels and batch as the step's forward pass, so the same f32
+/// outputs). The core rounds each squared difference and its sum over the D outputs (2 D eps
+/// relative, every term non-negative), the sum over the batch (B - 1 eps), 1/B and the final
+/// product (2 eps): within (2 D + B + 1) eps of the loss, eps = 2^-24.
+fn reports_the_mean_loss<const B: usize>(buffered: bool) {
+    let mut rng = Rng::new(11 + B as u64);
+    let net = randomised(&Net::<f32>::identity(), &mut rng, 0.3);
+    let xs = batch_of::<f32, D, B>(&mut rng);
+    let ys = batch_of::<f32, D, B>(&mut rng);
+    let outputs = net.apply_batch(&xs);
+    let mean: f64 = outputs
+        .iter()
+        .zip(&ys)
+        .map(|(p, y)| {
+            let sq: f64 = (0..D)
+                .map(|i| (p[i].to_f64() - y[i].to_f64()).powi(2))
+                .sum();
+            sq / 2.0
+        })
+        .sum::<f64>()
+        / B as f64;
+    let config = Sgd::new(0.01f32).with_momentum(0.5);
+    let mut trained = net;
+    let step = if buffered {
+        BufferedSgd::<f32, Net<f32>, B>::new(config)
+            .unwrap()
+            .step(&mut trained, &xs, &ys)
+    } else {
+        FusedSgd::<f32, Net<f32>, B>::new(Sgd::new(0.01))
+            .unwrap()
+            .step(&mut trained, &xs, &ys)
+    }
+    .unwrap();
+    let eps = f64::from(f32::EPSILON) / 2.0;
+    let bound = (2 * D + B + 1) as f64 * eps * mean;
+    let error = (step.loss.to_f64() - mean).abs();
+    assert!(
+        error <= bound,
+        "B = {B}, buffered {buffered}: loss {} against {mean} (error {error:e} > {bound:e})",
+        step.loss
+    );
+    assert_eq!(
+        step.correct, 0,
+        "a quadratic loss counts no correct predictions"
+    );
+}
+
+/// And for cross-entropy, how many predictions pick their target class (the first largest
+/// logit), counted here from the same outputs.
+fn reports_the_correct_count<const B: usize>() {
+    let mut rng = Rng::new(23 + B as u64);
+    let net = randomised(&Net::<f32>::identity(), &mut rng, 0.3);
+    let xs = batch_of::<f32, D, B>(&mut rng);
+    let outputs = net.apply_batch(&xs);
+    // Half the targets from the argmax, half one class off it, so both outcomes occur.
+    let targets: [usize; B] = core::array::from_fn(|b| (argmax(&outputs[b]) + b % 2) % D);
+    let expected = (0..B)
+        .filter(|&b| targets[b] == argmax(&outputs[b]))
+        .count() as u32;
+    let mut trained = net;
+    let mut sgd = FusedSgd::<f32, Net<f32>, B, CrossEntropy>::new(Sgd::new(0.01)).unwrap();
+    let step = sgd.step(&mut trained, &xs, &targets).unwrap();
+    assert_eq!(step.correct, expected, "B = {B}");
+}
+
+#[test]
+fn a_step_reports_the_loss_and_accuracy_before_it() {
+    for buffered in [false, true] {
+        reports_the_mean_loss::<1>(buffered);
+        reports_the_mean_loss::<3>(buffered);
+        reports_the_mean_loss::<8>(buffered);
+    }
+    reports_the_correct_count::<1>();
+    reports_the_correct_count::<5>();
 }
