@@ -264,6 +264,24 @@ fn weight_decay_that_would_overflow_is_refused_by_both_optimisers() {
     assert_eq!(net, start);
 }
 
+/// A velocity resumed from a checkpoint is finite but may be large: mu v + d stays finite
+/// while w - eta (mu v + d) overflows. Checking only one of the two (the new weight or the new
+/// velocity) would write -inf; the step is refused with the weights and velocity kept.
+#[test]
+fn a_resumed_velocity_that_would_overflow_a_weight_is_refused() {
+    let start = LinearResNet::<f32, 1, 1>::identity();
+    let mut huge = start;
+    huge.factors[0][(0, 0)] = 3e38;
+    let mut sgd = BufferedSgd::<f32, _, 1>::new(Sgd::new(2.0).with_momentum(0.9)).unwrap();
+    sgd.set_state(sgd.state(), huge);
+    // x = y = 0: the gradient is 0, so v' = 0.9 * 3e38 (finite) and w' = -2 v' = -inf.
+    let x = [Vector::<f32, 1>::new(0.0)];
+    let mut net = start;
+    assert_eq!(sgd.step(&mut net, &x, &x), Err(Error::NonFinite));
+    assert!(bitwise_equal(&net, &start), "weights changed");
+    assert!(bitwise_equal(sgd.velocity(), &huge), "velocity changed");
+}
+
 /// Issue 12, defect 5: in Q4.12 the squared gradient norm saturates at 8, and clipping by it
 /// let the step grow as sqrt(||g||^2 / 8): one step of LinearResNet<Q12, 2, 1> from the
 /// identity on x = (2, 0), y = 0 (gradient [[4, 0], [0, 0]], norm 4), clip 1, eta 0.05,
