@@ -211,6 +211,34 @@ mod tests {
         assert_eq!(one(libm::ldexp(3.0, -62)), q(3, MAX_SHIFT));
     }
 
+    /// Pi(A^) = (I + A^_3)(I + A^_2)(I + A^_1) against the float network of the same
+    /// dequantised factors applied to each basis vector (a second route, [`LinearResNet::product`]);
+    /// the factors do not commute, so the order shows too. The two round differently only in
+    /// the order of each D-term sum: within 4 M D eps of the largest entry, eps = 2^-53.
+    #[test]
+    fn product_is_the_factors_applied_in_order() {
+        let mut rng = crate::Rng::new(3);
+        let mut float = LinearResNet::<f64, 3, 3>::identity();
+        for a in float.factors.iter_mut() {
+            *a = Matrix::from_fn(|_, _| rng.uniform() - 0.5);
+        }
+        let fixed = FixedLinearResNet::from_linear(&float).unwrap();
+        for (f, q) in float.factors.iter_mut().zip(&fixed.factors) {
+            *f = q.to_f64();
+        }
+        let (ours, theirs) = (fixed.product_f64(), float.product());
+        let largest = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let bound = 4.0 * 3.0 * 3.0 * f64::EPSILON / 2.0 * largest;
+        assert!(
+            (ours - theirs).iter().all(|e| e.abs() <= bound),
+            "{ours} against {theirs}"
+        );
+        // And the order matters for these factors (so a reversed product would be seen).
+        let mut reversed = float;
+        reversed.factors.reverse();
+        assert!((reversed.product() - theirs).amax() > 1e-3);
+    }
+
     /// Random factors against the rule written out: s is the largest shift in [0, 62] with
     /// max |A| 2^s < 32767.5, and every mantissa is round(A 2^s).
     #[test]
